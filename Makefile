@@ -1,0 +1,302 @@
+# heapql: the one, non-recursive Makefile.
+#
+#   make            build everything under build/
+#   make test       unit tests + integration tests of victims and real programs under the preload
+#   make check      test + exports check + -Werror build + sanitizers (analyzer, kernels)
+#   make bench      benchmarks (ratios against the uninstrumented program and heaptrack)
+#   make demo       install missing packages, build, run heapql on real programs, print reports
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Switches: DEBUG=1 (-O0, HQ_DEBUG=2), SANITIZE=address,undefined (never applied to the preload),
+# HQ_CUDA=auto|0|1, CUDA_ARCH=native, V=1 (show commands).  User CFLAGS/LDFLAGS add to ours.
+
+.SUFFIXES:
+.SECONDARY:
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+PKG_CONFIG ?= pkg-config
+CC  ?= cc
+CXX ?= c++
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+ifeq ($(origin CXX),default)
+CXX := g++
+endif
+NVCC ?= nvcc
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+DEBUG ?= 0
+SANITIZE ?=
+V ?= 0
+HQ_CUDA ?= auto
+CUDA_ARCH ?= native
+
+HQ_VERSION := 0.1.0
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+quiet = $(if $(filter 1,$(V)),,@printf '  %-7s %s\n' $(1) $(2);)
+
+# ---- dependencies (pkg-config only: a bare -lunwind may be LLVM's, see DESIGN §7) ----
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+pc_exists = $(shell $(PKG_CONFIG) --exists $(1) 2>/dev/null && echo yes)
+
+ifneq ($(MAKECMDGOALS),deps)
+ifneq ($(MAKECMDGOALS),clean)
+ifneq ($(MAKECMDGOALS),demo)
+HQ_MISSING := $(foreach p,sqlite3 libunwind libdw cmocka openblas,$(if $(call pc_exists,$(p)),,$(p)))
+ifneq ($(strip $(HQ_MISSING)),)
+$(error missing build dependencies ($(HQ_MISSING)): run 'scripts/install-deps.sh' (as root) first)
+endif
+endif
+endif
+endif
+
+SQLITE_CFLAGS := $(call pc_cflags,sqlite3)
+SQLITE_LIBS   := $(call pc_libs,sqlite3)
+UNWIND_CFLAGS := $(call pc_cflags,libunwind)
+DW_CFLAGS     := $(call pc_cflags,libdw)
+DW_LIBS       := $(call pc_libs,libdw)
+CMOCKA_CFLAGS := $(call pc_cflags,cmocka)
+CMOCKA_LIBS   := $(call pc_libs,cmocka)
+BLAS_CFLAGS   := $(call pc_cflags,openblas)
+BLAS_LIBS     := $(call pc_libs,openblas)
+# The preload links SQLite and libunwind statically and hides them (--exclude-libs), so its copies
+# never interpose on the host program's own.
+LIBDIR_SYS    := $(shell $(PKG_CONFIG) --variable=libdir sqlite3 2>/dev/null)
+UNWIND_LIBDIR := $(shell $(PKG_CONFIG) --variable=libdir libunwind 2>/dev/null)
+PRELOAD_STATIC_LIBS := $(LIBDIR_SYS)/libsqlite3.a $(UNWIND_LIBDIR)/libunwind.a \
+                       $(UNWIND_LIBDIR)/libunwind-x86_64.a
+PRELOAD_STATIC_DEPS := $(filter-out -lunwind -lsqlite3 -L%,$(shell $(PKG_CONFIG) --static --libs libunwind sqlite3 2>/dev/null))
+
+# ---- CUDA: optional, auto-detected ----
+ifeq ($(HQ_CUDA),auto)
+HQ_CUDA := $(if $(shell command -v $(NVCC) 2>/dev/null || test -x /usr/local/cuda/bin/nvcc && echo y),1,0)
+ifeq ($(HQ_CUDA),1)
+NVCC := $(if $(shell command -v $(NVCC) 2>/dev/null),$(NVCC),/usr/local/cuda/bin/nvcc)
+endif
+endif
+CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(shell command -v $(NVCC) 2>/dev/null || echo /usr/local/cuda/bin/nvcc)))
+
+# ---- flags ----
+HQ_STD  := -std=c11 -D_GNU_SOURCE
+HQ_WARN := -Wall -Wextra -Wstrict-prototypes -Wshadow
+ifeq ($(DEBUG),1)
+OPT := -O0 -g -DHQ_DEBUG=2
+else
+OPT := -O2 -g
+endif
+DEP_CFLAGS = -MMD -MP
+SAN_FLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer,)
+FINAL_CFLAGS  = $(HQ_STD) $(HQ_WARN) $(OPT) $(DEP_CFLAGS) -fPIC -Iinclude -I$(BUILD)/gen \
+                -DHQ_VERSION_STRING='"$(HQ_VERSION)"' -DHQ_CUDA_ENABLED=$(HQ_CUDA) $(CFLAGS)
+FINAL_LDFLAGS = $(LDFLAGS)
+
+# ---- outputs ----
+BIN := $(BUILD)/bin
+LIB := $(BUILD)/lib
+OBJ := $(BUILD)/obj
+PRELOAD_SO := $(LIB)/libheapql_preload.so
+ANALYZER_A := $(LIB)/libheapql.a
+ANALYZER_SO := $(LIB)/libheapql.so
+KERNELS_A  := $(LIB)/libheapql_kernels.a
+KERNELS_SO := $(LIB)/libheapql_kernels.so
+HEAPQL_BIN := $(BIN)/heapql
+DEMO_BIN   := $(BIN)/heapql-demo
+
+all: $(PRELOAD_SO) $(ANALYZER_A) $(ANALYZER_SO) $(KERNELS_A) $(KERNELS_SO) $(HEAPQL_BIN) \
+     $(DEMO_BIN) $(BUILD)/heapql.pc
+
+# Rebuild everything when the flags change (redis persist-settings).
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW := $(CC) $(FINAL_CFLAGS) $(SAN_FLAGS) $(HQ_CUDA)
+$(shell mkdir -p $(BUILD); test "`cat $(FLAGS_STAMP) 2>/dev/null`" = '$(FLAGS_NOW)' || echo '$(FLAGS_NOW)' > $(FLAGS_STAMP))
+
+# ---- generated: the schema embedded as a C string ----
+SCHEMA_H := $(BUILD)/gen/hq_schema_sql.h
+$(SCHEMA_H): analyzer/hq_schema.sql scripts/embed.sh
+	@mkdir -p $(@D)
+	$(call quiet,GEN,$@)$(SHELL) scripts/embed.sh hq__schema_sql < $< > $@
+
+# ---- analyzer: libheapql + the CLI ----
+ANALYZER_SRC := $(wildcard analyzer/*.c)
+ANALYZER_OBJ := $(ANALYZER_SRC:%.c=$(OBJ)/%.o)
+ANALYZER_PIC_OBJ := $(ANALYZER_SRC:%.c=$(OBJ)/pic/%.o)
+CLI_SRC := $(wildcard analyzer/cli/*.c)
+CLI_OBJ := $(CLI_SRC:%.c=$(OBJ)/%.o)
+ANALYZER_CFLAGS = $(SQLITE_CFLAGS) $(DW_CFLAGS) -fvisibility=hidden -DHQ_BUILDING_LIB
+ANALYZER_LIBS := $(SQLITE_LIBS) $(DW_LIBS) -lm -lpthread
+
+$(OBJ)/analyzer/%.o: analyzer/%.c $(FLAGS_STAMP) | $(SCHEMA_H)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SAN_FLAGS) $(ANALYZER_CFLAGS) -c $< -o $@
+# The preload embeds the importer; it is compiled without sanitizers.
+$(OBJ)/pic/analyzer/%.o: analyzer/%.c $(FLAGS_STAMP) | $(SCHEMA_H)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(ANALYZER_CFLAGS) -DHQ_IN_PRELOAD -c $< -o $@
+
+$(ANALYZER_A): $(ANALYZER_OBJ)
+	@mkdir -p $(@D)
+	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
+$(ANALYZER_SO): $(ANALYZER_OBJ)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) -shared $(SAN_FLAGS) -o $@ $^ $(FINAL_LDFLAGS) -Wl,-soname,libheapql.so $(ANALYZER_LIBS)
+$(HEAPQL_BIN): $(CLI_OBJ) $(ANALYZER_A)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $(CLI_OBJ) $(ANALYZER_A) $(FINAL_LDFLAGS) $(ANALYZER_LIBS)
+
+# ---- preload: libheapql_preload.so (never sanitized: ASan interposes malloc too) ----
+PRELOAD_SRC := $(wildcard preload/*.c) $(wildcard preload/*.S)
+PRELOAD_OBJ := $(patsubst %,$(OBJ)/%.o,$(basename $(PRELOAD_SRC)))
+# The importer pieces the preload runs at exit to write its database.
+PRELOAD_ANALYZER_OBJ := $(patsubst %,$(OBJ)/pic/analyzer/%.o,hq_import hq_db hq_error hq_util)
+PRELOAD_CFLAGS = $(UNWIND_CFLAGS) $(SQLITE_CFLAGS) -fvisibility=hidden -fno-semantic-interposition \
+                 -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc \
+                 -fno-builtin-realloc -fno-omit-frame-pointer -Ianalyzer
+
+$(OBJ)/preload/%.o: preload/%.c $(FLAGS_STAMP) | $(SCHEMA_H)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(PRELOAD_CFLAGS) -c $< -o $@
+$(OBJ)/preload/%.o: preload/%.S $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(call quiet,AS,$<)$(CC) -c $< -o $@
+$(PRELOAD_SO): $(PRELOAD_OBJ) $(PRELOAD_ANALYZER_OBJ) preload/heapql.map
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(PRELOAD_ANALYZER_OBJ) $(FINAL_LDFLAGS) \
+	  -Wl,--version-script=preload/heapql.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete \
+	  -Wl,-soname,libheapql_preload.so $(PRELOAD_STATIC_LIBS) $(PRELOAD_STATIC_DEPS) -ldl -lpthread -lm
+
+# ---- kernels: libheapql_kernels (CPU always, CUDA when nvcc is there) ----
+KERNELS_SRC := $(wildcard kernels/*.c)
+ifeq ($(HQ_CUDA),1)
+KERNELS_CU  := $(wildcard kernels/cuda/*.cu)
+KERNELS_SRC += $(filter-out kernels/cuda/hq_cuda_stub.c,$(wildcard kernels/cuda/*.c))
+CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -lcublas -lcusparse -lcudart
+CUDA_CFLAGS := -I$(CUDA_HOME)/include
+else
+KERNELS_CU  :=
+KERNELS_SRC += $(wildcard kernels/cuda/hq_cuda_stub.c)
+CUDA_LIBS   :=
+CUDA_CFLAGS :=
+endif
+KERNELS_OBJ := $(KERNELS_SRC:%.c=$(OBJ)/%.o) $(KERNELS_CU:%.cu=$(OBJ)/%.cu.o)
+KERNELS_CFLAGS = $(BLAS_CFLAGS) $(CUDA_CFLAGS) -fvisibility=hidden -DHQ_BUILDING_LIB
+KERNELS_LIBS := $(BLAS_LIBS) $(CUDA_LIBS) -lm -lpthread -ldl
+
+$(OBJ)/kernels/%.o: kernels/%.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SAN_FLAGS) $(KERNELS_CFLAGS) -c $< -o $@
+$(OBJ)/kernels/%.cu.o: kernels/%.cu $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(call quiet,NVCC,$<)$(NVCC) -O2 -arch=$(CUDA_ARCH) -Xcompiler -fPIC,-fvisibility=hidden -Iinclude -c $< -o $@
+$(KERNELS_A): $(KERNELS_OBJ)
+	@mkdir -p $(@D)
+	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
+$(KERNELS_SO): $(KERNELS_OBJ)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) -shared $(SAN_FLAGS) -o $@ $^ $(FINAL_LDFLAGS) -Wl,-soname,libheapql_kernels.so $(KERNELS_LIBS)
+
+DEMO_SRC := $(wildcard kernels/demo/*.c)
+DEMO_OBJ := $(DEMO_SRC:%.c=$(OBJ)/%.o)
+$(DEMO_BIN): $(DEMO_OBJ) $(KERNELS_A)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $(DEMO_OBJ) $(KERNELS_A) $(FINAL_LDFLAGS) $(KERNELS_LIBS)
+
+# ---- pkg-config file ----
+$(BUILD)/heapql.pc: scripts/heapql.pc.in Makefile
+	@mkdir -p $(@D)
+	$(call quiet,GEN,$@)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(HQ_VERSION)|g' $< > $@
+
+# ---- tests ----
+TEST_BIN := $(BUILD)/tests
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(TEST_BIN)/unit/%)
+PRELOAD_TEST_SRC := $(wildcard tests/preload/test_*.c)
+PRELOAD_TEST_BINS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(TEST_BIN)/preload/%)
+TEST_SUPPORT_SRC := $(wildcard tests/support/*.c)
+TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(OBJ)/%.o)
+VICTIM_C   := $(filter-out tests/preload/victims/lib%.c,$(wildcard tests/preload/victims/*.c))
+VICTIM_CXX := $(wildcard tests/preload/victims/*.cpp)
+VICTIM_LIB := $(wildcard tests/preload/victims/lib*.c)
+VICTIMS := $(VICTIM_C:tests/preload/victims/%.c=$(TEST_BIN)/victims/%) \
+           $(VICTIM_CXX:tests/preload/victims/%.cpp=$(TEST_BIN)/victims/%) \
+           $(VICTIM_LIB:tests/preload/victims/%.c=$(TEST_BIN)/victims/%.so)
+TEST_CFLAGS = $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS) $(BLAS_CFLAGS) -Ianalyzer -Ikernels -Itests/support -DHQ_TESTING
+TEST_LIBS = $(KERNELS_A) $(ANALYZER_A) $(CMOCKA_LIBS) $(ANALYZER_LIBS) $(KERNELS_LIBS)
+
+# Victims: -O0 by default, -O2 when the name ends in _O2; frame pointers kept either way.
+victim_opt = $(if $(findstring _O2,$(1)),-O2,-O0)
+$(OBJ)/tests/%.o: tests/%.c $(FLAGS_STAMP) | $(SCHEMA_H)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SAN_FLAGS) $(TEST_CFLAGS) -c $< -o $@
+$(TEST_BIN)/unit/%: $(OBJ)/tests/unit/%.o $(TEST_SUPPORT_OBJ) $(ANALYZER_A) $(KERNELS_A)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $< $(TEST_SUPPORT_OBJ) $(TEST_LIBS) $(FINAL_LDFLAGS)
+$(TEST_BIN)/preload/%: $(OBJ)/tests/preload/%.o $(TEST_SUPPORT_OBJ) $(ANALYZER_A) $(KERNELS_A)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $< $(TEST_SUPPORT_OBJ) $(TEST_LIBS) $(FINAL_LDFLAGS)
+$(TEST_BIN)/victims/lib%.so: tests/preload/victims/lib%.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) -std=gnu11 -g -O0 -fno-omit-frame-pointer -fPIC -shared -o $@ $< -ldl -lpthread
+$(TEST_BIN)/victims/%: tests/preload/victims/%.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) -std=gnu11 -g $(call victim_opt,$*) -fno-omit-frame-pointer -Iinclude -o $@ $< -ldl -lpthread
+$(TEST_BIN)/victims/%: tests/preload/victims/%.cpp
+	@mkdir -p $(@D)
+	$(call quiet,CXX,$<)$(CXX) -std=c++17 -g $(call victim_opt,$*) -fno-omit-frame-pointer -o $@ $< -lpthread
+
+tests: all $(UNIT_BINS) $(PRELOAD_TEST_BINS) $(VICTIMS)
+
+test: tests
+	$(Q)HEAPQL_TEST_BUILD=$(BUILD) $(SHELL) scripts/run-tests.sh $(UNIT_BINS) $(PRELOAD_TEST_BINS)
+
+# ---- check: the long runs ----
+check: test check-exports check-werror check-sanitize
+
+check-exports: $(PRELOAD_SO)
+	$(Q)$(SHELL) scripts/check-exports.sh $(PRELOAD_SO) preload/heapql.map
+
+check-werror:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/werror CFLAGS='$(CFLAGS) -Werror' all
+
+check-sanitize:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=address,undefined test
+
+# ---- bench, demo ----
+bench: all
+	$(Q)$(SHELL) scripts/bench.sh
+
+demo:
+	$(Q)$(SHELL) scripts/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(SHELL) scripts/demo.sh
+
+deps:
+	$(Q)$(SHELL) scripts/install-deps.sh
+
+# ---- install ----
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/heapql \
+	           $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(HEAPQL_BIN) $(DEMO_BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(PRELOAD_SO) $(ANALYZER_SO) $(KERNELS_SO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(ANALYZER_A) $(KERNELS_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/heapql/*.h $(DESTDIR)$(PREFIX)/include/heapql/
+	install -m 644 $(BUILD)/heapql.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+clean:
+	rm -rf $(BUILD)
+
+print-%:
+	@echo '$*=$($*)'
+
+.PHONY: all tests test check check-exports check-werror check-sanitize bench demo deps install clean
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,46 @@
+/*
+ * cli.h: what the `heapql` subcommands share.  Each subcommand lives in its own cmd_*.c file and
+ * returns the process exit code:
+ *   0 success / gate passed, 1 gate failed, 2 bad usage or bad input, 3 internal error.
+ * `heapql run` returns the wrapped program's status instead (see cmd_run.c).
+ */
+#ifndef HQ_CLI_H
+#define HQ_CLI_H
+
+#include <stdio.h>
+#include "heapql/heapql.h"
+
+enum { HQ_EXIT_OK = 0, HQ_EXIT_GATE = 1, HQ_EXIT_USAGE = 2, HQ_EXIT_INTERNAL = 3 };
+
+/* subcommands: argv[0] is the subcommand's name */
+int hq_cmd_run(int argc, char **argv);
+int hq_cmd_import(int argc, char **argv);
+int hq_cmd_symbolize(int argc, char **argv);
+int hq_cmd_query(int argc, char **argv);
+int hq_cmd_report(int argc, char **argv);
+int hq_cmd_leaks(int argc, char **argv);
+int hq_cmd_top(int argc, char **argv);
+int hq_cmd_peak(int argc, char **argv);
+int hq_cmd_flamegraph(int argc, char **argv);
+int hq_cmd_timeline(int argc, char **argv);
+int hq_cmd_gate(int argc, char **argv);
+int hq_cmd_diff(int argc, char **argv);
+int hq_cmd_compare(int argc, char **argv);
+int hq_cmd_merge(int argc, char **argv);
+
+/* cli_common.c */
+/* Print "heapql: <message>" on stderr (one line). */
+void hq_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Map an HQ_E* code to an exit code: bad input/usage -> 2, everything else -> 3. */
+int  hq_cli_exit_code(int rc);
+/* Open a database for analysis; symbolizes it first (read-write) if it has unresolved frames
+ * and is writable.  On failure prints one line and returns the exit code; 0 on success. */
+int  hq_cli_open(const char *path, int readonly, hq_db_t **out_db);
+/* Open `path` for writing ("-" = stdout).  On failure prints one line and returns NULL. */
+FILE *hq_cli_fopen_out(const char *path);
+/* Close a stream from hq_cli_fopen_out, reporting write errors (returns 0 or exit code 2). */
+int  hq_cli_fclose_out(FILE *f, const char *path);
+/* Parse a non-negative size with optional K/M/G/T suffix (powers of 1024). 0 on success. */
+int  hq_cli_parse_size(const char *s, unsigned long long *out);
+
+#endif /* HQ_CLI_H */

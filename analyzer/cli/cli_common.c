@@ -1,0 +1,94 @@
+/* cli_common.c: error printing, exit-code mapping, opening databases and output files. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void hq_cli_error(const char *fmt, ...) {
+  va_list ap;
+  fputs("heapql: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+int hq_cli_exit_code(int rc) {
+  switch (rc) {
+  case HQ_OK: return HQ_EXIT_OK;
+  case HQ_EINVAL: case HQ_ENOENT: case HQ_ESCHEMA: case HQ_EFORMAT: case HQ_EEXIST:
+  case HQ_ERANGE: case HQ_EIO:
+    return HQ_EXIT_USAGE;
+  default:
+    return HQ_EXIT_INTERNAL;
+  }
+}
+
+int hq_cli_open(const char *path, int readonly, hq_db_t **out_db) {
+  hq_db_t *db = NULL;
+  int rc = hq_db_open(path, readonly ? HQ_DB_READONLY : 0, &db);
+  if (rc == HQ_OK && !readonly) {
+    rc = hq_symbolize(db, 1);
+    if (rc) {
+      /* A database we cannot write (read-only file, full disk) is still worth reading. */
+      rc = HQ_OK;
+    }
+  }
+  if (rc) {
+    hq_cli_error("%s", hq_db_errmsg(db));
+    hq_db_close(db);
+    *out_db = NULL;
+    return hq_cli_exit_code(rc);
+  }
+  *out_db = db;
+  return 0;
+}
+
+FILE *hq_cli_fopen_out(const char *path) {
+  FILE *f;
+  if (!path || strcmp(path, "-") == 0) return stdout;
+  f = fopen(path, "w");
+  if (!f) hq_cli_error("%s: cannot write: %s", path, strerror(errno));
+  return f;
+}
+
+int hq_cli_fclose_out(FILE *f, const char *path) {
+  int bad;
+  if (f == stdout) {
+    bad = fflush(f) != 0 || ferror(f);
+  } else {
+    bad = ferror(f);
+    bad |= fclose(f) != 0;
+  }
+  if (bad) {
+    hq_cli_error("%s: write failed: %s", path ? path : "stdout", strerror(errno));
+    return HQ_EXIT_USAGE;
+  }
+  return 0;
+}
+
+int hq_cli_parse_size(const char *s, unsigned long long *out) {
+  char *end = NULL;
+  unsigned long long v, mul = 1;
+  if (!s || !*s || *s == '-') return -1;
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if (errno || end == s) return -1;
+  switch (*end) {
+  case '\0': break;
+  case 'k': case 'K': mul = 1ull << 10; end++; break;
+  case 'm': case 'M': mul = 1ull << 20; end++; break;
+  case 'g': case 'G': mul = 1ull << 30; end++; break;
+  case 't': case 'T': mul = 1ull << 40; end++; break;
+  default: return -1;
+  }
+  if (*end == 'i' || *end == 'I') end++;
+  if (*end == 'b' || *end == 'B') end++;
+  if (*end) return -1;
+  if (v > ~0ull / mul) return -1;
+  *out = v * mul;
+  return 0;
+}

@@ -1,0 +1,224 @@
+/*
+ * hq_rawfmt.h: the raw trace the recorder appends while a program runs, and the importer reads.
+ *
+ * A raw trace is one file per process, written with write(2) only (so whatever reached the
+ * kernel survives SIGKILL), little-endian, native layout:
+ *
+ *   hq_raw_header_t                       once, at offset 0
+ *   record*                               each starts with hq_rec_hdr_t; len is a multiple of 8
+ *
+ * Top-level records come from the recorder's writer thread.  HQ_REC_CHUNK wraps a run of
+ * records drained from one thread's ring; the records inside a chunk are that thread's events in
+ * the order it made them.  A file that ends inside a record is "truncated": the importer keeps
+ * everything before it and marks the database incomplete.  HQ_REC_END is written only by a
+ * process that finished normally (exit, _exit, return from main).
+ *
+ * The recorder (preload/) and the importer (analyzer/hq_import.c) share this header and nothing
+ * else but the schema.
+ */
+#ifndef HQ_RAWFMT_H
+#define HQ_RAWFMT_H
+
+#include <stdint.h>
+
+#define HQ_RAW_MAGIC   "HQLRAW\0\1"  /* 8 bytes */
+#define HQ_RAW_VERSION 1u
+#define HQ_RAW_SUFFIX  ".raw"
+
+typedef struct hq_raw_header_s {
+  char     magic[8];
+  uint32_t version;
+  uint32_t header_size;       /* sizeof(hq_raw_header_t) as written */
+  uint32_t pid;
+  uint32_t ppid;
+  uint64_t t0_mono_ns;        /* CLOCK_MONOTONIC at start: record times are relative to it */
+  uint64_t t0_unix_ns;        /* CLOCK_REALTIME at start */
+  uint32_t max_depth;         /* frames per stack at most */
+  uint32_t flags;             /* HQ_RAWF_* */
+  char     program[256];      /* NUL-terminated, truncated */
+  char     cmdline[2048];     /* arguments separated by ' ', NUL-terminated, truncated */
+  char     host[64];
+  char     output[1024];      /* the database this trace is meant to become */
+} hq_raw_header_t;
+
+enum {
+  HQ_RAWF_MMAP       = 1u << 0, /* anonymous mmap recorded */
+  HQ_RAWF_FREE_STACK = 1u << 1, /* free events carry stacks */
+  HQ_RAWF_FP_UNWIND  = 1u << 2, /* stacks from frame pointers, not libunwind */
+  HQ_RAWF_FORK_CHILD = 1u << 3, /* this process is a traced fork child */
+};
+
+typedef struct hq_rec_hdr_s {
+  uint16_t type;  /* HQ_REC_* */
+  uint16_t kind;  /* HQ_KIND_* for allocation events, HQ_FREE_* for frees, else 0 */
+  uint32_t len;   /* whole record, header included; multiple of 8 */
+} hq_rec_hdr_t;
+
+enum {
+  /* top level */
+  HQ_REC_CHUNK = 1,      /* hq_rec_chunk_t + records of one thread */
+  HQ_REC_MODULE,         /* hq_rec_module_t + build-id bytes + path (NUL-terminated) */
+  HQ_REC_MODULE_GONE,    /* hq_rec_module_gone_t */
+  HQ_REC_RSS,            /* hq_rec_rss_t */
+  HQ_REC_THREAD_NAME,    /* hq_rec_thread_name_t */
+  HQ_REC_NOTE,           /* hq_rec_note_t: recorder degraded, with a reason */
+  HQ_REC_END,            /* hq_rec_end_t: the process finished normally */
+  /* inside chunks */
+  HQ_REC_ALLOC = 32,     /* hq_rec_alloc_t */
+  HQ_REC_FREE,           /* hq_rec_free_t */
+  HQ_REC_REALLOC,        /* hq_rec_realloc_t */
+  HQ_REC_STACK,          /* hq_rec_stack_t + ips[depth] */
+  HQ_REC_THREAD_START,   /* hq_rec_time_t */
+  HQ_REC_THREAD_END,     /* hq_rec_time_t */
+  HQ_REC_MUNMAP,         /* hq_rec_munmap_t: range unmapped (may cover part of a mapping) */
+  HQ_REC_REGION_BEGIN,   /* hq_rec_region_t + name */
+  HQ_REC_REGION_END,     /* hq_rec_region_t (name empty) */
+  HQ_REC_COUNTER,        /* hq_rec_counter_t + name */
+};
+
+/* Allocation kinds; the names the database uses are in hq_kind_name(). */
+enum {
+  HQ_KIND_MALLOC = 1,
+  HQ_KIND_CALLOC,
+  HQ_KIND_REALLOC,
+  HQ_KIND_ALIGNED,   /* posix_memalign, aligned_alloc, memalign, valloc, pvalloc */
+  HQ_KIND_NEW,
+  HQ_KIND_NEW_ARRAY,
+  HQ_KIND_MMAP,
+  HQ_KIND_POOL,
+  HQ_KIND_CUDA_DEVICE,
+  HQ_KIND_CUDA_MANAGED,
+  HQ_KIND_CUDA_HOST,
+  HQ_KIND_CUDA_ASYNC,
+  HQ_KIND_CUDA_VMM,
+  HQ_KIND_CUDA_ARRAY,
+  HQ_KIND_MAX_
+};
+
+/* How a block was released. */
+enum {
+  HQ_FREE_FREE = 1,     /* free, cfree, free_sized, free_aligned_sized */
+  HQ_FREE_DELETE,       /* operator delete (any non-array variant) */
+  HQ_FREE_DELETE_ARRAY, /* operator delete[] */
+  HQ_FREE_REALLOC,      /* realloc moved or shrank it to nothing */
+  HQ_FREE_MUNMAP,
+  HQ_FREE_POOL,
+  HQ_FREE_CUDA,
+  HQ_FREE_MAX_
+};
+
+typedef struct hq_rec_chunk_s {
+  hq_rec_hdr_t hdr;
+  uint32_t tid;
+  uint32_t pad;
+} hq_rec_chunk_t;
+
+typedef struct hq_rec_alloc_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;          /* ns since t0 */
+  uint64_t ptr;
+  uint64_t size;
+  uint64_t stack;      /* stack hash, 0 = no stack */
+  uint64_t aux;        /* alignment for aligned kinds, pool id for HQ_KIND_POOL */
+} hq_rec_alloc_t;
+
+typedef struct hq_rec_free_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  uint64_t ptr;
+  uint64_t stack;      /* 0 unless HQ_RAWF_FREE_STACK */
+} hq_rec_free_t;
+
+typedef struct hq_rec_realloc_s {
+  hq_rec_hdr_t hdr;    /* kind = HQ_KIND_REALLOC or HQ_KIND_MMAP (mremap) */
+  uint64_t t;
+  uint64_t old_ptr;
+  uint64_t ptr;
+  uint64_t size;
+  uint64_t stack;
+} hq_rec_realloc_t;
+
+typedef struct hq_rec_stack_s {
+  hq_rec_hdr_t hdr;
+  uint64_t hash;
+  uint32_t gen;        /* module-map generation the addresses belong to */
+  uint32_t depth;
+  /* uint64_t ips[depth]: innermost (the allocator's caller) first */
+} hq_rec_stack_t;
+
+typedef struct hq_rec_time_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+} hq_rec_time_t;
+
+typedef struct hq_rec_munmap_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  uint64_t ptr;
+  uint64_t len;
+} hq_rec_munmap_t;
+
+typedef struct hq_rec_region_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  uint32_t name_len;   /* bytes of name that follow (no NUL) */
+  uint32_t pad;
+} hq_rec_region_t;
+
+typedef struct hq_rec_counter_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  double   value;
+  uint32_t name_len;
+  uint32_t pad;
+} hq_rec_counter_t;
+
+typedef struct hq_rec_module_s {
+  hq_rec_hdr_t hdr;
+  uint32_t gen;         /* first generation it is mapped in */
+  uint16_t build_id_len;
+  uint16_t path_len;    /* including the NUL */
+  uint64_t base;
+  uint64_t size;
+  uint64_t t;
+} hq_rec_module_t;
+
+typedef struct hq_rec_module_gone_s {
+  hq_rec_hdr_t hdr;
+  uint32_t gen;         /* first generation it is no longer mapped in */
+  uint32_t pad;
+  uint64_t base;
+  uint64_t t;
+} hq_rec_module_gone_t;
+
+typedef struct hq_rec_rss_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  uint64_t rss_bytes;
+} hq_rec_rss_t;
+
+typedef struct hq_rec_thread_name_s {
+  hq_rec_hdr_t hdr;
+  uint32_t tid;
+  uint32_t pad;
+  char     name[16];
+} hq_rec_thread_name_t;
+
+typedef struct hq_rec_note_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  char     text[240];
+} hq_rec_note_t;
+
+typedef struct hq_rec_end_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  int32_t  exit_status;   /* -1 if unknown */
+  uint32_t pad;
+  uint64_t dropped;       /* events lost (recorder degraded) */
+  uint64_t recorder_bytes;/* memory the recorder itself held at its peak */
+} hq_rec_end_t;
+
+#define HQ_REC_ALIGN(n) (((n) + 7u) & ~7u)
+
+#endif /* HQ_RAWFMT_H */

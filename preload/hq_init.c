@@ -1,0 +1,1 @@
+void hq__preload_placeholder(void); void hq__preload_placeholder(void) {}

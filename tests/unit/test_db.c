@@ -1,0 +1,112 @@
+/* test_db.c: opening databases: new, existing, foreign, not SQLite, newer schema. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hq_test.h"
+#include "heapql/heapql.h"
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static void test_db_create_then_open(void **state) {
+  (void)state;
+  const char *dir = hq_test_tmpdir();
+  const char *path = hq_test_join(dir, "new.db");
+  hq_db_t *db = NULL;
+  char buf[64];
+  assert_int_equal(hq_db_open(path, HQ_DB_CREATE, &db), HQ_OK);
+  assert_int_equal(hq_db_meta_set(db, "program", "victim"), HQ_OK);
+  hq_db_close(db);
+  assert_int_equal(hq_db_open(path, HQ_DB_READONLY, &db), HQ_OK);
+  assert_int_equal(hq_db_meta_get(db, "program", buf, sizeof buf), HQ_OK);
+  assert_string_equal(buf, "victim");
+  assert_int_equal(hq_db_meta_get(db, "schema_version", buf, sizeof buf), HQ_OK);
+  assert_string_equal(buf, "1");
+  assert_int_equal(hq_db_meta_get(db, "nope", buf, sizeof buf), HQ_ENOENT);
+  hq_db_close(db);
+}
+
+static void test_db_create_refuses_existing(void **state) {
+  (void)state;
+  const char *path = hq_test_join(hq_test_tmpdir(), "x.db");
+  hq_db_t *db = NULL;
+  write_file(path, "keep me");
+  assert_int_equal(hq_db_open(path, HQ_DB_CREATE, &db), HQ_EEXIST);
+  assert_non_null(strstr(hq_db_errmsg(db), "already exists"));
+  hq_db_close(db);
+  assert_int_equal(hq_db_open(path, HQ_DB_CREATE | HQ_DB_FORCE, &db), HQ_OK);
+  hq_db_close(db);
+}
+
+static void test_db_open_not_sqlite(void **state) {
+  (void)state;
+  const char *path = hq_test_join(hq_test_tmpdir(), "text.db");
+  hq_db_t *db = NULL;
+  write_file(path, "this is plainly not a database, just some text for the test\n");
+  assert_int_equal(hq_db_open(path, HQ_DB_READONLY, &db), HQ_ESCHEMA);
+  assert_non_null(strstr(hq_db_errmsg(db), "not a SQLite database"));
+  hq_db_close(db);
+}
+
+static void test_db_open_foreign_sqlite(void **state) {
+  (void)state;
+  const char *path = hq_test_join(hq_test_tmpdir(), "foreign.db");
+  sqlite3 *s;
+  hq_db_t *db = NULL;
+  assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(s, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(s);
+  assert_int_equal(hq_db_open(path, HQ_DB_READONLY, &db), HQ_ESCHEMA);
+  assert_non_null(strstr(hq_db_errmsg(db), "not a heapql one"));
+  hq_db_close(db);
+}
+
+static void test_db_open_newer_schema(void **state) {
+  (void)state;
+  const char *path = hq_test_join(hq_test_tmpdir(), "future.db");
+  sqlite3 *s;
+  hq_db_t *db = NULL;
+  assert_int_equal(hq_db_open(path, HQ_DB_CREATE, &db), HQ_OK);
+  hq_db_close(db);
+  assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(s, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(s);
+  assert_int_equal(hq_db_open(path, HQ_DB_READONLY, &db), HQ_ESCHEMA);
+  assert_non_null(strstr(hq_db_errmsg(db), "schema version 99 is newer"));
+  hq_db_close(db);
+}
+
+static void test_db_open_missing(void **state) {
+  (void)state;
+  hq_db_t *db = NULL;
+  assert_int_equal(hq_db_open("/nonexistent/heapql.db", HQ_DB_READONLY, &db), HQ_ENOENT);
+  hq_db_close(db);
+  assert_int_equal(hq_db_open(NULL, 0, &db), HQ_EINVAL);
+}
+
+static void test_error_names(void **state) {
+  (void)state;
+  assert_string_equal(hq_err_name(HQ_EINVAL), "HQ_EINVAL");
+  assert_string_equal(hq_strerror(HQ_ENOMEM), "out of memory");
+  assert_string_equal(hq_err_name(12345), "HQ_UNKNOWN");
+  assert_string_equal(hq_strerror(HQ_OK), "success");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_db_create_then_open),
+    cmocka_unit_test(test_db_create_refuses_existing),
+    cmocka_unit_test(test_db_open_not_sqlite),
+    cmocka_unit_test(test_db_open_foreign_sqlite),
+    cmocka_unit_test(test_db_open_newer_schema),
+    cmocka_unit_test(test_db_open_missing),
+    cmocka_unit_test(test_error_names),
+  };
+  return cmocka_run_group_tests_name("db", tests, NULL, NULL);
+}
