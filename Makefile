@@ -156,7 +156,7 @@ $(HEAPQL_BIN): $(CLI_OBJ) $(ANALYZER_A)
 PRELOAD_SRC := $(wildcard preload/*.c) $(wildcard preload/*.S)
 PRELOAD_OBJ := $(patsubst %,$(OBJ)/%.o,$(basename $(PRELOAD_SRC)))
 # The importer pieces the preload runs at exit to write its database.
-PRELOAD_ANALYZER_OBJ := $(patsubst %,$(OBJ)/pic/analyzer/%.o,hq_import hq_db hq_error hq_util)
+PRELOAD_ANALYZER_OBJ := $(patsubst %,$(OBJ)/pic/analyzer/%.o,hq_import hq_db hq_error hq_util hq_aggregate)
 PRELOAD_CFLAGS = $(UNWIND_CFLAGS) $(SQLITE_CFLAGS) -fvisibility=hidden -fno-semantic-interposition \
                  -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc \
                  -fno-builtin-realloc -fno-omit-frame-pointer -Ianalyzer
@@ -270,6 +270,12 @@ check-sanitize:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=address,undefined test
 
 # ---- bench, demo ----
+# bench/gen_db: a synthetic 10-million-allocation database for the analyzer benchmark.
+GEN_DB := $(BUILD)/bench/gen_db
+$(GEN_DB): bench/gen_db.c $(ANALYZER_A) $(FLAGS_STAMP) | $(SCHEMA_H)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SQLITE_CFLAGS) -Ianalyzer -o $@ $< $(ANALYZER_A) $(FINAL_LDFLAGS) $(ANALYZER_LIBS)
+bench: $(GEN_DB)
 bench: all
 	$(Q)$(SHELL) scripts/bench.sh
 

@@ -6,6 +6,7 @@
 #define HQ_ANALYZER_INT_H
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sqlite3.h>
@@ -57,5 +58,52 @@ int      hq__fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((for
 /* Called at the end of every import (and after merge): computes meta peak figures, per-site
  * aggregates and anything else reports read.  Must be idempotent. */
 int hq__aggregate_build(hq_db_t *db);
+/* Rebuild the symbol-dependent aggregates (agg_line: per source line) from agg_stack and the
+ * current frames.  The symbolizer calls it at its end, after writing frames; cheap (proportional
+ * to the number of stacks, not allocations).  HQ_OK when no aggregates exist yet (the first
+ * report builds them).  Safe inside or outside a transaction (uses a savepoint). */
+int hq__aggregate_refresh_symbols(hq_db_t *db);
+/* Recompute agg_leak_class after allocations.leak_class was written (leak classification).
+ * HQ_OK when no aggregates exist yet.  Scans the leaked rows. */
+int hq__aggregate_refresh_leaks(hq_db_t *db);
+/*
+ * Streaming aggregation, the fast path for the importer: instead of hq__aggregate_build()
+ * reading every row back, feed each allocation event and each free event as you process them,
+ * in nondecreasing time order (ties allowed), then call hq__agg_finish() after the rows are
+ * written (inside the same transaction).  The tables come out identical to
+ * hq__aggregate_build()'s.  hq__agg_finish() also writes meta peak_heap_bytes/peak_heap_t (the
+ * earliest timestamp after whose events the live heap is largest).  Events out of time order are
+ * tolerated: finish() then falls back to hq__aggregate_build().  Kinds missing from the kinds
+ * table are ignored (as the views' join ignores them).
+ */
+typedef struct hq__agg_s hq__agg_t;
+typedef struct hq__agg_event_s {
+  const char *kind;      /* allocations.kind of the block */
+  int64_t stack_id;      /* allocations.stack_id of the block (the allocation's stack) */
+  int has_stack;         /* 0 when stack_id is NULL */
+  uint64_t size;         /* allocations.size */
+  int64_t t;             /* t_alloc for hq__agg_alloc, t_free for hq__agg_free */
+  int from_realloc;      /* alloc: realloc_from IS NOT NULL */
+  const char *free_kind; /* free: allocations.free_kind ('realloc' for a moving realloc) */
+  int64_t tid, alloc_seq, free_tid, free_seq; /* free: the block's columns (temporary test) */
+} hq__agg_event_t;
+int  hq__agg_begin(hq_db_t *db, hq__agg_t **out);
+int  hq__agg_alloc(hq__agg_t *agg, const hq__agg_event_t *ev);
+int  hq__agg_free(hq__agg_t *agg, const hq__agg_event_t *ev);
+/* Write the agg_* tables and free agg (also on failure). */
+int  hq__agg_finish(hq__agg_t *agg);
+/* Free agg without writing anything. */
+void hq__agg_abort(hq__agg_t *agg);
+/* Make sure current aggregates exist before a report reads them: builds them when missing or
+ * built from other rows (agg_info 'max_id' differs from max(allocations.id)), refreshes agg_line
+ * when frames were symbolized since.  Writes into the database when it is writable, else into
+ * the connection's TEMP schema (same table names, which shadow stale ones). */
+int hq__aggregate_ensure(hq_db_t *db);
+
+/* hq_weak_defaults.c, overridden by the HTML report (strong definition elsewhere) */
+/* Write the self-contained HTML report of db to out; report is the const hq_report_t * already
+ * computed by the caller (may be NULL: then compute what you need).  The weak default returns
+ * HQ_ENOTSUP. */
+int hq__report_html(hq_db_t *db, FILE *out, const void *report);
 
 #endif /* HQ_ANALYZER_INT_H */

@@ -171,104 +171,170 @@ CREATE TABLE vmm_mappings(
 );
 
 -- ---- views ----
+-- The views are the documented query interface (docs/schema.md).  They read the base tables
+-- only, so they are always true; the reports read the agg_* tables that hq__aggregate_build()
+-- derives from the same rows (analyzer/hq_aggregate.c), and docs/schema.md gives, for every
+-- report figure, the query over these views and tables that reproduces it.  Orderings end with a
+-- unique key so that equal values always come out in the same order.
 
--- Every block never freed.
+-- Every block never freed, of every class (the report's leak figures count class 'heap').
 CREATE VIEW leaks AS
-  SELECT a.* FROM allocations a WHERE a.t_free IS NULL;
+  SELECT a.*, k.class AS class
+  FROM allocations a JOIN kinds k ON k.kind = a.kind
+  WHERE a.t_free IS NULL;
 
--- Leaked blocks and bytes per allocation stack, largest first.
+-- Leaked blocks and bytes per allocation stack and class, largest first.
 CREATE VIEW leak_sites AS
-  SELECT a.stack_id, a.kind, k.class, count(*) AS blocks, sum(a.size) AS bytes
-  FROM allocations a JOIN kinds k USING(kind)
+  SELECT a.stack_id, k.class, count(*) AS blocks, sum(a.size) AS bytes
+  FROM allocations a JOIN kinds k ON k.kind = a.kind
   WHERE a.t_free IS NULL
-  GROUP BY a.stack_id, a.kind
-  ORDER BY bytes DESC;
-
--- Allocation calls and bytes per stack.
-CREATE VIEW callsites AS
-  SELECT a.stack_id, k.class, count(*) AS allocations, sum(a.size) AS bytes,
-         sum(a.t_free IS NULL) AS leaked_blocks,
-         coalesce(sum(CASE WHEN a.t_free IS NULL THEN a.size END), 0) AS leaked_bytes
-  FROM allocations a JOIN kinds k USING(kind)
   GROUP BY a.stack_id, k.class
-  ORDER BY bytes DESC;
+  ORDER BY bytes DESC, blocks DESC, a.stack_id, k.class;
 
 -- Heaptrack's temporary allocations, per thread: freed by the allocating thread before that
--- thread made any other allocation.
+-- thread made any other allocation (the free happened while the thread's allocation count was
+-- still the block's own alloc_seq).
 CREATE VIEW temporary AS
-  SELECT a.* FROM allocations a
+  SELECT a.*, k.class AS class
+  FROM allocations a JOIN kinds k ON k.kind = a.kind
   WHERE a.t_free IS NOT NULL AND a.free_tid = a.tid AND a.free_seq = a.alloc_seq;
+
+-- Per allocation stack and class: allocation calls (a realloc is one call), requested bytes,
+-- free calls (the release of a block by a moving realloc is not a free call), realloc calls,
+-- blocks passed on to a later realloc, leaks, temporaries, and the largest single request.
+CREATE VIEW callsites AS
+  SELECT a.stack_id, k.class,
+         count(*) AS allocations,
+         sum(a.size) AS bytes,
+         sum(a.t_free IS NOT NULL AND coalesce(a.free_kind, '') <> 'realloc') AS frees,
+         sum(a.realloc_from IS NOT NULL) AS reallocs,
+         sum(coalesce(a.free_kind, '') = 'realloc') AS realloced,
+         sum(a.t_free IS NULL) AS leaked_blocks,
+         coalesce(sum(CASE WHEN a.t_free IS NULL THEN a.size END), 0) AS leaked_bytes,
+         sum(a.t_free IS NOT NULL AND a.free_tid = a.tid AND a.free_seq = a.alloc_seq) AS temporary,
+         max(a.size) AS max_size
+  FROM allocations a JOIN kinds k ON k.kind = a.kind
+  GROUP BY a.stack_id, k.class
+  ORDER BY bytes DESC, allocations DESC, a.stack_id, k.class;
 
 -- Power-of-two size buckets: bucket b holds sizes in [2^b, 2^(b+1)); size 0 is bucket -1.
 CREATE VIEW size_histogram AS
   WITH b AS (
-    SELECT a.size, k.class,
-           CASE WHEN a.size = 0 THEN -1 ELSE
-             (SELECT max(n) FROM (SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL
-               SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL
-               SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9 UNION ALL SELECT 10 UNION ALL
-               SELECT 11 UNION ALL SELECT 12 UNION ALL SELECT 13 UNION ALL SELECT 14 UNION ALL
-               SELECT 15 UNION ALL SELECT 16 UNION ALL SELECT 17 UNION ALL SELECT 18 UNION ALL
-               SELECT 19 UNION ALL SELECT 20 UNION ALL SELECT 21 UNION ALL SELECT 22 UNION ALL
-               SELECT 23 UNION ALL SELECT 24 UNION ALL SELECT 25 UNION ALL SELECT 26 UNION ALL
-               SELECT 27 UNION ALL SELECT 28 UNION ALL SELECT 29 UNION ALL SELECT 30 UNION ALL
-               SELECT 31 UNION ALL SELECT 32 UNION ALL SELECT 33 UNION ALL SELECT 34 UNION ALL
-               SELECT 35 UNION ALL SELECT 36 UNION ALL SELECT 37 UNION ALL SELECT 38 UNION ALL
-               SELECT 39 UNION ALL SELECT 40) WHERE (1 << n) <= a.size) END AS bucket
-    FROM allocations a JOIN kinds k USING(kind))
+    SELECT k.class, a.size,
+    CASE WHEN a.size <= 0 THEN -1 WHEN a.size < 2 THEN 0 WHEN a.size < 4 THEN 1
+      WHEN a.size < 8 THEN 2 WHEN a.size < 16 THEN 3 WHEN a.size < 32 THEN 4
+      WHEN a.size < 64 THEN 5 WHEN a.size < 128 THEN 6 WHEN a.size < 256 THEN 7
+      WHEN a.size < 512 THEN 8 WHEN a.size < 1024 THEN 9 WHEN a.size < 2048 THEN 10
+      WHEN a.size < 4096 THEN 11 WHEN a.size < 8192 THEN 12 WHEN a.size < 16384 THEN 13
+      WHEN a.size < 32768 THEN 14 WHEN a.size < 65536 THEN 15 WHEN a.size < 131072 THEN 16
+      WHEN a.size < 262144 THEN 17 WHEN a.size < 524288 THEN 18 WHEN a.size < 1048576 THEN 19
+      WHEN a.size < 2097152 THEN 20 WHEN a.size < 4194304 THEN 21 WHEN a.size < 8388608 THEN 22
+      WHEN a.size < 16777216 THEN 23 WHEN a.size < 33554432 THEN 24
+      WHEN a.size < 67108864 THEN 25 WHEN a.size < 134217728 THEN 26
+      WHEN a.size < 268435456 THEN 27 WHEN a.size < 536870912 THEN 28
+      WHEN a.size < 1073741824 THEN 29 WHEN a.size < 2147483648 THEN 30
+      WHEN a.size < 4294967296 THEN 31 WHEN a.size < 8589934592 THEN 32
+      WHEN a.size < 17179869184 THEN 33 WHEN a.size < 34359738368 THEN 34
+      WHEN a.size < 68719476736 THEN 35 WHEN a.size < 137438953472 THEN 36
+      WHEN a.size < 274877906944 THEN 37 WHEN a.size < 549755813888 THEN 38
+      WHEN a.size < 1099511627776 THEN 39 WHEN a.size < 2199023255552 THEN 40
+      WHEN a.size < 4398046511104 THEN 41 WHEN a.size < 8796093022208 THEN 42
+      WHEN a.size < 17592186044416 THEN 43 WHEN a.size < 35184372088832 THEN 44
+      WHEN a.size < 70368744177664 THEN 45 WHEN a.size < 140737488355328 THEN 46
+      WHEN a.size < 281474976710656 THEN 47 WHEN a.size < 562949953421312 THEN 48
+      WHEN a.size < 1125899906842624 THEN 49 WHEN a.size < 2251799813685248 THEN 50
+      WHEN a.size < 4503599627370496 THEN 51 WHEN a.size < 9007199254740992 THEN 52
+      WHEN a.size < 18014398509481984 THEN 53 WHEN a.size < 36028797018963968 THEN 54
+      WHEN a.size < 72057594037927936 THEN 55 WHEN a.size < 144115188075855872 THEN 56
+      WHEN a.size < 288230376151711744 THEN 57 WHEN a.size < 576460752303423488 THEN 58
+      WHEN a.size < 1152921504606846976 THEN 59 WHEN a.size < 2305843009213693952 THEN 60
+      WHEN a.size < 4611686018427387904 THEN 61 ELSE 62 END AS bucket
+    FROM allocations a JOIN kinds k ON k.kind = a.kind)
   SELECT class, bucket,
          CASE WHEN bucket < 0 THEN 0 ELSE 1 << bucket END AS min_size,
-         CASE WHEN bucket < 0 THEN 0 ELSE (1 << (bucket + 1)) - 1 END AS max_size,
+         CASE WHEN bucket < 0 THEN 0 WHEN bucket >= 62 THEN 9223372036854775807
+              ELSE (1 << (bucket + 1)) - 1 END AS max_size,
          count(*) AS allocations, sum(size) AS bytes
   FROM b GROUP BY class, bucket ORDER BY class, bucket;
 
--- The timeline in seconds.
+-- The timeline, with times also in seconds.
 CREATE VIEW timeline AS
   SELECT pid, t, t / 1e9 AS t_s, heap_bytes, mmap_bytes, device_bytes, rss_bytes
   FROM samples ORDER BY pid, t;
 
--- Every frame of every stack, leaf (depth_from_leaf 0) to root, with inline frames expanded:
--- a physical frame contributes its innermost function first, then each function it was
--- inlined into.
+-- Every frame of every stack, from the allocation site (position 0) outwards to the root, with
+-- inline frames expanded: a physical frame (hop h) gives its innermost function first
+-- (is_inline 0), then each function it was inlined into (is_inline 1).  A filter on stack_id is
+-- applied before the walk, so "WHERE stack_id = N" costs one stack's depth, not the whole trie.
 CREATE VIEW stack_frames AS
-  WITH RECURSIVE
-    walk(stack_id, node, hop) AS (
-      SELECT id, id, 0 FROM stacks
-      UNION ALL
-      SELECT w.stack_id, s.parent_id, w.hop + 1
-      FROM walk w JOIN stacks s ON s.id = w.node WHERE s.parent_id IS NOT NULL),
-    expand(stack_id, hop, inl, frame_id) AS (
-      SELECT w.stack_id, w.hop, 0, s.frame_id FROM walk w JOIN stacks s ON s.id = w.node
-      UNION ALL
-      SELECT e.stack_id, e.hop, e.inl + 1, f.inline_parent
-      FROM expand e JOIN frames f ON f.id = e.frame_id WHERE f.inline_parent IS NOT NULL)
-  SELECT e.stack_id, e.hop, e.inl, f.id AS frame_id, f.ip, f.function, f.file, f.line,
+  SELECT s.id AS stack_id,
+         CAST(j.key AS INTEGER) AS position,
+         json_extract(j.value, '$[0]') AS hop,
+         f.is_inline,
+         f.inline_parent IS NOT NULL AS inlined,
+         f.id AS frame_id, f.ip, f.function, f.file, f.line,
          m.path AS module, f.offset
-  FROM expand e JOIN frames f ON f.id = e.frame_id LEFT JOIN modules m ON m.id = f.module_id;
+  FROM stacks s,
+       json_each((
+         WITH RECURSIVE
+           walk(node, hop) AS (
+             SELECT s.id, 0
+             UNION ALL
+             SELECT p.parent_id, w.hop + 1 FROM walk w JOIN stacks p ON p.id = w.node
+             WHERE p.parent_id IS NOT NULL),
+           expand(hop, inl, frame_id) AS (
+             SELECT w.hop, 0, n.frame_id FROM walk w JOIN stacks n ON n.id = w.node
+             UNION ALL
+             SELECT e.hop, e.inl + 1, f.inline_parent FROM expand e JOIN frames f ON f.id = e.frame_id
+             WHERE f.inline_parent IS NOT NULL)
+         SELECT json_group_array(json_array(hop, frame_id))
+         FROM (SELECT hop, frame_id FROM expand ORDER BY hop, inl))) j
+       JOIN frames f ON f.id = json_extract(j.value, '$[1]')
+       LEFT JOIN modules m ON m.id = f.module_id;
 
--- A stack as readable text, one line per frame from the allocation site outwards.
+-- A stack as readable text, one line per frame from the allocation site outwards:
+-- "function file:line", "function (module+0xOFFSET)" or "0xIP (module+0xOFFSET)", and
+-- " [inlined]" after a function that was inlined into the next line's.
 CREATE VIEW stack_text AS
-  SELECT stack_id, group_concat(line_text, char(10)) AS text FROM (
-    SELECT stack_id,
-           coalesce(function, printf('0x%x', ip)) ||
-           CASE WHEN file IS NOT NULL THEN ' ' || file || ':' || coalesce(line, 0)
-                WHEN module IS NOT NULL THEN ' (' || module || '+' || printf('0x%x', offset) || ')'
-                ELSE '' END AS line_text
-    FROM stack_frames ORDER BY stack_id, hop, inl)
-  GROUP BY stack_id;
+  SELECT s.id AS stack_id,
+         (SELECT group_concat(line_text, char(10)) FROM (
+            SELECT coalesce(sf.function, printf('0x%x', sf.ip)) ||
+                   CASE WHEN sf.file IS NOT NULL THEN ' ' || sf.file || ':' || coalesce(sf.line, 0)
+                        WHEN sf.module IS NOT NULL
+                          THEN ' (' || sf.module || '+' || printf('0x%x', sf.offset) || ')'
+                        ELSE '' END ||
+                   CASE WHEN sf.inlined THEN ' [inlined]' ELSE '' END AS line_text
+            FROM stack_frames sf WHERE sf.stack_id = s.id
+            ORDER BY sf.position)) AS text
+  FROM stacks s;
 
--- What was live at the moment of peak heap (meta 'peak_heap_t'), grouped by stack.
+-- What was live at the moment of peak heap (meta 'peak_heap_t'), grouped by stack: heap-class
+-- blocks allocated at or before that time and not freed by then.  Summed, the bytes equal the
+-- peak heap figure.
 CREATE VIEW peak_sites AS
   SELECT a.stack_id, count(*) AS blocks, sum(a.size) AS bytes
-  FROM allocations a JOIN kinds k USING(kind)
+  FROM allocations a JOIN kinds k ON k.kind = a.kind
   WHERE k.class = 'heap'
     AND a.t_alloc <= (SELECT value FROM meta WHERE key = 'peak_heap_t')
     AND (a.t_free IS NULL OR a.t_free > (SELECT value FROM meta WHERE key = 'peak_heap_t'))
-  GROUP BY a.stack_id ORDER BY bytes DESC;
+  GROUP BY a.stack_id ORDER BY bytes DESC, blocks DESC, a.stack_id;
 
--- tracemalloc-style: bytes and count by the source line that called the allocator.
+-- tracemalloc-style: allocations and bytes by the source line that called the allocator (the
+-- innermost function of the allocation's leaf frame).  Frames without line information are
+-- grouped by module and offset instead (file and line NULL).
 CREATE VIEW by_line AS
-  SELECT f.file, f.line, f.function, count(*) AS allocations, sum(a.size) AS bytes,
-         sum(a.t_free IS NULL) AS leaked_blocks
-  FROM allocations a JOIN stacks s ON s.id = a.stack_id JOIN frames f ON f.id = s.frame_id
-  GROUP BY f.file, f.line, f.function ORDER BY bytes DESC;
+  SELECT k.class, f.file, f.line, f.function,
+         CASE WHEN f.file IS NULL THEN m.path END AS module,
+         CASE WHEN f.file IS NULL THEN f.offset END AS offset,
+         count(*) AS allocations, sum(a.size) AS bytes,
+         sum(a.t_free IS NULL) AS leaked_blocks,
+         coalesce(sum(CASE WHEN a.t_free IS NULL THEN a.size END), 0) AS leaked_bytes,
+         sum(a.t_free IS NOT NULL AND a.free_tid = a.tid AND a.free_seq = a.alloc_seq) AS temporary
+  FROM allocations a JOIN kinds k ON k.kind = a.kind
+       JOIN stacks s ON s.id = a.stack_id
+       JOIN frames f ON f.id = s.frame_id
+       LEFT JOIN modules m ON m.id = f.module_id
+  GROUP BY k.class, f.file, f.line, f.function,
+           CASE WHEN f.file IS NULL THEN m.path END, CASE WHEN f.file IS NULL THEN f.offset END
+  ORDER BY bytes DESC, allocations DESC, k.class, f.file, f.line, f.function,
+           CASE WHEN f.file IS NULL THEN m.path END, CASE WHEN f.file IS NULL THEN f.offset END;
