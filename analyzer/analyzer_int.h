@@ -106,4 +106,60 @@ int hq__aggregate_ensure(hq_db_t *db);
  * HQ_ENOTSUP. */
 int hq__report_html(hq_db_t *db, FILE *out, const void *report);
 
+/* hq_json.c: a streaming JSON writer; keys are NULL inside arrays */
+typedef struct hq__jw_s {
+  FILE *out;
+  int depth;
+  int first[32];
+} hq__jw_t;
+void hq__jw_init(hq__jw_t *w, FILE *out);
+void hq__jw_object(hq__jw_t *w, const char *key);
+void hq__jw_end_object(hq__jw_t *w);
+void hq__jw_array(hq__jw_t *w, const char *key);
+void hq__jw_end_array(hq__jw_t *w);
+void hq__jw_u64(hq__jw_t *w, const char *key, uint64_t v);
+void hq__jw_i64(hq__jw_t *w, const char *key, int64_t v);
+void hq__jw_double(hq__jw_t *w, const char *key, double v);         /* %.17g; null if not finite */
+void hq__jw_fixed(hq__jw_t *w, const char *key, double v, int decimals);
+void hq__jw_seconds(hq__jw_t *w, const char *key, int64_t ns);      /* exact decimal seconds */
+void hq__jw_str(hq__jw_t *w, const char *key, const char *s);       /* NULL -> null */
+void hq__jw_bool(hq__jw_t *w, const char *key, int v);
+void hq__jw_null(hq__jw_t *w, const char *key);
+void hq__jw_string_raw(FILE *out, const char *s);
+
+/* hq_query.c */
+/* The shortest "%.15g".."%.17g" rendering of v that reads back as v. */
+void hq__fmt_double(char *buf, size_t cap, double v);
+
+/* hq_top.c */
+/* "12.3 MiB"-style rendering of a byte count (powers of 1024). */
+void hq__fmt_bytes(char *buf, size_t cap, uint64_t bytes);
+/* The allocation site of a stack: the first line of stack_text (malloc'd; "(no stack)" for -1). */
+int  hq__site_location(hq_db_t *db, int64_t stack_id, char **out);
+/* Load agg_stack rows: WHERE class = cls (all classes when cls < 0) AND metric > 0, ORDER BY
+ * metric DESC, stack_id, LIMIT limit; each with its location. */
+int  hq__sites_load(hq_db_t *db, hq_metric_t metric, int cls, size_t limit, hq_site_t **out,
+                    size_t *out_n);
+/* Load agg_stack rows selected by suffix ("WHERE ... ORDER BY ... LIMIT n"), with locations. */
+int  hq__sites_sql(hq_db_t *db, const char *suffix, hq_site_t **out, size_t *out_n);
+/* A site (with its location) as a JSON object. */
+void hq__site_json(hq__jw_t *w, const char *key, const hq_site_t *s);
+/* A site with its whole stack: to w as a JSON object when w is not NULL, else to out as the
+ * line value_text followed by the frames, indented. */
+int  hq__site_with_stack(hq_db_t *db, const hq_site_t *s, const char *value_text, hq__jw_t *w,
+                         FILE *out);
+/* strdup of a column value, NULL for SQL NULL. */
+char *hq__col_strdup(sqlite3_stmt *st, int col);
+
+/* hq_report.c */
+/* The report SQL shared with docs/schema.md: growth rate and R^2 over samples, fragmentation. */
+extern const char hq__sql_growth[];
+extern const char hq__sql_fragmentation[];
+extern const char hq__sql_efficiency[];
+
+/* hq_recommend.c */
+/* Fill r->findings from db and the figures already in r. */
+int  hq__recommend(hq_db_t *db, hq_report_t *r);
+void hq__findings_free(hq_finding_t *f, size_t n);
+
 #endif /* HQ_ANALYZER_INT_H */

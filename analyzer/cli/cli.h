@@ -42,5 +42,10 @@ FILE *hq_cli_fopen_out(const char *path);
 int  hq_cli_fclose_out(FILE *f, const char *path);
 /* Parse a non-negative size with optional K/M/G/T suffix (powers of 1024). 0 on success. */
 int  hq_cli_parse_size(const char *s, unsigned long long *out);
+/* Parse a positive decimal count (--limit, --top).  0 on success, -1 (nothing printed) if bad. */
+int  hq_cli_parse_count(const char *s, size_t *out);
+/* Parse --format text|json (and csv when allow_csv) for command cmd; on a bad value prints
+ * "heapql: CMD: --format must be ..." and returns -1. */
+int  hq_cli_parse_format(const char *s, const char *cmd, int allow_csv, hq_format_t *out);
 
 #endif /* HQ_CLI_H */

@@ -1,5 +1,6 @@
 /* cli_common.c: error printing, exit-code mapping, opening databases and output files. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,5 +91,28 @@ int hq_cli_parse_size(const char *s, unsigned long long *out) {
   if (*end) return -1;
   if (v > ~0ull / mul) return -1;
   *out = v * mul;
+  return 0;
+}
+
+int hq_cli_parse_count(const char *s, size_t *out) {
+  char *end = NULL;
+  unsigned long long v;
+  if (!s || !*s || *s == '-' || *s == '+') return -1;
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if (errno || *end || v == 0 || v > (unsigned long long)SIZE_MAX / 2) return -1;
+  *out = (size_t)v;
+  return 0;
+}
+
+int hq_cli_parse_format(const char *s, const char *cmd, int allow_csv, hq_format_t *out) {
+  if (s && !strcmp(s, "text")) *out = HQ_FORMAT_TEXT;
+  else if (s && !strcmp(s, "json")) *out = HQ_FORMAT_JSON;
+  else if (s && allow_csv && !strcmp(s, "csv")) *out = HQ_FORMAT_CSV;
+  else {
+    hq_cli_error("%s: --format must be text%s or json, not '%s'", cmd, allow_csv ? ", csv" : "",
+                 s ? s : "");
+    return -1;
+  }
   return 0;
 }

@@ -8,11 +8,6 @@
     return HQ_EXIT_INTERNAL;                                       \
   }
 
-HQ_STUB(hq_cmd_query, "query")
-HQ_STUB(hq_cmd_report, "report")
-HQ_STUB(hq_cmd_leaks, "leaks")
-HQ_STUB(hq_cmd_top, "top")
-HQ_STUB(hq_cmd_peak, "peak")
 HQ_STUB(hq_cmd_flamegraph, "flamegraph")
 HQ_STUB(hq_cmd_timeline, "timeline")
 HQ_STUB(hq_cmd_gate, "gate")

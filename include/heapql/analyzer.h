@@ -107,6 +107,252 @@ HQ_API int hq_import(const char *raw_path, const char *db_path, const hq_import_
  */
 HQ_API int hq_symbolize(hq_db_t *db, int progress);
 
+/* ---- reports (hq_report*.c, hq_leaks.c, hq_top.c, hq_query.c) ----
+ *
+ * Every figure below is defined in docs/schema.md together with the query over the documented
+ * views and tables that reproduces it.  The functions read the aggregate tables (agg_*) built at
+ * import; when they are missing or stale (a database from an older heapql, or rows added since)
+ * they are rebuilt first, in the database when it is writable, otherwise in the connection's
+ * TEMP schema, so a read-only file works too (slower the first time).
+ *
+ * Strings in the structures are owned by the structure and released by its *_free function.
+ */
+
+/*
+ * Build the aggregate tables (agg_*, docs/schema.md) if they are missing or stale, so your own
+ * queries can read them; the functions below do this themselves.  Writes into db when it is
+ * writable, else into the connection's TEMP schema.  Returns HQ_OK, HQ_EINVAL, HQ_EDB,
+ * HQ_ESCHEMA, HQ_ENOMEM.
+ */
+HQ_API int hq_aggregate_update(hq_db_t *db);
+
+/* Allocation classes: the kinds.class column.  "Heap" figures count HQ_CLASS_HEAP only. */
+typedef enum hq_class_e {
+  HQ_CLASS_HEAP = 0,   /* malloc family and operator new */
+  HQ_CLASS_MMAP,       /* anonymous mmap */
+  HQ_CLASS_POOL,       /* custom-allocator sub-allocations (annotate.h) */
+  HQ_CLASS_DEVICE,     /* CUDA memory */
+  HQ_CLASS_COUNT
+} hq_class_t;
+
+/* The class's name as in kinds.class ("heap", "mmap", "pool", "device"); NULL if out of range. */
+HQ_API const char *hq_class_name(int cls);
+
+/* The class named name, or -1 if there is none. */
+HQ_API int hq_class_parse(const char *name);
+
+/* What a site list is ranked by. */
+typedef enum hq_metric_e {
+  HQ_BY_COUNT = 0,     /* allocation calls */
+  HQ_BY_BYTES,         /* bytes requested */
+  HQ_BY_PEAK,          /* bytes live at the moment of peak heap (heap class only) */
+  HQ_BY_TEMPORARY,     /* temporary allocations */
+  HQ_BY_LEAKED         /* bytes never freed */
+} hq_metric_t;
+
+/* Output formats. */
+typedef enum hq_format_e { HQ_FORMAT_TEXT = 0, HQ_FORMAT_JSON, HQ_FORMAT_CSV } hq_format_t;
+
+/* One allocation site: one stack and class (a row of agg_stack / the callsites view). */
+typedef struct hq_site_s {
+  int64_t  stack_id;       /* allocations.stack_id; -1 for allocations recorded without a stack */
+  int      cls;            /* hq_class_t */
+  uint64_t allocations;    /* allocation calls (a realloc is one) */
+  uint64_t bytes;          /* bytes requested */
+  uint64_t frees;          /* free calls (not counting the old block of a moving realloc) */
+  uint64_t reallocs;       /* of the allocations, realloc calls (realloc_from set) */
+  uint64_t realloced;      /* blocks later passed to realloc (free_kind 'realloc') */
+  uint64_t leaked_blocks, leaked_bytes;   /* never freed */
+  uint64_t temporary;      /* temporary allocations (view `temporary`) */
+  uint64_t max_size;       /* largest single request */
+  uint64_t peak_blocks, peak_bytes;       /* live at the moment of peak heap (heap class) */
+  char    *location;       /* the allocation site as one line: the first line of stack_text */
+} hq_site_t;
+
+/* One source line (a row of agg_line / the by_line view). */
+typedef struct hq_line_s {
+  int      cls;            /* hq_class_t */
+  char    *file;           /* NULL when the frame has no line information */
+  int64_t  line;           /* 0 when unknown */
+  char    *function;       /* NULL when unknown */
+  char    *module;         /* set only when file is NULL: module path, or NULL */
+  uint64_t offset;         /* with module: the frame's offset in it */
+  char    *location;       /* "function file:line", or "function (module+0xOFF)" */
+  uint64_t allocations, bytes, leaked_blocks, leaked_bytes, temporary, peak_bytes;
+} hq_line_t;
+
+/* One frame of a stack, allocation site first (a row of the stack_frames view). */
+typedef struct hq_frame_s {
+  uint64_t ip;             /* return address as recorded */
+  char    *function;       /* NULL until symbolized or when unknown */
+  char    *file;           /* NULL when unknown */
+  int64_t  line;           /* 0 when unknown */
+  char    *module;         /* NULL when no module contains ip */
+  uint64_t offset;         /* ip - module base, valid when module != NULL */
+  int      inlined;        /* 1: this function was inlined into the next frame's */
+  char    *text;           /* the frame as one line of stack_text */
+} hq_frame_t;
+
+/* Size histogram bucket: sizes in [min_size, max_size]; bucket -1 holds size 0, bucket b >= 0
+ * holds [2^b, 2^(b+1)). */
+typedef struct hq_bucket_s {
+  int      bucket;
+  uint64_t min_size, max_size, allocations, bytes;
+} hq_bucket_t;
+
+/* Totals of one class (a row of agg_class). */
+typedef struct hq_class_totals_s {
+  uint64_t allocations, bytes, frees, reallocs, realloced, leaked_blocks, leaked_bytes, temporary;
+  uint64_t peak_bytes;     /* largest live total of the class */
+  int64_t  peak_t_ns;      /* earliest time it was reached */
+  int      has_peak;       /* 0 when the class has no allocations */
+} hq_class_totals_t;
+
+typedef struct hq_blocks_bytes_s { uint64_t blocks, bytes; } hq_blocks_bytes_t;
+
+/* A --recommend finding: a named pattern, the fix, and the sites that show it. */
+typedef struct hq_finding_s {
+  const char *name;        /* "hot_temporaries", "realloc_chain", "huge_buffer",
+                            * "monotonic_growth"; static */
+  const char *fix;         /* "pool", "reserve", "chunk or mmap", "leak"; static */
+  char       *summary;     /* one sentence with the numbers */
+  char       *advice;      /* what to change, in the user's words */
+  hq_site_t  *evidence;    /* the sites that show the pattern, strongest first */
+  size_t      n_evidence;
+} hq_finding_t;
+
+typedef struct hq_report_opts_s {
+  size_t top;              /* entries per "top" list; 0 means 10 */
+  int    recommend;        /* 1: compute findings (hq_report_t.findings) */
+} hq_report_opts_t;
+
+/* What `heapql report` prints, in its order. */
+typedef struct hq_report_s {
+  /* what ran (meta) */
+  char    *path;           /* the database */
+  char    *program, *command_line, *host, *heapql_version;   /* NULL when not recorded */
+  int64_t  pid;            /* 0 when not recorded */
+  int      has_exit_status;
+  int64_t  exit_status;
+  int      complete;       /* meta 'complete' = 1 */
+  char    *incomplete_reason;  /* NULL when complete or not recorded */
+  int64_t  duration_ns;
+  uint64_t dropped_events;
+  int      symbolized;     /* meta 'symbolized' = 1 */
+  /* peaks */
+  uint64_t peak_heap_bytes;   int64_t peak_heap_t_ns;
+  uint64_t peak_mmap_bytes;   int64_t peak_mmap_t_ns;
+  uint64_t peak_device_bytes; int64_t peak_device_t_ns;
+  int      has_rss;        /* 0 when no sample carries an RSS */
+  uint64_t peak_rss_bytes;    int64_t peak_rss_t_ns;
+  /* totals per class; the heap's are the headline figures */
+  hq_class_totals_t classes[HQ_CLASS_COUNT];
+  uint64_t allocations_count, allocations_bytes, frees_count, reallocs_count;
+  /* leaks: heap blocks never freed */
+  uint64_t leak_blocks, leak_bytes;
+  int      leaks_classified;   /* some heap leak has a leak_class; the four below are valid */
+  hq_blocks_bytes_t definitely_lost, indirectly_lost, possibly_lost, still_reachable;
+  hq_blocks_bytes_t unclassified;  /* heap leaks whose leak_class is NULL */
+  /* temporary allocations (heap) */
+  uint64_t temporary_count;
+  /* headline metrics (docs/schema.md "Definitions") */
+  size_t   n_samples;
+  int      has_growth_rate;  double growth_rate_bytes_per_s;  double growth_r2;
+  int      has_fragmentation_ratio;  double fragmentation_ratio;
+  double   efficiency_score;       /* 0..100, one decimal */
+  /* top lists (heap class), at most opts.top entries each */
+  hq_site_t   *top_leaks;     size_t n_top_leaks;      /* by leaked bytes, every class */
+  hq_site_t   *top_count;     size_t n_top_count;
+  hq_site_t   *top_bytes;     size_t n_top_bytes;
+  hq_site_t   *top_peak;      size_t n_top_peak;
+  hq_site_t   *top_temporary; size_t n_top_temporary;
+  hq_line_t   *top_lines;     size_t n_top_lines;      /* by bytes */
+  hq_bucket_t *histogram;     size_t n_histogram;      /* heap, by bucket */
+  /* --recommend */
+  int           recommended;  /* findings were computed (opts.recommend) */
+  hq_finding_t *findings;     size_t n_findings;
+} hq_report_t;
+
+/*
+ * Compute the report of db.  opts may be NULL (defaults).  On success *out_report is a new
+ * report owned by the caller (hq_report_free()).
+ * Returns HQ_OK; HQ_EINVAL (NULL db or out_report); HQ_ESCHEMA (a damaged database); HQ_EDB;
+ * HQ_ENOMEM.
+ */
+HQ_API int hq_report_compute(hq_db_t *db, const hq_report_opts_t *opts,
+                             hq_report_t **out_report /* OUT */);
+
+/* Free a report.  NULL is a no-op. */
+HQ_API void hq_report_free(hq_report_t *report);
+
+/* Print the report as text (the sections of `heapql report`) or as one JSON object (the keys
+ * of DESIGN §5 and docs/cli.md).  Returns HQ_OK, HQ_EINVAL (NULL argument), HQ_EIO (write
+ * error on out). */
+HQ_API int hq_report_write_text(const hq_report_t *report, FILE *out);
+HQ_API int hq_report_write_json(const hq_report_t *report, FILE *out);
+
+/*
+ * The top `limit` sites of class cls (hq_class_t) ranked by metric, largest first, ties by
+ * stack_id; sites whose metric is 0 are left out.  HQ_BY_PEAK is defined for the heap class
+ * only (other classes give no sites).  *out_sites (free with hq_sites_free()) may be NULL when
+ * *out_n is 0.  Returns HQ_OK, HQ_EINVAL, HQ_EDB, HQ_ENOMEM.
+ */
+HQ_API int hq_sites_top(hq_db_t *db, hq_metric_t metric, int cls, size_t limit,
+                        hq_site_t **out_sites /* OUT */, size_t *out_n /* OUT */);
+HQ_API void hq_sites_free(hq_site_t *sites, size_t n);
+
+/*
+ * The top `limit` source lines of class cls by metric (HQ_BY_COUNT, HQ_BY_BYTES, HQ_BY_PEAK,
+ * HQ_BY_TEMPORARY, HQ_BY_LEAKED), largest first; lines whose metric is 0 are left out.
+ * Free with hq_lines_free().  Returns HQ_OK, HQ_EINVAL, HQ_EDB, HQ_ENOMEM.
+ */
+HQ_API int hq_lines_top(hq_db_t *db, hq_metric_t metric, int cls, size_t limit,
+                        hq_line_t **out_lines /* OUT */, size_t *out_n /* OUT */);
+HQ_API void hq_lines_free(hq_line_t *lines, size_t n);
+
+/*
+ * The frames of stack stack_id, allocation site first, inline frames expanded (the rows of
+ * `SELECT * FROM stack_frames WHERE stack_id = ?`).  An unknown stack gives 0 frames.
+ * Free with hq_frames_free().  Returns HQ_OK, HQ_EINVAL, HQ_EDB, HQ_ENOMEM.
+ */
+HQ_API int hq_stack_frames(hq_db_t *db, int64_t stack_id, hq_frame_t **out_frames /* OUT */,
+                           size_t *out_n /* OUT */);
+HQ_API void hq_frames_free(hq_frame_t *frames, size_t n);
+
+/*
+ * `heapql leaks`: leaked blocks and bytes of each class, the leak classes when known, then the
+ * top `limit` leak sites of every class by leaked bytes, each with its whole stack.
+ * format: HQ_FORMAT_TEXT or HQ_FORMAT_JSON.  Returns HQ_OK, HQ_EINVAL (bad format/argument),
+ * HQ_EDB, HQ_ESCHEMA, HQ_ENOMEM, HQ_EIO (write error).
+ */
+HQ_API int hq_leaks_write(hq_db_t *db, size_t limit, hq_format_t format, FILE *out);
+
+/*
+ * `heapql top`: the top `limit` sites (or source lines when by_line is 1) of class cls by
+ * metric, as text or JSON.  Returns as hq_leaks_write().
+ */
+HQ_API int hq_top_write(hq_db_t *db, hq_metric_t metric, int by_line, int cls, size_t limit,
+                        hq_format_t format, FILE *out);
+
+/*
+ * `heapql peak`: peak heap, mmap, device memory and RSS with their times, then the top `limit`
+ * stacks live at the moment of peak heap, each with its whole stack.  Returns as
+ * hq_leaks_write().
+ */
+HQ_API int hq_peak_write(hq_db_t *db, size_t limit, hq_format_t format, FILE *out);
+
+/*
+ * `heapql query`: run one read-only SQL statement on db and print its rows: HQ_FORMAT_TEXT (a
+ * header line and '|'-separated rows, as the sqlite3 shell's list mode), HQ_FORMAT_CSV (RFC 4180,
+ * with a header) or HQ_FORMAT_JSON (an array of objects keyed by column name).  Statements that
+ * would write (INSERT, UPDATE, DELETE, CREATE, DROP, ATTACH, PRAGMA with a value, ...) are refused
+ * before they run, as is more than one statement.
+ * Returns HQ_OK; HQ_EINVAL (a write, several statements, a syntax error, an unknown table, view
+ * or column: the message is in hq_db_errmsg()); HQ_ESCHEMA (damaged database); HQ_EDB;
+ * HQ_EIO (write error on out).
+ */
+HQ_API int hq_query_run(hq_db_t *db, const char *sql, hq_format_t format, FILE *out);
+
 #ifdef __cplusplus
 }
 #endif
