@@ -189,7 +189,7 @@ CREATE VIEW leak_sites AS
   FROM allocations a JOIN kinds k ON k.kind = a.kind
   WHERE a.t_free IS NULL
   GROUP BY a.stack_id, k.class
-  ORDER BY bytes DESC, blocks DESC, a.stack_id, k.class;
+  ORDER BY bytes DESC, a.stack_id, k.class;
 
 -- Heaptrack's temporary allocations, per thread: freed by the allocating thread before that
 -- thread made any other allocation (the free happened while the thread's allocation count was
@@ -215,7 +215,7 @@ CREATE VIEW callsites AS
          max(a.size) AS max_size
   FROM allocations a JOIN kinds k ON k.kind = a.kind
   GROUP BY a.stack_id, k.class
-  ORDER BY bytes DESC, allocations DESC, a.stack_id, k.class;
+  ORDER BY bytes DESC, a.stack_id, k.class;
 
 -- Power-of-two size buckets: bucket b holds sizes in [2^b, 2^(b+1)); size 0 is bucket -1.
 CREATE VIEW size_histogram AS
@@ -317,7 +317,7 @@ CREATE VIEW peak_sites AS
   WHERE k.class = 'heap'
     AND a.t_alloc <= (SELECT value FROM meta WHERE key = 'peak_heap_t')
     AND (a.t_free IS NULL OR a.t_free > (SELECT value FROM meta WHERE key = 'peak_heap_t'))
-  GROUP BY a.stack_id ORDER BY bytes DESC, blocks DESC, a.stack_id;
+  GROUP BY a.stack_id ORDER BY bytes DESC, a.stack_id;
 
 -- tracemalloc-style: allocations and bytes by the source line that called the allocator (the
 -- innermost function of the allocation's leaf frame).  Frames without line information are

@@ -211,10 +211,9 @@ int hq_lines_top(hq_db_t *db, hq_metric_t metric, int cls, size_t limit, hq_line
   hq__fmt(sql, sizeof sql,
           "SELECT file, line, function, module, offset, allocations, bytes, leaked_blocks,"
           " leaked_bytes, temporary, peak_bytes,"
-          " CASE WHEN file IS NOT NULL THEN coalesce(function, '?\?') || ' ' || file || ':' ||"
-          "  coalesce(line, 0)"
-          "  ELSE coalesce(function, '?\?') || ' (' || coalesce(module, '?') || '+' ||"
-          "  printf('0x%%x', offset) || ')' END"
+          " coalesce(function || ' ', '') || CASE WHEN file IS NOT NULL"
+          "  THEN file || ':' || coalesce(line, 0)"
+          "  ELSE '(' || coalesce(module, '?') || '+' || printf('0x%%x', offset) || ')' END"
           " FROM agg_line WHERE class = ?1 AND %s > 0"
           " ORDER BY %s DESC, bytes DESC, allocations DESC, file, line, function, module, offset"
           " LIMIT ?2", col, col);
