@@ -46,7 +46,7 @@ int hq_cmd_leaks(int argc, char **argv) {
     }
   }
   if (!path) {
-    usage(stderr);
+    hq_cli_error("leaks: which database? (see 'heapql leaks --help')");
     return HQ_EXIT_USAGE;
   }
   code = hq_cli_open(path, 0, &db);

@@ -46,7 +46,7 @@ int hq_cmd_peak(int argc, char **argv) {
     }
   }
   if (!path) {
-    usage(stderr);
+    hq_cli_error("peak: which database? (see 'heapql peak --help')");
     return HQ_EXIT_USAGE;
   }
   code = hq_cli_open(path, 0, &db);

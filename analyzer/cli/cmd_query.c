@@ -50,7 +50,7 @@ int hq_cmd_query(int argc, char **argv) {
     }
   }
   if (!path || !sql) {
-    usage(stderr);
+    hq_cli_error("query: needs a database and one SQL statement (see 'heapql query --help')");
     return HQ_EXIT_USAGE;
   }
   /* Read-write first: symbols and aggregates; then the user's SQL on a read-only handle. */

@@ -51,7 +51,7 @@ int hq_cmd_report(int argc, char **argv) {
     }
   }
   if (!path) {
-    usage(stderr);
+    hq_cli_error("report: which database? (see 'heapql report --help')");
     return HQ_EXIT_USAGE;
   }
   if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "html")) {

@@ -58,7 +58,7 @@ int hq_cmd_top(int argc, char **argv) {
     }
   }
   if (!path) {
-    usage(stderr);
+    hq_cli_error("top: which database? (see 'heapql top --help')");
     return HQ_EXIT_USAGE;
   }
   for (size_t i = 0; i < sizeof bys / sizeof bys[0]; i++)

@@ -177,7 +177,8 @@ typedef struct hq_line_s {
   char    *function;       /* NULL when unknown */
   char    *module;         /* set only when file is NULL: module path, or NULL */
   uint64_t offset;         /* with module: the frame's offset in it */
-  char    *location;       /* "function file:line", or "function (module+0xOFF)" */
+  char    *location;       /* "function file:line", or "function (module+0xOFF)"; the function
+                            * and its space are left out when unknown */
   uint64_t allocations, bytes, leaked_blocks, leaked_bytes, temporary, peak_bytes;
 } hq_line_t;
 

@@ -5,7 +5,7 @@
  * Stacks (leaf first):
  *   2 "A": make_buffers victim.c:20 <- main victim.c:40
  *   3 "B": worker victim.c:30 <- main victim.c:40
- *   4 "C": 0x7f0000001000 (/lib/libc.so.6+0x1000) <- worker victim.c:30 <- main victim.c:40
+ *   4 "C": 0x7f0000001000 (/opt/gone/libgone.so+0x1000) <- worker victim.c:30 <- main victim.c:40
  *   5 "D": fill victim.c:12 [inlined] <- make_buffers victim.c:21 <- main victim.c:40
  *
  *  id kind        size    stack tid  t_alloc t_free  free_tid free_kind alloc_seq free_seq from
@@ -164,7 +164,7 @@ void hq_fixture_report(const char *path, int agg_mode, int flags) {
     " 10000000000, 0, NULL, 1);"
     "INSERT INTO modules(id, pid, path, build_id, base, size, gen_first) VALUES"
     " (1, 100, '/usr/bin/victim', 'abcd1234', 4194304, 65536, 0),"
-    " (2, 100, '/lib/libc.so.6', NULL, 139637976727552, 2097152, 0);"
+    " (2, 100, '/opt/gone/libgone.so', NULL, 139637976727552, 2097152, 0);"
     "INSERT INTO threads VALUES (100, 100, 'main', 0, 10000000000),"
     " (100, 101, 'worker-1', 1000000000, 8000000000),"
     " (100, 102, 'worker-2', 2000000000, 9000000000);");

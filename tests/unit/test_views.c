@@ -81,7 +81,7 @@ static void test_views_unsymbolized_stack_text(void **state) {
               "0x401200 (/usr/bin/victim+0x1200)\n0x401100 (/usr/bin/victim+0x1100)\n");
   assert_rows(db, "SELECT file, line, function, module, offset, bytes FROM by_line"
                   " WHERE class = 'heap'",
-              "|||/lib/libc.so.6|4096|6096\n"
+              "|||/opt/gone/libgone.so|4096|6096\n"
               "|||/usr/bin/victim|4864|6000\n"
               "|||/usr/bin/victim|4608|1164\n"
               "|||/usr/bin/victim|5120|70\n");
@@ -271,7 +271,7 @@ static void test_aggregate_notices_symbols_without_refresh(void **state) {
   assert_int_equal(hq_lines_top(db, HQ_BY_BYTES, HQ_CLASS_HEAP, 2, &lines, &n), HQ_OK);
   assert_int_equal(n, 2);
   assert_null(lines[0].file);
-  assert_string_equal(lines[0].location, "(/lib/libc.so.6+0x1000)");
+  assert_string_equal(lines[0].location, "(/opt/gone/libgone.so+0x1000)");
   assert_string_equal(lines[1].location, "worker victim.c:30");
   assert_string_equal(lines[1].file, "victim.c");
   assert_int_equal(lines[1].line, 30);
