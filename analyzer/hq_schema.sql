@@ -203,59 +203,67 @@ CREATE VIEW temporary AS
 -- free calls (the release of a block by a moving realloc is not a free call), realloc calls,
 -- blocks passed on to a later realloc, leaks, temporaries, and the largest single request.
 CREATE VIEW callsites AS
-  SELECT a.stack_id, k.class,
-         count(*) AS allocations,
-         sum(a.size) AS bytes,
-         sum(a.t_free IS NOT NULL AND coalesce(a.free_kind, '') <> 'realloc') AS frees,
-         sum(a.realloc_from IS NOT NULL) AS reallocs,
-         sum(coalesce(a.free_kind, '') = 'realloc') AS realloced,
-         sum(a.t_free IS NULL) AS leaked_blocks,
-         coalesce(sum(CASE WHEN a.t_free IS NULL THEN a.size END), 0) AS leaked_bytes,
-         sum(a.t_free IS NOT NULL AND a.free_tid = a.tid AND a.free_seq = a.alloc_seq) AS temporary,
-         max(a.size) AS max_size
-  FROM allocations a JOIN kinds k ON k.kind = a.kind
-  GROUP BY a.stack_id, k.class
-  ORDER BY bytes DESC, a.stack_id, k.class;
+  SELECT g.stack_id AS stack_id, k.class AS class,
+         sum(g.allocations) AS allocations, sum(g.bytes) AS bytes, sum(g.frees) AS frees,
+         sum(g.reallocs) AS reallocs, sum(g.realloced) AS realloced,
+         sum(g.leaked_blocks) AS leaked_blocks, sum(g.leaked_bytes) AS leaked_bytes,
+         sum(g.temporary) AS temporary, max(g.max_size) AS max_size
+  FROM (SELECT a.stack_id, a.kind,
+               count(*) AS allocations,
+               sum(a.size) AS bytes,
+               sum(a.t_free IS NOT NULL AND coalesce(a.free_kind, '') <> 'realloc') AS frees,
+               sum(a.realloc_from IS NOT NULL) AS reallocs,
+               sum(coalesce(a.free_kind, '') = 'realloc') AS realloced,
+               sum(a.t_free IS NULL) AS leaked_blocks,
+               coalesce(sum(CASE WHEN a.t_free IS NULL THEN a.size END), 0) AS leaked_bytes,
+               sum(coalesce(a.t_free IS NOT NULL AND a.free_tid = a.tid
+                            AND a.free_seq = a.alloc_seq, 0)) AS temporary,
+               max(a.size) AS max_size
+        FROM allocations a GROUP BY a.stack_id, a.kind) g
+       JOIN kinds k ON k.kind = g.kind
+  GROUP BY g.stack_id, k.class
+  ORDER BY bytes DESC, g.stack_id, k.class;
 
 -- Power-of-two size buckets: bucket b holds sizes in [2^b, 2^(b+1)); size 0 is bucket -1.
 CREATE VIEW size_histogram AS
-  WITH b AS (
-    SELECT k.class, a.size,
-    CASE WHEN a.size <= 0 THEN -1 WHEN a.size < 2 THEN 0 WHEN a.size < 4 THEN 1
-      WHEN a.size < 8 THEN 2 WHEN a.size < 16 THEN 3 WHEN a.size < 32 THEN 4
-      WHEN a.size < 64 THEN 5 WHEN a.size < 128 THEN 6 WHEN a.size < 256 THEN 7
-      WHEN a.size < 512 THEN 8 WHEN a.size < 1024 THEN 9 WHEN a.size < 2048 THEN 10
-      WHEN a.size < 4096 THEN 11 WHEN a.size < 8192 THEN 12 WHEN a.size < 16384 THEN 13
-      WHEN a.size < 32768 THEN 14 WHEN a.size < 65536 THEN 15 WHEN a.size < 131072 THEN 16
-      WHEN a.size < 262144 THEN 17 WHEN a.size < 524288 THEN 18 WHEN a.size < 1048576 THEN 19
-      WHEN a.size < 2097152 THEN 20 WHEN a.size < 4194304 THEN 21 WHEN a.size < 8388608 THEN 22
-      WHEN a.size < 16777216 THEN 23 WHEN a.size < 33554432 THEN 24
-      WHEN a.size < 67108864 THEN 25 WHEN a.size < 134217728 THEN 26
-      WHEN a.size < 268435456 THEN 27 WHEN a.size < 536870912 THEN 28
-      WHEN a.size < 1073741824 THEN 29 WHEN a.size < 2147483648 THEN 30
-      WHEN a.size < 4294967296 THEN 31 WHEN a.size < 8589934592 THEN 32
-      WHEN a.size < 17179869184 THEN 33 WHEN a.size < 34359738368 THEN 34
-      WHEN a.size < 68719476736 THEN 35 WHEN a.size < 137438953472 THEN 36
-      WHEN a.size < 274877906944 THEN 37 WHEN a.size < 549755813888 THEN 38
-      WHEN a.size < 1099511627776 THEN 39 WHEN a.size < 2199023255552 THEN 40
-      WHEN a.size < 4398046511104 THEN 41 WHEN a.size < 8796093022208 THEN 42
-      WHEN a.size < 17592186044416 THEN 43 WHEN a.size < 35184372088832 THEN 44
-      WHEN a.size < 70368744177664 THEN 45 WHEN a.size < 140737488355328 THEN 46
-      WHEN a.size < 281474976710656 THEN 47 WHEN a.size < 562949953421312 THEN 48
-      WHEN a.size < 1125899906842624 THEN 49 WHEN a.size < 2251799813685248 THEN 50
-      WHEN a.size < 4503599627370496 THEN 51 WHEN a.size < 9007199254740992 THEN 52
-      WHEN a.size < 18014398509481984 THEN 53 WHEN a.size < 36028797018963968 THEN 54
-      WHEN a.size < 72057594037927936 THEN 55 WHEN a.size < 144115188075855872 THEN 56
-      WHEN a.size < 288230376151711744 THEN 57 WHEN a.size < 576460752303423488 THEN 58
-      WHEN a.size < 1152921504606846976 THEN 59 WHEN a.size < 2305843009213693952 THEN 60
-      WHEN a.size < 4611686018427387904 THEN 61 ELSE 62 END AS bucket
-    FROM allocations a JOIN kinds k ON k.kind = a.kind)
-  SELECT class, bucket,
-         CASE WHEN bucket < 0 THEN 0 ELSE 1 << bucket END AS min_size,
-         CASE WHEN bucket < 0 THEN 0 WHEN bucket >= 62 THEN 9223372036854775807
-              ELSE (1 << (bucket + 1)) - 1 END AS max_size,
-         count(*) AS allocations, sum(size) AS bytes
-  FROM b GROUP BY class, bucket ORDER BY class, bucket;
+  SELECT k.class AS class, g.bucket AS bucket,
+         CASE WHEN g.bucket < 0 THEN 0 ELSE 1 << g.bucket END AS min_size,
+         CASE WHEN g.bucket < 0 THEN 0 WHEN g.bucket >= 62 THEN 9223372036854775807
+              ELSE (1 << (g.bucket + 1)) - 1 END AS max_size,
+         sum(g.allocations) AS allocations, sum(g.bytes) AS bytes
+  FROM (SELECT a.kind,
+               CASE WHEN a.size <= 0 THEN -1 WHEN a.size < 2 THEN 0 WHEN a.size < 4 THEN 1
+                 WHEN a.size < 8 THEN 2 WHEN a.size < 16 THEN 3 WHEN a.size < 32 THEN 4
+                 WHEN a.size < 64 THEN 5 WHEN a.size < 128 THEN 6 WHEN a.size < 256 THEN 7
+                 WHEN a.size < 512 THEN 8 WHEN a.size < 1024 THEN 9 WHEN a.size < 2048 THEN 10
+                 WHEN a.size < 4096 THEN 11 WHEN a.size < 8192 THEN 12 WHEN a.size < 16384 THEN 13
+                 WHEN a.size < 32768 THEN 14 WHEN a.size < 65536 THEN 15 WHEN a.size < 131072 THEN 16
+                 WHEN a.size < 262144 THEN 17 WHEN a.size < 524288 THEN 18 WHEN a.size < 1048576 THEN 19
+                 WHEN a.size < 2097152 THEN 20 WHEN a.size < 4194304 THEN 21 WHEN a.size < 8388608 THEN 22
+                 WHEN a.size < 16777216 THEN 23 WHEN a.size < 33554432 THEN 24
+                 WHEN a.size < 67108864 THEN 25 WHEN a.size < 134217728 THEN 26
+                 WHEN a.size < 268435456 THEN 27 WHEN a.size < 536870912 THEN 28
+                 WHEN a.size < 1073741824 THEN 29 WHEN a.size < 2147483648 THEN 30
+                 WHEN a.size < 4294967296 THEN 31 WHEN a.size < 8589934592 THEN 32
+                 WHEN a.size < 17179869184 THEN 33 WHEN a.size < 34359738368 THEN 34
+                 WHEN a.size < 68719476736 THEN 35 WHEN a.size < 137438953472 THEN 36
+                 WHEN a.size < 274877906944 THEN 37 WHEN a.size < 549755813888 THEN 38
+                 WHEN a.size < 1099511627776 THEN 39 WHEN a.size < 2199023255552 THEN 40
+                 WHEN a.size < 4398046511104 THEN 41 WHEN a.size < 8796093022208 THEN 42
+                 WHEN a.size < 17592186044416 THEN 43 WHEN a.size < 35184372088832 THEN 44
+                 WHEN a.size < 70368744177664 THEN 45 WHEN a.size < 140737488355328 THEN 46
+                 WHEN a.size < 281474976710656 THEN 47 WHEN a.size < 562949953421312 THEN 48
+                 WHEN a.size < 1125899906842624 THEN 49 WHEN a.size < 2251799813685248 THEN 50
+                 WHEN a.size < 4503599627370496 THEN 51 WHEN a.size < 9007199254740992 THEN 52
+                 WHEN a.size < 18014398509481984 THEN 53 WHEN a.size < 36028797018963968 THEN 54
+                 WHEN a.size < 72057594037927936 THEN 55 WHEN a.size < 144115188075855872 THEN 56
+                 WHEN a.size < 288230376151711744 THEN 57 WHEN a.size < 576460752303423488 THEN 58
+                 WHEN a.size < 1152921504606846976 THEN 59 WHEN a.size < 2305843009213693952 THEN 60
+                 WHEN a.size < 4611686018427387904 THEN 61 ELSE 62 END AS bucket,
+               count(*) AS allocations, sum(a.size) AS bytes
+        FROM allocations a GROUP BY 1, 2) g
+       JOIN kinds k ON k.kind = g.kind
+  GROUP BY k.class, g.bucket ORDER BY k.class, g.bucket;
 
 -- The timeline, with times also in seconds.
 CREATE VIEW timeline AS
@@ -313,25 +321,30 @@ CREATE VIEW stack_text AS
 -- peak heap figure.
 CREATE VIEW peak_sites AS
   SELECT a.stack_id, count(*) AS blocks, sum(a.size) AS bytes
-  FROM allocations a JOIN kinds k ON k.kind = a.kind
-  WHERE k.class = 'heap'
-    AND a.t_alloc <= (SELECT value FROM meta WHERE key = 'peak_heap_t')
-    AND (a.t_free IS NULL OR a.t_free > (SELECT value FROM meta WHERE key = 'peak_heap_t'))
+  FROM allocations a
+  WHERE a.kind IN (SELECT kind FROM kinds WHERE class = 'heap')
+    AND a.t_alloc <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'peak_heap_t')
+    AND (a.t_free IS NULL OR a.t_free > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'peak_heap_t'))
   GROUP BY a.stack_id ORDER BY bytes DESC, a.stack_id;
 
 -- tracemalloc-style: allocations and bytes by the source line that called the allocator (the
 -- innermost function of the allocation's leaf frame).  Frames without line information are
 -- grouped by module and offset instead (file and line NULL).
 CREATE VIEW by_line AS
-  SELECT k.class, f.file, f.line, f.function,
+  SELECT k.class AS class, f.file AS file, f.line AS line, f.function AS function,
          CASE WHEN f.file IS NULL THEN m.path END AS module,
          CASE WHEN f.file IS NULL THEN f.offset END AS offset,
-         count(*) AS allocations, sum(a.size) AS bytes,
-         sum(a.t_free IS NULL) AS leaked_blocks,
-         coalesce(sum(CASE WHEN a.t_free IS NULL THEN a.size END), 0) AS leaked_bytes,
-         sum(a.t_free IS NOT NULL AND a.free_tid = a.tid AND a.free_seq = a.alloc_seq) AS temporary
-  FROM allocations a JOIN kinds k ON k.kind = a.kind
-       JOIN stacks s ON s.id = a.stack_id
+         sum(g.allocations) AS allocations, sum(g.bytes) AS bytes,
+         sum(g.leaked_blocks) AS leaked_blocks, sum(g.leaked_bytes) AS leaked_bytes,
+         sum(g.temporary) AS temporary
+  FROM (SELECT a.stack_id, a.kind, count(*) AS allocations, sum(a.size) AS bytes,
+               sum(a.t_free IS NULL) AS leaked_blocks,
+               coalesce(sum(CASE WHEN a.t_free IS NULL THEN a.size END), 0) AS leaked_bytes,
+               sum(coalesce(a.t_free IS NOT NULL AND a.free_tid = a.tid
+                            AND a.free_seq = a.alloc_seq, 0)) AS temporary
+        FROM allocations a GROUP BY a.stack_id, a.kind) g
+       JOIN kinds k ON k.kind = g.kind
+       JOIN stacks s ON s.id = g.stack_id
        JOIN frames f ON f.id = s.frame_id
        LEFT JOIN modules m ON m.id = f.module_id
   GROUP BY k.class, f.file, f.line, f.function,

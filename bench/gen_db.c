@@ -244,11 +244,13 @@ static site_t *make_sites(size_t n) {
     for (int d = 0; d < depth; d++) node = trie_node(node, paths[i][d], d + 1);
     sites[i].stack_id = node;
     {
-      double u = rnd01();
-      sites[i].life = u < 0.30 ? LIFE_TEMP : u < 0.55 ? LIFE_SHORT : u < 0.80 ? LIFE_MEDIUM
+      double u = rnd01(), v = rnd01();
+      sites[i].life = u < 0.35 ? LIFE_TEMP : u < 0.65 ? LIFE_SHORT : u < 0.88 ? LIFE_MEDIUM
                     : u < 0.95 ? LIFE_LONG : u < 0.97 ? LIFE_LEAK : LIFE_REALLOC;
+      /* mostly small requests, some pages, a few large buffers */
+      sites[i].size = (uint64_t)1 << (v < 0.85 ? 3 + rnd_below(9) : v < 0.98 ? 12 + rnd_below(4)
+                                                                  : 16 + rnd_below(5));
     }
-    sites[i].size = (uint64_t)1 << (3 + rnd_below(14));   /* 8 B .. 64 KiB */
     sites[i].size += rnd_below(sites[i].size);
     {
       uint64_t k = rnd_below(20);
