@@ -128,7 +128,7 @@ static int ev_cmp(const void *a, const void *b) {
 static void ev_sweep(event_vec_t *e, uint64_t *out_peak, int64_t *out_t, int *out_has) {
   int64_t live = 0, best = 0, best_t = 0;
   int has = 0;
-  qsort(e->v, e->n, sizeof *e->v, ev_cmp);
+  if (e->n > 1) qsort(e->v, e->n, sizeof *e->v, ev_cmp);
   for (size_t i = 0; i < e->n;) {
     int64_t t = e->v[i].t;
     while (i < e->n && e->v[i].t == t) live += e->v[i++].delta;
