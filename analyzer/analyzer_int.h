@@ -58,6 +58,9 @@ int      hq__fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((for
 /* Called at the end of every import (and after merge): computes meta peak figures, per-site
  * aggregates and anything else reports read.  Must be idempotent. */
 int hq__aggregate_build(hq_db_t *db);
+/* Make room for `need` elements of elem_size in *(void **)pbuf (capacity *cap, doubled as
+ * needed).  HQ_OK or HQ_ENOMEM (the buffer is then unchanged). */
+int hq__grow(void *pbuf, size_t *cap, size_t need, size_t elem_size);
 /* Rebuild the symbol-dependent aggregates (agg_line: per source line) from agg_stack and the
  * current frames.  The symbolizer calls it at its end, after writing frames; cheap (proportional
  * to the number of stacks, not allocations).  HQ_OK when no aggregates exist yet (the first
@@ -156,6 +159,10 @@ char *hq__col_strdup(sqlite3_stmt *st, int col);
 extern const char hq__sql_growth[];
 extern const char hq__sql_fragmentation[];
 extern const char hq__sql_efficiency[];
+
+/* hq_report_print.c */
+/* The "peak" object of the report JSON (also printed by `heapql peak`). */
+void hq__peak_json(hq__jw_t *w, const hq_report_t *r);
 
 /* hq_recommend.c */
 /* Fill r->findings from db and the figures already in r. */

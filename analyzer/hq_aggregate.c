@@ -99,19 +99,28 @@ static site_acc_t *map_get(site_map_t *m, int64_t stack_id, int cls) {
   }
 }
 
+/* Growable arrays (declared in analyzer_int.h).  Defined here because this file is also linked
+ * into the preload, which has none of the report files. */
+int hq__grow(void *pbuf, size_t *cap, size_t need, size_t elem_size) {
+  void **buf = pbuf;
+  size_t ncap = *cap ? *cap : 16;
+  void *grown;
+  if (need <= *cap) return HQ_OK;
+  while (ncap < need) ncap *= 2;
+  grown = realloc(*buf, ncap * elem_size);
+  if (!grown) return HQ_ENOMEM;
+  *buf = grown;
+  *cap = ncap;
+  return HQ_OK;
+}
+
 /* ---- peak sweeps: (time, +/-bytes) events, sorted, grouped by time ---- */
 
 typedef struct event_s { int64_t t; int64_t delta; } event_t;
 typedef struct event_vec_s { event_t *v; size_t n, cap; } event_vec_t;
 
 static int ev_push(event_vec_t *e, int64_t t, int64_t delta) {
-  if (e->n == e->cap) {
-    size_t ncap = e->cap ? e->cap * 2 : 1024;
-    event_t *nv = realloc(e->v, ncap * sizeof *nv);
-    if (!nv) return HQ_ENOMEM;
-    e->v = nv;
-    e->cap = ncap;
-  }
+  if (hq__grow(&e->v, &e->cap, e->n + 1, sizeof *e->v) != HQ_OK) return HQ_ENOMEM;
   e->v[e->n].t = t;
   e->v[e->n].delta = delta;
   e->n++;
@@ -220,6 +229,45 @@ static int hist_slot(uint64_t size) {
   return size == 0 ? 0 : 64 - __builtin_clzll(size); /* bucket floor(log2(size)) + 1 */
 }
 
+/* The class of a kind; *last caches the previous match (runs of one kind are the rule). */
+static int kind_lookup(const kind_map_t *kinds, size_t n, size_t *last, const char *kind,
+                       size_t len) {
+  if (*last < n && kinds[*last].len == len && memcmp(kinds[*last].name, kind, len) == 0)
+    return kinds[*last].cls;
+  for (size_t i = 0; i < n; i++)
+    if (kinds[i].len == len && memcmp(kinds[i].name, kind, len) == 0) {
+      *last = i;
+      return kinds[i].cls;
+    }
+  return -1; /* a kind missing from `kinds`: the views' join drops it too */
+}
+
+/* The accounting both paths share: an allocation call, and the end of a block. */
+static void count_alloc(build_t *b, site_acc_t *s, int cls, uint64_t size, int from_realloc) {
+  class_acc_t *c = &b->cls[cls];
+  s->allocations++;
+  s->bytes += size;
+  if (size > s->max_size) s->max_size = size;
+  c->allocations++;
+  c->bytes += size;
+  c->hist_count[hist_slot(size)]++;
+  c->hist_bytes[hist_slot(size)] += size;
+  if (from_realloc) { s->reallocs++; c->reallocs++; }
+  b->rows++;
+}
+
+static void count_free(build_t *b, site_acc_t *s, int cls, int by_realloc, int temporary) {
+  class_acc_t *c = &b->cls[cls];
+  if (by_realloc) {
+    s->realloced++;
+    c->realloced++;
+  } else {
+    s->frees++;
+    c->frees++;
+  }
+  if (temporary) { s->temporary++; c->temporary++; }
+}
+
 /* The single pass over allocations.  SQLite folds the per-row tests into one flags column:
  * each column fetched is an API call, and this loop runs once per allocation. */
 enum { F_TEMPORARY = 1, F_REALLOC_FREE = 2, F_FROM_REALLOC = 4 };
@@ -251,46 +299,17 @@ static int scan_allocations(build_t *b) {
     site_acc_t *s;
     class_acc_t *c;
 
-    if (!kind) continue;
-    if (last < n_kinds && kinds[last].len == klen && memcmp(kinds[last].name, kind, klen) == 0) {
-      cls = kinds[last].cls;
-    } else {
-      for (size_t i = 0; i < n_kinds; i++)
-        if (kinds[i].len == klen && memcmp(kinds[i].name, kind, klen) == 0) {
-          cls = kinds[i].cls;
-          last = i;
-          break;
-        }
-    }
-    if (cls < 0) continue; /* a kind missing from `kinds`: the views' join drops it too */
-
+    if (!kind || (cls = kind_lookup(kinds, n_kinds, &last, kind, klen)) < 0) continue;
     size = (uint64_t)sqlite3_column_int64(st, 1);
     stack_id = sqlite3_column_type(st, 2) == SQLITE_NULL ? STACK_NONE : sqlite3_column_int64(st, 2);
     freed = sqlite3_column_type(st, 4) != SQLITE_NULL;
     flags = sqlite3_column_int(st, 5);
-    b->rows++;
-
     s = map_get(&b->sites, stack_id, cls);
     if (!s) { rc = HQ_ENOMEM; goto out; }
     c = &b->cls[cls];
-    s->allocations++;
-    s->bytes += size;
-    if (size > s->max_size) s->max_size = size;
-    c->allocations++;
-    c->bytes += size;
-    c->hist_count[hist_slot(size)]++;
-    c->hist_bytes[hist_slot(size)] += size;
-    if (flags & F_FROM_REALLOC) { s->reallocs++; c->reallocs++; }
-
+    count_alloc(b, s, cls, size, flags & F_FROM_REALLOC);
     if (freed) {
-      if (flags & F_REALLOC_FREE) {
-        s->realloced++;
-        c->realloced++;
-      } else {
-        s->frees++;
-        c->frees++;
-      }
-      if (flags & F_TEMPORARY) { s->temporary++; c->temporary++; }
+      count_free(b, s, cls, flags & F_REALLOC_FREE, flags & F_TEMPORARY);
     } else {
       s->leaked_blocks++;
       s->leaked_bytes += size;
@@ -621,21 +640,6 @@ struct hq__agg_s {
   uint64_t epoch;
 };
 
-static int kind_class(hq__agg_t *a, const char *kind) {
-  size_t len;
-  if (!kind) return -1;
-  len = strlen(kind);
-  if (a->last_kind < a->n_kinds && a->kinds[a->last_kind].len == len &&
-      memcmp(a->kinds[a->last_kind].name, kind, len) == 0)
-    return a->kinds[a->last_kind].cls;
-  for (size_t i = 0; i < a->n_kinds; i++)
-    if (a->kinds[i].len == len && memcmp(a->kinds[i].name, kind, len) == 0) {
-      a->last_kind = i;
-      return a->kinds[i].cls;
-    }
-  return -1;
-}
-
 static void close_timestamp(hq__agg_t *a) {
   for (int c = 0; c < CLS_N; c++) {
     class_acc_t *k = &a->b.cls[c];
@@ -686,61 +690,43 @@ int hq__agg_begin(hq_db_t *db, hq__agg_t **out) {
   return HQ_OK;
 }
 
-int hq__agg_alloc(hq__agg_t *a, const hq__agg_event_t *ev) {
-  int cls;
+/* The site of an event, with the time advanced and the site's value at the last peak saved. */
+static site_acc_t *event_site(hq__agg_t *a, const hq__agg_event_t *ev, int *out_cls) {
   site_acc_t *s;
-  class_acc_t *k;
-  if (!a || !ev) return HQ_EINVAL;
-  cls = kind_class(a, ev->kind);
-  if (cls < 0) return HQ_OK;
+  *out_cls = ev->kind ? kind_lookup(a->kinds, a->n_kinds, &a->last_kind, ev->kind,
+                                    strlen(ev->kind)) : -1;
+  if (*out_cls < 0) return NULL;
   advance(a, ev->t);
-  s = map_get(&a->b.sites, ev->has_stack ? ev->stack_id : STACK_NONE, cls);
-  if (!s) return HQ_ENOMEM;
-  k = &a->b.cls[cls];
-  if (cls == CLS_HEAP) touch(a, s);
+  s = map_get(&a->b.sites, ev->has_stack ? ev->stack_id : STACK_NONE, *out_cls);
+  if (s && *out_cls == CLS_HEAP) touch(a, s);
+  a->touched[*out_cls] = 1;
+  return s;
+}
+
+int hq__agg_alloc(hq__agg_t *a, const hq__agg_event_t *ev) {
+  site_acc_t *s;
+  int cls;
+  if (!a || !ev) return HQ_EINVAL;
+  s = event_site(a, ev, &cls);
+  if (!s) return cls < 0 ? HQ_OK : HQ_ENOMEM;
+  count_alloc(&a->b, s, cls, ev->size, ev->from_realloc);
   s->live_blocks++;
   s->live_bytes += (int64_t)ev->size;
-  s->allocations++;
-  s->bytes += ev->size;
-  if (ev->size > s->max_size) s->max_size = ev->size;
-  k->allocations++;
-  k->bytes += ev->size;
-  k->hist_count[hist_slot(ev->size)]++;
-  k->hist_bytes[hist_slot(ev->size)] += ev->size;
-  if (ev->from_realloc) { s->reallocs++; k->reallocs++; }
   a->live[cls] += (int64_t)ev->size;
-  a->touched[cls] = 1;
-  a->b.rows++;
   return HQ_OK;
 }
 
 int hq__agg_free(hq__agg_t *a, const hq__agg_event_t *ev) {
-  int cls;
   site_acc_t *s;
-  class_acc_t *k;
+  int cls;
   if (!a || !ev) return HQ_EINVAL;
-  cls = kind_class(a, ev->kind);
-  if (cls < 0) return HQ_OK;
-  advance(a, ev->t);
-  s = map_get(&a->b.sites, ev->has_stack ? ev->stack_id : STACK_NONE, cls);
-  if (!s) return HQ_ENOMEM;
-  k = &a->b.cls[cls];
-  if (cls == CLS_HEAP) touch(a, s);
+  s = event_site(a, ev, &cls);
+  if (!s) return cls < 0 ? HQ_OK : HQ_ENOMEM;
+  count_free(&a->b, s, cls, ev->free_kind && strcmp(ev->free_kind, "realloc") == 0,
+             ev->free_tid == ev->tid && ev->free_seq == ev->alloc_seq);
   s->live_blocks--;
   s->live_bytes -= (int64_t)ev->size;
-  if (ev->free_kind && strcmp(ev->free_kind, "realloc") == 0) {
-    s->realloced++;
-    k->realloced++;
-  } else {
-    s->frees++;
-    k->frees++;
-  }
-  if (ev->free_tid == ev->tid && ev->free_seq == ev->alloc_seq) {
-    s->temporary++;
-    k->temporary++;
-  }
   a->live[cls] -= (int64_t)ev->size;
-  a->touched[cls] = 1;
   return HQ_OK;
 }
 

@@ -45,17 +45,16 @@ static char *dupf(const char *fmt, ...) {
 }
 
 /* Append a finding; takes ownership of evidence (also on failure). */
+/* Append a finding; takes ownership of summary and evidence (also on failure). */
 static int add(hq_report_t *r, const char *name, const char *fix, char *summary,
                const char *advice, hq_site_t *evidence, size_t n_evidence) {
-  hq_finding_t *grown = realloc(r->findings, (r->n_findings + 1) * sizeof *grown);
+  size_t cap = r->n_findings;
   hq_finding_t *f;
-  if (!grown || !summary) {
+  if (!summary || hq__grow(&r->findings, &cap, r->n_findings + 1, sizeof *f) != HQ_OK) {
     free(summary);
     hq_sites_free(evidence, n_evidence);
-    if (grown) r->findings = grown;
     return HQ_ENOMEM;
   }
-  r->findings = grown;
   f = &r->findings[r->n_findings++];
   f->name = name;
   f->fix = fix;

@@ -185,6 +185,24 @@ static void sites_json(hq__jw_t *w, const char *key, const hq_site_t *s, size_t 
   hq__jw_end_array(w);
 }
 
+void hq__peak_json(hq__jw_t *w, const hq_report_t *r) {
+  hq__jw_object(w, "peak");
+  hq__jw_u64(w, "heap_bytes", r->peak_heap_bytes);
+  hq__jw_seconds(w, "heap_time_s", r->peak_heap_t_ns);
+  hq__jw_u64(w, "device_bytes", r->peak_device_bytes);
+  hq__jw_seconds(w, "device_time_s", r->peak_device_t_ns);
+  hq__jw_u64(w, "mmap_bytes", r->peak_mmap_bytes);
+  hq__jw_seconds(w, "mmap_time_s", r->peak_mmap_t_ns);
+  if (r->has_rss) {
+    hq__jw_u64(w, "rss_bytes", r->peak_rss_bytes);
+    hq__jw_seconds(w, "rss_time_s", r->peak_rss_t_ns);
+  } else {
+    hq__jw_null(w, "rss_bytes");
+    hq__jw_null(w, "rss_time_s");
+  }
+  hq__jw_end_object(w);
+}
+
 int hq_report_write_json(const hq_report_t *r, FILE *out) {
   hq__jw_t w;
   if (!r || !out) return HQ_EINVAL;
@@ -209,21 +227,7 @@ int hq_report_write_json(const hq_report_t *r, FILE *out) {
   hq__jw_bool(&w, "symbolized", r->symbolized);
   hq__jw_end_object(&w);
 
-  hq__jw_object(&w, "peak");
-  hq__jw_u64(&w, "heap_bytes", r->peak_heap_bytes);
-  hq__jw_seconds(&w, "heap_time_s", r->peak_heap_t_ns);
-  hq__jw_u64(&w, "device_bytes", r->peak_device_bytes);
-  hq__jw_seconds(&w, "device_time_s", r->peak_device_t_ns);
-  hq__jw_u64(&w, "mmap_bytes", r->peak_mmap_bytes);
-  hq__jw_seconds(&w, "mmap_time_s", r->peak_mmap_t_ns);
-  if (r->has_rss) {
-    hq__jw_u64(&w, "rss_bytes", r->peak_rss_bytes);
-    hq__jw_seconds(&w, "rss_time_s", r->peak_rss_t_ns);
-  } else {
-    hq__jw_null(&w, "rss_bytes");
-    hq__jw_null(&w, "rss_time_s");
-  }
-  hq__jw_end_object(&w);
+  hq__peak_json(&w, r);
 
   hq__jw_object(&w, "allocations");
   hq__jw_u64(&w, "count", r->allocations_count);

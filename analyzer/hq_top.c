@@ -108,13 +108,7 @@ int hq__sites_sql(hq_db_t *db, const char *suffix, hq_site_t **out, size_t *out_
   if (rc) return rc;
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     hq_site_t *s;
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 16;
-      hq_site_t *grown = realloc(sites, ncap * sizeof *sites);
-      if (!grown) { rc = HQ_ENOMEM; goto out; }
-      sites = grown;
-      cap = ncap;
-    }
+    if ((rc = hq__grow(&sites, &cap, n + 1, sizeof *sites))) goto out;
     s = &sites[n++];
     memset(s, 0, sizeof *s);
     s->stack_id = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
@@ -198,7 +192,7 @@ int hq_lines_top(hq_db_t *db, hq_metric_t metric, int cls, size_t limit, hq_line
   char sql[768];
   sqlite3_stmt *st = NULL;
   hq_line_t *lines = NULL;
-  size_t n = 0;
+  size_t n = 0, cap = 0;
   int rc, step;
 
   if (!out_lines || !out_n) return HQ_EINVAL;
@@ -221,15 +215,9 @@ int hq_lines_top(hq_db_t *db, hq_metric_t metric, int cls, size_t limit, hq_line
   if (rc) return rc;
   sqlite3_bind_text(st, 1, hq_class_name(cls), -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, (int64_t)limit);
-  lines = calloc(limit < 1024 ? limit : 1024, sizeof *lines);
-  if (!lines) { rc = HQ_ENOMEM; goto out; }
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     hq_line_t *l;
-    if (n >= 1024 && (n & (n - 1)) == 0) {
-      hq_line_t *grown = realloc(lines, 2 * n * sizeof *lines);
-      if (!grown) { rc = HQ_ENOMEM; goto out; }
-      lines = grown;
-    }
+    if ((rc = hq__grow(&lines, &cap, n + 1, sizeof *lines))) goto out;
     l = &lines[n++];
     memset(l, 0, sizeof *l);
     l->cls = cls;
@@ -290,13 +278,7 @@ int hq_stack_frames(hq_db_t *db, int64_t stack_id, hq_frame_t **out_frames, size
   sqlite3_bind_int64(st, 1, stack_id);
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     hq_frame_t *f;
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 32;
-      hq_frame_t *grown = realloc(frames, ncap * sizeof *frames);
-      if (!grown) { rc = HQ_ENOMEM; goto out; }
-      frames = grown;
-      cap = ncap;
-    }
+    if ((rc = hq__grow(&frames, &cap, n + 1, sizeof *frames))) goto out;
     f = &frames[n++];
     memset(f, 0, sizeof *f);
     f->ip = (uint64_t)sqlite3_column_int64(st, 0);
@@ -515,21 +497,7 @@ int hq_peak_write(hq_db_t *db, size_t limit, hq_format_t format, FILE *out) {
     hq__jw_t w;
     hq__jw_init(&w, out);
     hq__jw_object(&w, NULL);
-    hq__jw_object(&w, "peak");
-    hq__jw_u64(&w, "heap_bytes", r->peak_heap_bytes);
-    hq__jw_seconds(&w, "heap_time_s", r->peak_heap_t_ns);
-    hq__jw_u64(&w, "mmap_bytes", r->peak_mmap_bytes);
-    hq__jw_seconds(&w, "mmap_time_s", r->peak_mmap_t_ns);
-    hq__jw_u64(&w, "device_bytes", r->peak_device_bytes);
-    hq__jw_seconds(&w, "device_time_s", r->peak_device_t_ns);
-    if (r->has_rss) {
-      hq__jw_u64(&w, "rss_bytes", r->peak_rss_bytes);
-      hq__jw_seconds(&w, "rss_time_s", r->peak_rss_t_ns);
-    } else {
-      hq__jw_null(&w, "rss_bytes");
-      hq__jw_null(&w, "rss_time_s");
-    }
-    hq__jw_end_object(&w);
+    hq__peak_json(&w, r);
     hq__jw_array(&w, "sites");
     for (size_t i = 0; i < shown && !rc; i++)
       rc = hq__site_with_stack(db, &r->top_peak[i], NULL, &w, out);

@@ -48,4 +48,22 @@ int  hq_cli_parse_count(const char *s, size_t *out);
  * "heapql: CMD: --format must be ..." and returns -1. */
 int  hq_cli_parse_format(const char *s, const char *cmd, int allow_csv, hq_format_t *out);
 
+/* cli_analysis.c: shared by report, leaks, top, peak and query */
+/* An option: "--name VALUE" / "--name=VALUE" (value set) or a flag (flag set). */
+typedef struct hq_cli_opt_s {
+  const char *name;
+  const char **value;
+  int *flag;
+} hq_cli_opt_t;
+/* Parse argv[1..] of command cmd: the options in opts, -h/--help (prints "usage: USAGE"), "--",
+ * and at most max_pos positional arguments into pos.  Returns -1 to go on, else the exit code to
+ * return at once (0 after --help, 2 after a one-line error). */
+int hq_cli_args(const char *cmd, const char *usage, int argc, char **argv,
+                const hq_cli_opt_t *opts, size_t n_opts, const char **pos, size_t max_pos,
+                size_t *out_n_pos);
+/* Open path for analysis (hq_cli_open), open out_path (hq_cli_fopen_out), run fn, print its
+ * error as one line, close both; a failed run removes out_path.  Returns the exit code. */
+int hq_cli_analyze(const char *path, const char *out_path,
+                   int (*fn)(hq_db_t *db, FILE *out, void *ctx), void *ctx);
+
 #endif /* HQ_CLI_H */

@@ -1,68 +1,32 @@
 /* cmd_leaks.c: heapql leaks DB [--limit N] [--format text|json] [-o FILE] */
-#include <string.h>
-
 #include "cli.h"
 
-static void usage(FILE *f) {
-  fprintf(f, "usage: heapql leaks DB [--limit N] [--format text|json] [-o FILE]\n");
+#define USAGE "heapql leaks DB [--limit N] [--format text|json] [-o FILE]"
+
+typedef struct leaks_args_s { size_t limit; hq_format_t format; } leaks_args_t;
+
+static int write_leaks(hq_db_t *db, FILE *out, void *ctx) {
+  const leaks_args_t *a = ctx;
+  return hq_leaks_write(db, a->limit, a->format, out);
 }
 
 int hq_cmd_leaks(int argc, char **argv) {
-  const char *path = NULL, *out_path = NULL;
-  size_t limit = 10;
-  hq_format_t format = HQ_FORMAT_TEXT;
-  hq_db_t *db = NULL;
-  FILE *out;
-  int rc, code;
-
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      usage(stdout);
-      return HQ_EXIT_OK;
-    } else if (!strcmp(a, "--limit") || !strcmp(a, "--format") || !strcmp(a, "-o")) {
-      if (i + 1 >= argc) {
-        hq_cli_error("leaks: %s needs a value", a);
-        return HQ_EXIT_USAGE;
-      }
-      if (!strcmp(a, "-o")) {
-        out_path = argv[++i];
-      } else if (!strcmp(a, "--limit")) {
-        if (hq_cli_parse_count(argv[++i], &limit) != 0) {
-          hq_cli_error("leaks: --limit wants a positive number, not '%s'", argv[i]);
-          return HQ_EXIT_USAGE;
-        }
-      } else if (hq_cli_parse_format(argv[++i], "leaks", 0, &format) != 0) {
-        return HQ_EXIT_USAGE;
-      }
-    } else if (a[0] == '-' && a[1]) {
-      hq_cli_error("leaks: unknown option '%s' (see 'heapql leaks --help')", a);
-      return HQ_EXIT_USAGE;
-    } else if (path) {
-      hq_cli_error("leaks: one database at a time ('%s' and '%s')", path, a);
-      return HQ_EXIT_USAGE;
-    } else {
-      path = a;
-    }
-  }
-  if (!path) {
+  leaks_args_t a = {10, HQ_FORMAT_TEXT};
+  const char *out = NULL, *limit = NULL, *format = "text", *db[1];
+  size_t n_db = 0;
+  const hq_cli_opt_t opts[] = {
+    {"--limit", &limit, NULL}, {"--format", &format, NULL}, {"-o", &out, NULL}};
+  int code = hq_cli_args("leaks", USAGE, argc, argv, opts, sizeof opts / sizeof opts[0], db, 1,
+                         &n_db);
+  if (code >= 0) return code;
+  if (n_db == 0) {
     hq_cli_error("leaks: which database? (see 'heapql leaks --help')");
     return HQ_EXIT_USAGE;
   }
-  code = hq_cli_open(path, 0, &db);
-  if (code) return code;
-  out = hq_cli_fopen_out(out_path);
-  if (!out) {
-    hq_db_close(db);
+  if (limit && hq_cli_parse_count(limit, &a.limit) != 0) {
+    hq_cli_error("leaks: --limit wants a positive number, not '%s'", limit);
     return HQ_EXIT_USAGE;
   }
-  rc = hq_leaks_write(db, limit, format, out);
-  if (rc && rc != HQ_EIO) {
-    hq_cli_error("%s", hq_db_errmsg(db)[0] ? hq_db_errmsg(db) : hq_strerror(rc));
-    code = hq_cli_exit_code(rc);
-  }
-  rc = hq_cli_fclose_out(out, out_path);
-  if (!code) code = rc;
-  hq_db_close(db);
-  return code;
+  if (hq_cli_parse_format(format, "leaks", 0, &a.format) != 0) return HQ_EXIT_USAGE;
+  return hq_cli_analyze(db[0], out, write_leaks, &a);
 }

@@ -1,68 +1,32 @@
 /* cmd_peak.c: heapql peak DB [--limit N] [--format text|json] [-o FILE] */
-#include <string.h>
-
 #include "cli.h"
 
-static void usage(FILE *f) {
-  fprintf(f, "usage: heapql peak DB [--limit N] [--format text|json] [-o FILE]\n");
+#define USAGE "heapql peak DB [--limit N] [--format text|json] [-o FILE]"
+
+typedef struct peak_args_s { size_t limit; hq_format_t format; } peak_args_t;
+
+static int write_peak(hq_db_t *db, FILE *out, void *ctx) {
+  const peak_args_t *a = ctx;
+  return hq_peak_write(db, a->limit, a->format, out);
 }
 
 int hq_cmd_peak(int argc, char **argv) {
-  const char *path = NULL, *out_path = NULL;
-  size_t limit = 10;
-  hq_format_t format = HQ_FORMAT_TEXT;
-  hq_db_t *db = NULL;
-  FILE *out;
-  int rc, code;
-
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      usage(stdout);
-      return HQ_EXIT_OK;
-    } else if (!strcmp(a, "--limit") || !strcmp(a, "--format") || !strcmp(a, "-o")) {
-      if (i + 1 >= argc) {
-        hq_cli_error("peak: %s needs a value", a);
-        return HQ_EXIT_USAGE;
-      }
-      if (!strcmp(a, "-o")) {
-        out_path = argv[++i];
-      } else if (!strcmp(a, "--limit")) {
-        if (hq_cli_parse_count(argv[++i], &limit) != 0) {
-          hq_cli_error("peak: --limit wants a positive number, not '%s'", argv[i]);
-          return HQ_EXIT_USAGE;
-        }
-      } else if (hq_cli_parse_format(argv[++i], "peak", 0, &format) != 0) {
-        return HQ_EXIT_USAGE;
-      }
-    } else if (a[0] == '-' && a[1]) {
-      hq_cli_error("peak: unknown option '%s' (see 'heapql peak --help')", a);
-      return HQ_EXIT_USAGE;
-    } else if (path) {
-      hq_cli_error("peak: one database at a time ('%s' and '%s')", path, a);
-      return HQ_EXIT_USAGE;
-    } else {
-      path = a;
-    }
-  }
-  if (!path) {
+  peak_args_t a = {10, HQ_FORMAT_TEXT};
+  const char *out = NULL, *limit = NULL, *format = "text", *db[1];
+  size_t n_db = 0;
+  const hq_cli_opt_t opts[] = {
+    {"--limit", &limit, NULL}, {"--format", &format, NULL}, {"-o", &out, NULL}};
+  int code = hq_cli_args("peak", USAGE, argc, argv, opts, sizeof opts / sizeof opts[0], db, 1,
+                         &n_db);
+  if (code >= 0) return code;
+  if (n_db == 0) {
     hq_cli_error("peak: which database? (see 'heapql peak --help')");
     return HQ_EXIT_USAGE;
   }
-  code = hq_cli_open(path, 0, &db);
-  if (code) return code;
-  out = hq_cli_fopen_out(out_path);
-  if (!out) {
-    hq_db_close(db);
+  if (limit && hq_cli_parse_count(limit, &a.limit) != 0) {
+    hq_cli_error("peak: --limit wants a positive number, not '%s'", limit);
     return HQ_EXIT_USAGE;
   }
-  rc = hq_peak_write(db, limit, format, out);
-  if (rc && rc != HQ_EIO) {
-    hq_cli_error("%s", hq_db_errmsg(db)[0] ? hq_db_errmsg(db) : hq_strerror(rc));
-    code = hq_cli_exit_code(rc);
-  }
-  rc = hq_cli_fclose_out(out, out_path);
-  if (!code) code = rc;
-  hq_db_close(db);
-  return code;
+  if (hq_cli_parse_format(format, "peak", 0, &a.format) != 0) return HQ_EXIT_USAGE;
+  return hq_cli_analyze(db[0], out, write_peak, &a);
 }

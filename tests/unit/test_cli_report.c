@@ -219,6 +219,13 @@ static void test_cli_bad_input(void **state) {
   expect_bad(&p, "No such file");
   p = run("query", db, "SELECT * FROM no_such_view", NULL);
   expect_bad(&p, "no such table: no_such_view");
+  {
+    char csv[700];
+    snprintf(csv, sizeof csv, "%s/rows.csv", dir);
+    p = run("query", db, "SELECT * FROM no_such_view", "--csv", "-o", csv, NULL);
+    expect_bad(&p, "no such table: no_such_view");
+    assert_false(hq_test_exists(csv)); /* a failed command leaves nothing behind */
+  }
   p = run("query", db, "DELETE FROM allocations", NULL);
   expect_bad(&p, "read-only");
   p = run("query", db, "DROP VIEW leaks", "--json", NULL);
@@ -248,7 +255,7 @@ static void test_cli_bad_input(void **state) {
   p = run("report", NULL);
   expect_bad(&p, "which database?");
   p = run("report", db, db, NULL);
-  expect_bad(&p, "one database at a time");
+  expect_bad(&p, "unexpected argument");
 
   /* the database is untouched by all of this */
   s = hq_test_sqlite_open(db);
