@@ -236,10 +236,12 @@ CREATE VIEW size_histogram AS
                  WHEN a.size < 8 THEN 2 WHEN a.size < 16 THEN 3 WHEN a.size < 32 THEN 4
                  WHEN a.size < 64 THEN 5 WHEN a.size < 128 THEN 6 WHEN a.size < 256 THEN 7
                  WHEN a.size < 512 THEN 8 WHEN a.size < 1024 THEN 9 WHEN a.size < 2048 THEN 10
-                 WHEN a.size < 4096 THEN 11 WHEN a.size < 8192 THEN 12 WHEN a.size < 16384 THEN 13
-                 WHEN a.size < 32768 THEN 14 WHEN a.size < 65536 THEN 15 WHEN a.size < 131072 THEN 16
-                 WHEN a.size < 262144 THEN 17 WHEN a.size < 524288 THEN 18 WHEN a.size < 1048576 THEN 19
-                 WHEN a.size < 2097152 THEN 20 WHEN a.size < 4194304 THEN 21 WHEN a.size < 8388608 THEN 22
+                 WHEN a.size < 4096 THEN 11 WHEN a.size < 8192 THEN 12
+                 WHEN a.size < 16384 THEN 13 WHEN a.size < 32768 THEN 14
+                 WHEN a.size < 65536 THEN 15 WHEN a.size < 131072 THEN 16
+                 WHEN a.size < 262144 THEN 17 WHEN a.size < 524288 THEN 18
+                 WHEN a.size < 1048576 THEN 19 WHEN a.size < 2097152 THEN 20
+                 WHEN a.size < 4194304 THEN 21 WHEN a.size < 8388608 THEN 22
                  WHEN a.size < 16777216 THEN 23 WHEN a.size < 33554432 THEN 24
                  WHEN a.size < 67108864 THEN 25 WHEN a.size < 134217728 THEN 26
                  WHEN a.size < 268435456 THEN 27 WHEN a.size < 536870912 THEN 28
@@ -257,8 +259,10 @@ CREATE VIEW size_histogram AS
                  WHEN a.size < 4503599627370496 THEN 51 WHEN a.size < 9007199254740992 THEN 52
                  WHEN a.size < 18014398509481984 THEN 53 WHEN a.size < 36028797018963968 THEN 54
                  WHEN a.size < 72057594037927936 THEN 55 WHEN a.size < 144115188075855872 THEN 56
-                 WHEN a.size < 288230376151711744 THEN 57 WHEN a.size < 576460752303423488 THEN 58
-                 WHEN a.size < 1152921504606846976 THEN 59 WHEN a.size < 2305843009213693952 THEN 60
+                 WHEN a.size < 288230376151711744 THEN 57
+                 WHEN a.size < 576460752303423488 THEN 58
+                 WHEN a.size < 1152921504606846976 THEN 59
+                 WHEN a.size < 2305843009213693952 THEN 60
                  WHEN a.size < 4611686018427387904 THEN 61 ELSE 62 END AS bucket,
                count(*) AS allocations, sum(a.size) AS bytes
         FROM allocations a GROUP BY 1, 2) g
@@ -293,7 +297,8 @@ CREATE VIEW stack_frames AS
            expand(hop, inl, frame_id) AS (
              SELECT w.hop, 0, n.frame_id FROM walk w JOIN stacks n ON n.id = w.node
              UNION ALL
-             SELECT e.hop, e.inl + 1, f.inline_parent FROM expand e JOIN frames f ON f.id = e.frame_id
+             SELECT e.hop, e.inl + 1, f.inline_parent
+             FROM expand e JOIN frames f ON f.id = e.frame_id
              WHERE f.inline_parent IS NOT NULL)
          SELECT json_group_array(json_array(hop, frame_id))
          FROM (SELECT hop, frame_id FROM expand ORDER BY hop, inl))) j
@@ -324,7 +329,8 @@ CREATE VIEW peak_sites AS
   FROM allocations a
   WHERE a.kind IN (SELECT kind FROM kinds WHERE class = 'heap')
     AND a.t_alloc <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'peak_heap_t')
-    AND (a.t_free IS NULL OR a.t_free > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'peak_heap_t'))
+    AND (a.t_free IS NULL
+         OR a.t_free > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'peak_heap_t'))
   GROUP BY a.stack_id ORDER BY bytes DESC, a.stack_id;
 
 -- tracemalloc-style: allocations and bytes by the source line that called the allocator (the
