@@ -105,7 +105,7 @@ typedef struct hq_pool_s hq_pool_t;
 /* Where segments come from. */
 typedef enum hq_pool_backend_e {
   HQ_POOL_HOST_MMAP = 0,   /* anonymous private mmap (default): segments are page-aligned */
-  HQ_POOL_HOST_MALLOC = 1, /* malloc'd segments (64-byte aligned): visible as heap blocks */
+  HQ_POOL_HOST_MALLOC = 1, /* posix_memalign(512) segments: visible to heapql as heap blocks */
   HQ_POOL_CUDA = 2         /* cudaMalloc on config.device; only in builds with CUDA */
 } hq_pool_backend_t;
 
@@ -414,7 +414,7 @@ HQ_API int hq_dot(int64_t n, const float *x, const float *y, float *out);
  * goes to BLAS as stored, one whose first stride is 1 goes as a transpose, so no copy is made.
  * Other layouts and f16/bf16 operands are first converted into f32 scratch (from c's pool when
  * c owns pool memory, else malloc) and c, if not f32, receives the converted result.
- * Returns HQ_OK; HQ_EINVAL (NULL, not 2-d, shape mismatch, c a view with aliasing strides);
+ * Returns HQ_OK; HQ_EINVAL (NULL, not 2-d, shape mismatch, unknown op);
  * HQ_ENOMEM; HQ_ERANGE.
  */
 HQ_API int hq_tensor_matmul(const hq_tensor_t *a, hq_op_t op_a, const hq_tensor_t *b,
