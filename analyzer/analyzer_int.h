@@ -49,6 +49,9 @@ void     hq__progress_done(hq_progress_t *p);
 uint64_t hq__now_ns(void);
 /* snprintf into buf, always NUL-terminated; returns HQ_ERANGE if truncated. */
 int      hq__fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Make room in a realloc'd array *arr of *cap elements of elem bytes for element n (doubling,
+ * first_cap at the start).  Returns HQ_OK or HQ_ENOMEM (then *arr and *cap are unchanged). */
+int      hq__grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first_cap);
 
 /* hq_import.c */
 /* Build the aggregate tables and meta figures the reports read (hq_aggregate.c). */

@@ -193,13 +193,8 @@ static int32_t add_node(cu_t *cu, Dwarf_Die *die, int inlined, int32_t parent, u
 
   while ((off = dwarf_ranges(die, off, &base, &lo, &hi)) > 0) {
     if (hi <= lo) continue;
-    if (cu->nranges == cu->capranges) {
-      size_t cap = cu->capranges ? cu->capranges * 2 : 256;
-      frange_t *r = realloc(cu->ranges, cap * sizeof *r);
-      if (!r) return -2;
-      cu->ranges = r;
-      cu->capranges = cap;
-    }
+    if (hq__grow((void **)&cu->ranges, &cu->capranges, cu->nranges, sizeof *cu->ranges, 256))
+      return -2;
     cu->ranges[cu->nranges].lo = lo;
     cu->ranges[cu->nranges].hi = hi;
     cu->ranges[cu->nranges].node = (uint32_t)cu->nnodes;
@@ -207,13 +202,7 @@ static int32_t add_node(cu_t *cu, Dwarf_Die *die, int inlined, int32_t parent, u
     cu->nranges++;
   }
   if (cu->nranges == first) return -1;
-  if (cu->nnodes == cu->capnodes) {
-    size_t cap = cu->capnodes ? cu->capnodes * 2 : 128;
-    fnode_t *n = realloc(cu->nodes, cap * sizeof *n);
-    if (!n) return -2;
-    cu->nodes = n;
-    cu->capnodes = cap;
-  }
+  if (hq__grow((void **)&cu->nodes, &cu->capnodes, cu->nnodes, sizeof *cu->nodes, 128)) return -2;
   node = &cu->nodes[cu->nnodes];
   node->die_off = dwarf_dieoffset(die);
   node->parent = parent;
@@ -314,13 +303,7 @@ static int build_cus(hq__symres_t *r) {
     unit = next;
     if (unit_type == DW_UT_skeleton && dwarf_tag(&subdie) == DW_TAG_compile_unit) die = &subdie;
     else if (unit_type != DW_UT_compile) continue;
-    if (r->ncus == capcus) {
-      size_t cap = capcus ? capcus * 2 : 64;
-      cu_t *c = realloc(r->cus, cap * sizeof *c);
-      if (!c) return HQ_ENOMEM;
-      r->cus = c;
-      capcus = cap;
-    }
+    if (hq__grow((void **)&r->cus, &capcus, r->ncus, sizeof *r->cus, 64)) return HQ_ENOMEM;
     memset(&r->cus[r->ncus], 0, sizeof r->cus[r->ncus]);
     r->cus[r->ncus].die = *die;
     r->cus[r->ncus].version = version;
@@ -330,13 +313,8 @@ static int build_cus(hq__symres_t *r) {
     }
     while ((off = dwarf_ranges(die, off, &base, &lo, &hi)) > 0) {
       if (hi <= lo) continue;
-      if (r->ncu_ranges == capranges) {
-        size_t cap = capranges ? capranges * 2 : 64;
-        cu_range_t *cr = realloc(r->cu_ranges, cap * sizeof *cr);
-        if (!cr) return HQ_ENOMEM;
-        r->cu_ranges = cr;
-        capranges = cap;
-      }
+      if (hq__grow((void **)&r->cu_ranges, &capranges, r->ncu_ranges, sizeof *r->cu_ranges, 64))
+        return HQ_ENOMEM;
       r->cu_ranges[r->ncu_ranges].lo = lo;
       r->cu_ranges[r->ncu_ranges].hi = hi;
       r->cu_ranges[r->ncu_ranges].cu = r->ncus;

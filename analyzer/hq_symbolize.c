@@ -85,13 +85,7 @@ static int load_modules(sym_t *s) {
   if (rc) goto out;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     modrow_t *m;
-    if (s->nmods == cap) {
-      size_t ncap = cap ? cap * 2 : 64;
-      modrow_t *nm = realloc(s->mods, ncap * sizeof *nm);
-      if (!nm) { rc = HQ_ENOMEM; goto out; }
-      s->mods = nm;
-      cap = ncap;
-    }
+    if (hq__grow((void **)&s->mods, &cap, s->nmods, sizeof *s->mods, 64)) { rc = HQ_ENOMEM; goto out; }
     m = &s->mods[s->nmods++];
     m->id = sqlite3_column_int64(st, 0);
     m->path = dup_col(st, 1, &oom);
@@ -102,7 +96,7 @@ static int load_modules(sym_t *s) {
   }
   if (rc != SQLITE_DONE) { rc = hq__db_sqlerr(s->db, "reading modules"); goto out; }
   rc = HQ_OK;
-  qsort(s->mods, s->nmods, sizeof *s->mods, modrow_cmp);
+  if (s->nmods) qsort(s->mods, s->nmods, sizeof *s->mods, modrow_cmp);
   for (i = 0; i < s->nmods; i++)
     s->mods[i].group = (i && !modrow_cmp(&s->mods[i - 1], &s->mods[i])) ? s->mods[i - 1].group
                                                                         : (uint32_t)i;
@@ -113,7 +107,7 @@ static int load_modules(sym_t *s) {
     s->by_id[i].id = s->mods[i].id;
     s->by_id[i].index = i;
   }
-  qsort(s->by_id, s->nmods, sizeof *s->by_id, id_index_cmp);
+  if (s->nmods) qsort(s->by_id, s->nmods, sizeof *s->by_id, id_index_cmp);
 out:
   sqlite3_finalize(st);
   return rc;
@@ -140,12 +134,9 @@ static int load_frames(sym_t *s) {
     pending_t *p;
     modrow_t *m = module_by_id(s, sqlite3_column_int64(st, 1));
     if (!m || !m->path || !m->path[0] || m->path[0] == '[') continue;
-    if (s->nframes == cap) {
-      size_t ncap = cap ? cap * 2 : 1024;
-      pending_t *np = realloc(s->frames, ncap * sizeof *np);
-      if (!np) { rc = HQ_ENOMEM; goto out; }
-      s->frames = np;
-      cap = ncap;
+    if (hq__grow((void **)&s->frames, &cap, s->nframes, sizeof *s->frames, 1024)) {
+      rc = HQ_ENOMEM;
+      goto out;
     }
     p = &s->frames[s->nframes++];
     p->id = sqlite3_column_int64(st, 0);
@@ -156,7 +147,7 @@ static int load_frames(sym_t *s) {
   }
   if (rc != SQLITE_DONE) { rc = hq__db_sqlerr(s->db, "reading frames"); goto out; }
   rc = HQ_OK;
-  qsort(s->frames, s->nframes, sizeof *s->frames, pending_cmp);
+  if (s->nframes) qsort(s->frames, s->nframes, sizeof *s->frames, pending_cmp);
 out:
   sqlite3_finalize(st);
   return rc;
@@ -201,32 +192,66 @@ static int write_chain(sym_t *s, const pending_t *p, const hq__symframe_t *chain
   return step_done(s, s->upd, "updating frames");
 }
 
-/* Resolve frames[from, to), all of one module file. */
+/* One resolved frame of a group: its chain is chains[first, first + n). */
+typedef struct {
+  const pending_t *frame;
+  size_t first;
+  int n;
+} result_t;
+
+static int result_cmp(const void *x, const void *y) {
+  int64_t a = ((const result_t *)x)->frame->id, b = ((const result_t *)y)->frame->id;
+  return a < b ? -1 : a > b;
+}
+
+/* Resolve frames[from, to), all of one module file: look every distinct offset up once, then
+ * write in frame-id order, so the updates walk the frames table forwards instead of hopping
+ * across it (which matters once the table outgrows SQLite's page cache). */
 static int resolve_group(sym_t *s, size_t from, size_t to, hq_progress_t *prog) {
   modrow_t *m = module_by_id(s, s->frames[from].module_id);
   hq__symres_t *res = NULL;
-  hq__symframe_t chain[HQ__SYM_MAX_CHAIN];
-  int n = 0, status, rc;
-  size_t i;
-  uint64_t last = 0;
-  int have_last = 0;
+  result_t *results = NULL;
+  hq__symframe_t *chains = NULL;
+  size_t nresults = 0, nchains = 0, capchains = 0, i;
+  int status, rc;
 
   rc = hq__symres_open(m->path, m->build_id, &res, &status);
-  if (rc) return rc;
+  if (rc) goto out;
   for (i = 0; i < s->nmods; i++)
     if (s->mods[i].group == m->group) s->mods[i].status = status;
-  for (i = from; res && i < to; i++) {
+  if (!res) goto out;
+  results = malloc((to - from) * sizeof *results);
+  if (!results) { rc = HQ_ENOMEM; goto out; }
+  for (i = from; i < to; i++) {
     const pending_t *p = &s->frames[i];
-    if (!have_last || p->offset != last) {
+    result_t *r = &results[nresults];
+    if (nresults && results[nresults - 1].frame->offset == p->offset) {
+      *r = results[nresults - 1]; /* same address: same answer */
+    } else {
+      r->first = nchains;
+      r->n = 0;
+      if (hq__grow((void **)&chains, &capchains, nchains + HQ__SYM_MAX_CHAIN, sizeof *chains, 4096)) {
+        rc = HQ_ENOMEM;
+        goto out;
+      }
       /* The first byte of a module cannot be a return address; skip rather than wrap. */
-      if (p->offset == 0) n = 0;
-      else if ((rc = hq__symres_lookup(res, p->offset - 1, chain, HQ__SYM_MAX_CHAIN, &n))) break;
-      last = p->offset;
-      have_last = 1;
+      if (p->offset > 0 &&
+          (rc = hq__symres_lookup(res, p->offset - 1, chains + nchains, HQ__SYM_MAX_CHAIN, &r->n)))
+        goto out;
+      nchains += (size_t)r->n;
     }
-    if (n > 0 && (rc = write_chain(s, p, chain, n))) break;
+    r->frame = p;
+    nresults++;
     hq__progress_update(prog, i + 1);
   }
+  qsort(results, nresults, sizeof *results, result_cmp);
+  for (i = 0; i < nresults; i++)
+    if (results[i].n > 0 &&
+        (rc = write_chain(s, results[i].frame, chains + results[i].first, results[i].n)))
+      goto out;
+out:
+  free(results);
+  free(chains);
   hq__symres_close(res);
   return rc;
 }
@@ -257,6 +282,11 @@ int hq_symbolize(hq_db_t *db, int progress) {
   rc = hq__db_meta_int(db, "symbolized", &done);
   if (rc == HQ_OK && done == 1) goto out;
   if (rc != HQ_OK && rc != HQ_ENOENT) goto out;
+  if (sqlite3_db_readonly(db->sql, "main") == 1) {
+    /* Resolving everything only to fail at the first write helps nobody. */
+    rc = hq__db_seterr(db, HQ_EDB, "%s: read-only, cannot store symbols", db->path);
+    goto out;
+  }
 
   if ((rc = hq__db_exec(db, "SAVEPOINT hq_symbolize"))) goto out;
   in_savepoint = 1;

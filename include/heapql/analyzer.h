@@ -102,8 +102,21 @@ HQ_API int hq_import(const char *raw_path, const char *db_path, const hq_import_
 /*
  * Resolve every unresolved frame of db with libdw (function, file:line, inline chain, demangled
  * names), matching modules by build-id.  Idempotent: resolved frames are never resolved again.
+ *
+ * Does nothing when meta 'symbolized' is 1 (set at the end of every run); set it to 0 to retry
+ * the frames earlier runs could not resolve (`heapql symbolize` does).  A frame's `offset` is
+ * looked up minus one, since the recorded ip is a return address: the line is the call's.
+ * Writes, in one transaction: frames.function/file/line of each physical frame (the innermost
+ * inlined function there), one extra row (is_inline = 1, same ip) per function it was inlined
+ * into, chained by inline_parent, and modules.file_status ('ok', 'missing', 'changed',
+ * 'no-debug-info') of each module it looked at.  Modules whose path is empty or "[...]" (vdso)
+ * are skipped.  Separate debug files are searched by build-id and .gnu_debuglink under
+ * HEAPQL_DEBUGINFO_PATH (elfutils syntax, default ":.debug:/usr/lib/debug"); debuginfod only
+ * with HEAPQL_DEBUGINFOD=1.  progress: a progress line on stderr when it is a terminal.
+ *
  * Returns HQ_OK (also when some modules are missing: those are marked in modules.file_status),
- * HQ_EDB, HQ_ENOMEM.
+ * HQ_EDB (SQLite failed, or the database is read-only; see hq_db_errmsg()), HQ_ENOMEM,
+ * HQ_EMISUSE (db is not an open handle).  On failure nothing is written.
  */
 HQ_API int hq_symbolize(hq_db_t *db, int progress);
 

@@ -162,6 +162,20 @@ static int64_t add_frame(hq_db_t *db, int64_t module_id, uint64_t ip, uint64_t b
 
 /* A new database with one module (path, build_id) and one frame per victim address. */
 static hq_db_t *make_db(const char *module_path, const char *build_id, const victim_out_t *v,
+                        int64_t *frame_ids);
+
+/* Run a victim and make a database of its frames, with the victim's own path and build-id;
+ * other_build: one hex digit of the build-id changed, as if the run had been of another build. */
+static hq_db_t *victim_db(const char *victim, int other_build, victim_out_t *v, int64_t *ids) {
+  char path[PATH_MAX], bid[128];
+  snprintf(path, sizeof path, "%s", hq_test_build_path(victim));
+  run_victim(victim, v);
+  read_build_id(path, bid, sizeof bid);
+  if (other_build) bid[0] = bid[0] == '0' ? '1' : '0';
+  return make_db(path, bid, v, ids);
+}
+
+static hq_db_t *make_db(const char *module_path, const char *build_id, const victim_out_t *v,
                         int64_t *frame_ids /* OUT: v->n ids */) {
   const char *path = hq_test_join(hq_test_tmpdir(), "sym.db");
   hq_db_t *db = NULL;
@@ -238,16 +252,10 @@ static int setup(void **state) {
 
 static void test_symbolize_O0_call_chain(void **state) {
   (void)state;
-  const char *victim = hq_test_build_path("tests/victims/symchain");
-  char path[PATH_MAX], bid[128];
   victim_out_t v;
   int64_t ids[3];
   frame_row_t r;
-  hq_db_t *db;
-  snprintf(path, sizeof path, "%s", victim);
-  run_victim("tests/victims/symchain", &v);
-  read_build_id(path, bid, sizeof bid);
-  db = make_db(path, bid, &v, ids);
+  hq_db_t *db = victim_db("tests/victims/symchain", 0, &v, ids);
   assert_int_equal(hq_symbolize(db, 0), HQ_OK);
   assert_frame(db, ids[0], "level2", SRC_O0, marker_line(SRC_O0, "LINE_CALL_LEAF"), &r);
   assert_int_equal(r.inline_parent, 0);
@@ -262,15 +270,11 @@ static void test_symbolize_O0_call_chain(void **state) {
 
 static void test_symbolize_O2_inline_frame(void **state) {
   (void)state;
-  char path[PATH_MAX], bid[128];
   victim_out_t v;
   int64_t ids[3];
   frame_row_t phys, outer;
   hq_db_t *db;
-  snprintf(path, sizeof path, "%s", hq_test_build_path("tests/victims/symchain_O2"));
-  run_victim("tests/victims/symchain_O2", &v);
-  read_build_id(path, bid, sizeof bid);
-  db = make_db(path, bid, &v, ids);
+  db = victim_db("tests/victims/symchain_O2", 0, &v, ids);
   assert_int_equal(hq_symbolize(db, 0), HQ_OK);
 
   /* The call to leaf sits in helper, which was inlined into level2. */
@@ -292,19 +296,33 @@ static void test_symbolize_O2_inline_frame(void **state) {
   assert_int_equal(q_int(db, "SELECT count(*) FROM frames"), 4);
   assert_int_equal(q_int(db, "SELECT count(*) FROM frames WHERE is_inline = 1"), 1);
   assert_string_equal(module_status(db, 1), "ok");
+  /* The chain query of docs/schema.md, for the physical frame of ids[0]. */
+  {
+    char want[PATH_MAX * 3];
+    frame_row_t r0, r1;
+    get_row(db, ids[0], &r0);
+    get_row(db, r0.inline_parent, &r1);
+    snprintf(want, sizeof want, "0 helper %s:%d|1 level2 %s:%d", r0.file,
+             marker_line(SRC_O2, "LINE_CALL_LEAF"), r1.file, marker_line(SRC_O2, "LINE_CALL_HELPER"));
+    assert_string_equal(hq_test_q_text(hq_db_sqlite(db),
+        "SELECT group_concat(t, '|') FROM (WITH RECURSIVE chain(id, level) AS ("
+        "  SELECT %lld, 0"
+        "  UNION ALL"
+        "  SELECT f.inline_parent, c.level + 1 FROM chain c JOIN frames f ON f.id = c.id"
+        "  WHERE f.inline_parent IS NOT NULL)"
+        "SELECT c.level || ' ' || f.function || ' ' || f.file || ':' || f.line AS t "
+        "FROM chain c JOIN frames f ON f.id = c.id ORDER BY c.level)", (long long)ids[0]),
+        want);
+  }
   hq_db_close(db);
 }
 
 static void test_symbolize_cxx_demangled(void **state) {
   (void)state;
-  char path[PATH_MAX], bid[128];
   victim_out_t v;
   int64_t ids[3];
   hq_db_t *db;
-  snprintf(path, sizeof path, "%s", hq_test_build_path("tests/victims/symcpp"));
-  run_victim("tests/victims/symcpp", &v);
-  read_build_id(path, bid, sizeof bid);
-  db = make_db(path, bid, &v, ids);
+  db = victim_db("tests/victims/symcpp", 0, &v, ids);
   assert_int_equal(hq_symbolize(db, 0), HQ_OK);
   assert_frame(db, ids[0], "ns::Widget<int>::make(unsigned long)", SRC_CXX,
                marker_line(SRC_CXX, "LINE_CALL_LEAF"), NULL);
@@ -315,15 +333,10 @@ static void test_symbolize_cxx_demangled(void **state) {
 
 static void test_symbolize_changed_build_id(void **state) {
   (void)state;
-  char path[PATH_MAX], bid[128];
   victim_out_t v;
   int64_t ids[3];
   hq_db_t *db;
-  snprintf(path, sizeof path, "%s", hq_test_build_path("tests/victims/symchain"));
-  run_victim("tests/victims/symchain", &v);
-  read_build_id(path, bid, sizeof bid);
-  bid[0] = bid[0] == '0' ? '1' : '0'; /* the run was of another build */
-  db = make_db(path, bid, &v, ids);
+  db = victim_db("tests/victims/symchain", 1, &v, ids);
   assert_int_equal(hq_symbolize(db, 0), HQ_OK);
   assert_string_equal(module_status(db, 1), "changed");
   assert_int_equal(q_int(db, "SELECT count(*) FROM frames WHERE function IS NULL AND file IS NULL "
@@ -349,6 +362,12 @@ static void test_symbolize_missing_file(void **state) {
   assert_int_equal(hq_symbolize(db, 0), HQ_OK);
   assert_string_equal(module_status(db, 1), "missing");
   assert_int_equal(q_int(db, "SELECT count(*) FROM frames WHERE function IS NULL AND file IS NULL"), 3);
+  /* The query of docs/schema.md, "modules that could not be used". */
+  assert_string_equal(hq_test_q_text(hq_db_sqlite(db),
+      "SELECT m.path || ' ' || m.file_status || ' ' || count(f.id) "
+      "FROM modules m LEFT JOIN frames f ON f.module_id = m.id AND f.function IS NULL "
+      "WHERE m.file_status IN ('missing', 'changed') GROUP BY m.id"),
+      hq_test_join(dir, "gone missing 3"));
   hq_db_close(db);
 }
 
@@ -424,15 +443,11 @@ static void test_symbolize_no_debug_info(void **state) {
 
 static void test_symbolize_idempotent(void **state) {
   (void)state;
-  char path[PATH_MAX], bid[128];
   victim_out_t v;
   int64_t ids[3];
   frame_row_t before, after;
   hq_db_t *db;
-  snprintf(path, sizeof path, "%s", hq_test_build_path("tests/victims/symchain_O2"));
-  run_victim("tests/victims/symchain_O2", &v);
-  read_build_id(path, bid, sizeof bid);
-  db = make_db(path, bid, &v, ids);
+  db = victim_db("tests/victims/symchain_O2", 0, &v, ids);
   assert_int_equal(hq_symbolize(db, 0), HQ_OK);
   get_row(db, ids[0], &before);
   assert_int_equal(hq_symbolize(db, 0), HQ_OK);
@@ -480,6 +495,33 @@ static void test_symbolize_shared_file_and_pseudo_module(void **state) {
   hq_db_close(db);
 }
 
+static void test_symbolize_empty_database(void **state) {
+  (void)state;
+  hq_db_t *db = NULL;
+  assert_int_equal(hq_db_open(hq_test_join(hq_test_tmpdir(), "empty.db"), HQ_DB_CREATE, &db), HQ_OK);
+  assert_int_equal(hq_symbolize(db, 0), HQ_OK);
+  assert_int_equal(q_int(db, "SELECT value FROM meta WHERE key = 'symbolized'"), 1);
+  assert_int_equal(q_int(db, "SELECT count(*) FROM frames"), 0);
+  hq_db_close(db);
+}
+
+static void test_symbolize_read_only_and_misuse(void **state) {
+  (void)state;
+  char dbpath[PATH_MAX];
+  victim_out_t v;
+  int64_t ids[3];
+  hq_db_t *db;
+  db = victim_db("tests/victims/symchain", 0, &v, ids);
+  snprintf(dbpath, sizeof dbpath, "%s", hq_db_path(db));
+  hq_db_close(db);
+  assert_int_equal(hq_db_open(dbpath, HQ_DB_READONLY, &db), HQ_OK);
+  assert_int_equal(hq_symbolize(db, 0), HQ_EDB);
+  assert_non_null(strstr(hq_db_errmsg(db), "read-only, cannot store symbols"));
+  assert_int_equal(q_int(db, "SELECT count(*) FROM frames WHERE function IS NULL"), 3);
+  hq_db_close(db);
+  assert_int_equal(hq_symbolize(NULL, 0), HQ_EMISUSE);
+}
+
 static void test_symbolize_demangle_names(void **state) {
   (void)state;
   static const char *const cases[][2] = {
@@ -515,7 +557,7 @@ static void test_symbolize_demangle_names(void **state) {
 
 static void test_symbolize_cli(void **state) {
   (void)state;
-  char path[PATH_MAX], bid[128], heapql[PATH_MAX], dbpath[PATH_MAX], text[PATH_MAX];
+  char heapql[PATH_MAX], dbpath[PATH_MAX], text[PATH_MAX];
   char *argv[5];
   hq_test_proc_t p;
   victim_out_t v;
@@ -523,10 +565,7 @@ static void test_symbolize_cli(void **state) {
   hq_db_t *db;
   FILE *f;
   snprintf(heapql, sizeof heapql, "%s", hq_test_build_path("bin/heapql"));
-  snprintf(path, sizeof path, "%s", hq_test_build_path("tests/victims/symchain_O2"));
-  run_victim("tests/victims/symchain_O2", &v);
-  read_build_id(path, bid, sizeof bid);
-  db = make_db(path, bid, &v, ids);
+  db = victim_db("tests/victims/symchain_O2", 0, &v, ids);
   snprintf(dbpath, sizeof dbpath, "%s", hq_db_path(db));
   hq_db_close(db);
 
@@ -769,6 +808,8 @@ int main(void) {
     cmocka_unit_test_setup(test_symbolize_no_debug_info, setup),
     cmocka_unit_test_setup(test_symbolize_idempotent, setup),
     cmocka_unit_test_setup(test_symbolize_shared_file_and_pseudo_module, setup),
+    cmocka_unit_test_setup(test_symbolize_empty_database, setup),
+    cmocka_unit_test_setup(test_symbolize_read_only_and_misuse, setup),
     cmocka_unit_test_setup(test_symbolize_demangle_names, setup),
     cmocka_unit_test_setup(test_symbolize_cli, setup),
     cmocka_unit_test_setup(test_symbolize_many_addresses_match_libdw, setup),
