@@ -10,7 +10,9 @@
  *     at an address and the chain of functions it was inlined into come from a binary search
  *     (dwarf_getscopes would re-walk the CU for every address);
  *   - names are demangled once per DIE (or ELF symbol) and cached.
- * Without DWARF, names come from the ELF symbol table (.symtab, else .dynsym).
+ * Without DWARF, names come from the ELF symbol table (.symtab, else .dynsym).  Split DWARF
+ * units are read through their skeletons (addresses, lines) and .dwo files (functions).  CUs are
+ * found from their own DW_AT_ranges, so binaries without .debug_aranges (clang) work too.
  *
  * Separate debug information is looked up by build-id and .gnu_debuglink under the directories
  * of HEAPQL_DEBUGINFO_PATH (elfutils' syntax; default ":.debug:/usr/lib/debug").  debuginfod is
@@ -132,7 +134,10 @@ typedef struct {
 } fnode_t;
 
 typedef struct {
-  Dwarf_Die die;
+  Dwarf_Die die;        /* the unit DIE: address ranges and the line table */
+  Dwarf_Die funcs;      /* where its functions are: die, or the split unit of a skeleton */
+  Dwarf *funcs_dbg;     /* the Dwarf holding funcs (a .dwo file's for split DWARF) */
+  uint64_t key_base;    /* added to DIE offsets for the name cache: 0, or unique per .dwo */
   const char *comp_dir; /* makes relative file names absolute; NULL if unknown */
   int version;
   int state;          /* 0 not indexed yet, 1 indexed, -1 failed */
@@ -246,7 +251,7 @@ static int walk(cu_t *cu, Dwarf_Die *parent_die, int32_t parent_node, uint32_t d
 }
 
 static int index_cu(cu_t *cu) {
-  int rc = walk(cu, &cu->die, -1, 0);
+  int rc = walk(cu, &cu->funcs, -1, 0);
   if (rc) return rc;
   if (cu->nranges) {
     cu->sorted = malloc(cu->nranges * sizeof *cu->sorted);
@@ -297,21 +302,26 @@ static int build_cus(hq__symres_t *r) {
 
   r->cus_state = 1;
   while (dwarf_get_units(r->dbg, unit, &next, &version, &unit_type, &cudie, &subdie) == 0) {
-    Dwarf_Die *die = &cudie;
     Dwarf_Addr base, lo, hi;
+    Dwarf_Attribute attr;
     ptrdiff_t off = 0;
+    cu_t *cu;
     unit = next;
-    if (unit_type == DW_UT_skeleton && dwarf_tag(&subdie) == DW_TAG_compile_unit) die = &subdie;
-    else if (unit_type != DW_UT_compile) continue;
+    if (unit_type != DW_UT_compile && unit_type != DW_UT_skeleton) continue;
     if (hq__grow((void **)&r->cus, &capcus, r->ncus, sizeof *r->cus, 64)) return HQ_ENOMEM;
-    memset(&r->cus[r->ncus], 0, sizeof r->cus[r->ncus]);
-    r->cus[r->ncus].die = *die;
-    r->cus[r->ncus].version = version;
-    {
-      Dwarf_Attribute attr;
-      r->cus[r->ncus].comp_dir = dwarf_formstring(dwarf_attr(die, DW_AT_comp_dir, &attr));
+    cu = &r->cus[r->ncus];
+    memset(cu, 0, sizeof *cu);
+    cu->die = cu->funcs = cudie;
+    cu->funcs_dbg = r->dbg;
+    /* Split DWARF: addresses and lines stay in the skeleton, the functions are in the .dwo. */
+    if (unit_type == DW_UT_skeleton && dwarf_tag(&subdie) == DW_TAG_compile_unit) {
+      cu->funcs = subdie;
+      cu->funcs_dbg = dwarf_cu_getdwarf(subdie.cu);
+      cu->key_base = (uint64_t)(r->ncus + 1) << 40;
     }
-    while ((off = dwarf_ranges(die, off, &base, &lo, &hi)) > 0) {
+    cu->version = version;
+    cu->comp_dir = dwarf_formstring(dwarf_attr(&cudie, DW_AT_comp_dir, &attr));
+    while ((off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0) {
       if (hi <= lo) continue;
       if (hq__grow((void **)&r->cu_ranges, &capranges, r->ncu_ranges, sizeof *r->cu_ranges, 64))
         return HQ_ENOMEM;
@@ -341,20 +351,20 @@ static cu_t *find_cu(hq__symres_t *r, Dwarf_Addr a) {
 
 /* ---- names and files ---- */
 
-static const char *die_name(hq__symres_t *r, Dwarf_Off off) {
+static const char *die_name(hq__symres_t *r, const cu_t *cu, Dwarf_Off off) {
   const char *name = NULL, *linkage;
   char *demangled = NULL;
   Dwarf_Die die;
   Dwarf_Attribute attr;
-  if (map_get(&r->die_names, off, &name)) return name;
-  if (!dwarf_offdie(r->dbg, off, &die)) return NULL;
+  if (map_get(&r->die_names, cu->key_base + off, &name)) return name;
+  if (!dwarf_offdie(cu->funcs_dbg, off, &die)) return NULL;
   /* The linkage name gives C++ scopes and parameter types (dwarf_attr_integrate follows
    * DW_AT_abstract_origin and DW_AT_specification to the declaration that has it). */
   linkage = dwarf_formstring(dwarf_attr_integrate(&die, DW_AT_linkage_name, &attr));
   if (!linkage) linkage = dwarf_formstring(dwarf_attr_integrate(&die, DW_AT_MIPS_linkage_name, &attr));
   if (linkage) demangled = hq__demangle(linkage);
   name = demangled ? demangled : linkage ? linkage : dwarf_diename(&die);
-  if (map_put(&r->die_names, off, name, demangled != NULL)) {
+  if (map_put(&r->die_names, cu->key_base + off, name, demangled != NULL)) {
     r->oom = 1;
     return NULL;
   }
@@ -425,7 +435,8 @@ static const char *abs_file(hq__symres_t *r, const cu_t *cu, const char *name) {
 static const char *cu_file(cu_t *cu, uint32_t idx) {
   const char *name;
   if (cu->files_state == 0)
-    cu->files_state = dwarf_getsrcfiles(&cu->die, &cu->files, &cu->nfiles) == 0 ? 1 : -1;
+    cu->files_state = dwarf_getsrcfiles(&cu->funcs, &cu->files, &cu->nfiles) == 0 ||
+                      dwarf_getsrcfiles(&cu->die, &cu->files, &cu->nfiles) == 0 ? 1 : -1;
   if (cu->files_state < 0 || idx >= cu->nfiles) return NULL;
   if (idx == 0 && cu->version < 5) return NULL; /* before DWARF 5, file 0 means "none" */
   name = dwarf_filesrc(cu->files, idx, NULL, NULL);
@@ -450,7 +461,7 @@ int hq__symres_lookup(hq__symres_t *r, uint64_t addr, hq__symframe_t *out, int c
       Dwarf_Line *line = dwarf_getsrc_die(&cu->die, a);
       int lineno = 0;
       int32_t node = innermost(cu, a);
-      out[0].function = node >= 0 ? die_name(r, cu->nodes[node].die_off) : NULL;
+      out[0].function = node >= 0 ? die_name(r, cu, cu->nodes[node].die_off) : NULL;
       if (!out[0].function) out[0].function = sym_name(r, addr);
       out[0].file = NULL;
       out[0].line = 0;
@@ -462,7 +473,7 @@ int hq__symres_lookup(hq__symres_t *r, uint64_t addr, hq__symframe_t *out, int c
       /* Each inlined instance adds the function it was inlined into, at the call's line. */
       while (node >= 0 && cu->nodes[node].inlined && cu->nodes[node].parent >= 0 && n < cap) {
         const fnode_t *inl = &cu->nodes[node];
-        out[n].function = die_name(r, cu->nodes[inl->parent].die_off);
+        out[n].function = die_name(r, cu, cu->nodes[inl->parent].die_off);
         out[n].file = abs_file(r, cu, cu_file(cu, inl->call_file));
         out[n].line = out[n].file ? (int)inl->call_line : 0;
         n++;

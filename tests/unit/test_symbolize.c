@@ -45,12 +45,13 @@ typedef struct {
 
 /* ---- helpers ---- */
 
+/* Run a victim (a path, or a name under the build directory) and collect its addresses. */
 static void run_victim(const char *name, victim_out_t *out) {
   char path[PATH_MAX];
   char *argv[2];
   hq_test_proc_t p;
   const char *line;
-  snprintf(path, sizeof path, "%s", hq_test_build_path(name));
+  snprintf(path, sizeof path, "%s", name[0] == '/' ? name : hq_test_build_path(name));
   argv[0] = path;
   argv[1] = NULL;
   memset(out, 0, sizeof *out);
@@ -399,6 +400,50 @@ static void test_symbolize_debug_file_by_build_id(void **state) {
   assert_frame(db, ids[1], "level1", SRC_O0, marker_line(SRC_O0, "LINE_CALL_LEVEL2"), NULL);
   assert_frame(db, ids[2], "main", SRC_O0, marker_line(SRC_O0, "LINE_CALL_LEVEL1"), NULL);
   hq_db_close(db);
+}
+
+static const char *dirname_of(const char *path) {
+  static char dir[PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+  return dir;
+}
+
+/* The same chain from the other DWARF forms compilers produce: DWARF 4, split DWARF (functions
+ * in a .dwo file beside the program), compressed debug sections. */
+static void test_symbolize_dwarf_variants(void **state) {
+  (void)state;
+  static const char *const variants[] = {"-gdwarf-4", "-gsplit-dwarf", "-gz"};
+  const char *gcc = hq_test_which("gcc");
+  char cc[PATH_MAX], exe[PATH_MAX], bid[128];
+  HQ_TEST_REQUIRE(gcc != NULL, "gcc");
+  snprintf(cc, sizeof cc, "%s", gcc);
+  for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+    char *argv[] = {cc, "-std=gnu11", "-O2", "-g", (char *)variants[i], "-fno-omit-frame-pointer",
+                    "-o", exe, SRC_O2, NULL};
+    hq_test_proc_t p;
+    victim_out_t v;
+    int64_t ids[3];
+    frame_row_t r;
+    hq_db_t *db;
+    snprintf(exe, sizeof exe, "%s", hq_test_join(hq_test_tmpdir(), "victim"));
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+    if (p.exit_status != 0) fail_msg("gcc %s: %s", variants[i], p.err);
+    hq_test_proc_free(&p);
+    if (!strcmp(variants[i], "-gsplit-dwarf")) /* the functions really are elsewhere */
+      assert_true(hq_test_exists(hq_test_join(dirname_of(exe), "victim-symchain_O2.dwo")));
+    run_victim(exe, &v);
+    read_build_id(exe, bid, sizeof bid);
+    db = make_db(exe, bid, &v, ids);
+    assert_int_equal(hq_symbolize(db, 0), HQ_OK);
+    assert_frame(db, ids[0], "helper", SRC_O2, marker_line(SRC_O2, "LINE_CALL_LEAF"), &r);
+    assert_frame(db, r.inline_parent, "level2", SRC_O2, marker_line(SRC_O2, "LINE_CALL_HELPER"), &r);
+    assert_int_equal(r.inline_parent, 0);
+    assert_frame(db, ids[1], "level1", SRC_O2, marker_line(SRC_O2, "LINE_CALL_LEVEL2"), NULL);
+    assert_frame(db, ids[2], "main", SRC_O2, marker_line(SRC_O2, "LINE_CALL_LEVEL1"), NULL);
+    assert_string_equal(module_status(db, 1), "ok");
+    hq_db_close(db);
+  }
 }
 
 static void test_symbolize_no_debug_info(void **state) {
@@ -805,6 +850,7 @@ int main(void) {
     cmocka_unit_test_setup(test_symbolize_changed_build_id, setup),
     cmocka_unit_test_setup(test_symbolize_missing_file, setup),
     cmocka_unit_test_setup(test_symbolize_debug_file_by_build_id, setup),
+    cmocka_unit_test_setup(test_symbolize_dwarf_variants, setup),
     cmocka_unit_test_setup(test_symbolize_no_debug_info, setup),
     cmocka_unit_test_setup(test_symbolize_idempotent, setup),
     cmocka_unit_test_setup(test_symbolize_shared_file_and_pseudo_module, setup),
