@@ -246,10 +246,10 @@ $(TEST_BIN)/victims/lib%.so: tests/preload/victims/lib%.c
 	$(call quiet,CC,$<)$(CC) -std=gnu11 -g -O0 -fno-omit-frame-pointer -fPIC -shared -o $@ $< -ldl -lpthread
 $(TEST_BIN)/victims/%: tests/preload/victims/%.c
 	@mkdir -p $(@D)
-	$(call quiet,CC,$<)$(CC) -std=gnu11 -g $(call victim_opt,$*) -fno-omit-frame-pointer -Iinclude -o $@ $< -ldl -lpthread
+	$(call quiet,CC,$<)$(CC) -std=gnu11 -g $(call victim_opt,$*) -fno-omit-frame-pointer -fno-builtin -Iinclude -o $@ $< -ldl -lpthread
 $(TEST_BIN)/victims/%: tests/preload/victims/%.cpp
 	@mkdir -p $(@D)
-	$(call quiet,CXX,$<)$(CXX) -std=c++17 -g $(call victim_opt,$*) -fno-omit-frame-pointer -o $@ $< -lpthread
+	$(call quiet,CXX,$<)$(CXX) -std=c++17 -g $(call victim_opt,$*) -fno-omit-frame-pointer -fno-builtin -o $@ $< -lpthread
 
 tests: all $(UNIT_BINS) $(PRELOAD_TEST_BINS) $(VICTIMS)
 

@@ -809,7 +809,11 @@ static int write_meta(import_t *im) {
   SETI("duration_ns", duration);
   if (im->end && im->end->exit_status >= 0) SETI("exit_status", im->end->exit_status);
   SETI("complete", im->complete);
-  if (!im->complete || im->reason[0]) SETT("incomplete_reason", im->reason);
+  if (!im->complete) {
+    SETT("incomplete_reason", im->reason);
+  } else if (im->reason[0]) {
+    SETT("notes", im->reason);
+  }
   SETI("dropped_events", im->end ? im->end->dropped : 0);
   SETI("max_depth", h->max_depth);
   SETI("mmap_recorded", (h->flags & HQ_RAWF_MMAP) != 0);

@@ -65,7 +65,8 @@ static void program_name(char *out, size_t cap) {
   }
   exe[n] = '\0';
   base = strrchr(exe, '/');
-  snprintf(out, cap, "%s", base ? base + 1 : exe);
+  base = base ? base + 1 : exe;
+  snprintf(out, cap, "%.*s", (int)(cap - 1), base);
 }
 
 void hq__env_output_for(pid_t pid, char *out, size_t cap) {
@@ -164,12 +165,14 @@ void hq__env_children_output(void) {
   static char buf[1100];
   const char *p = hq__opts.output_pattern;
   const char *dot, *slash;
-  if (strstr(p, "%p")) return;
+  if (strstr(p, "%p") && strstr(p, "%n")) return;
   dot = strrchr(p, '.');
   slash = strrchr(p, '/');
+  /* The exec'd image keeps the pid of the process that exec'd, whose own (pre-exec) database
+   * is <stem>.<pid>.db: the program name keeps the two apart. */
   if (dot && (!slash || dot > slash))
-    snprintf(buf, sizeof buf, "HEAPQL_OUTPUT=%.*s.%%p%s", (int)(dot - p), p, dot);
+    snprintf(buf, sizeof buf, "HEAPQL_OUTPUT=%.*s.%%p.%%n%s", (int)(dot - p), p, dot);
   else
-    snprintf(buf, sizeof buf, "HEAPQL_OUTPUT=%s.%%p", p);
+    snprintf(buf, sizeof buf, "HEAPQL_OUTPUT=%s.%%p.%%n", p);
   putenv(buf);
 }

@@ -83,13 +83,14 @@ static void fork_child(void) {
     hq__guard--;
     return;
   }
+  /* Named while hq__state.pid is still the parent's: a child gets "<stem>.<pid>.db". */
+  hq__env_output_for(getpid(), hq__opts.output, sizeof hq__opts.output);
   hq__state.pid = getpid();
   hq__state.t0_mono = clock_ns(CLOCK_MONOTONIC);
   hq__state.t0_unix = clock_ns(CLOCK_REALTIME);
   hq__state.exit_status = -1;
   hq__state.degraded_reason[0] = '\0';
   atomic_store(&hq__dropped, 0);
-  hq__env_output_for(hq__state.pid, hq__opts.output, sizeof hq__opts.output);
   snprintf(hq__opts.raw, sizeof hq__opts.raw, "%s%s", hq__opts.output, HQ_RAW_SUFFIX);
   if (hq__writer_open(why, sizeof why) != 0) {
     say("fork child runs untraced", why);
@@ -161,6 +162,7 @@ void hq__finish(int exit_status) {
   if (atomic_exchange(&hq__state.finished, 1)) return;
   hq__guard++; /* for good: nothing after this is the program's to record */
   atomic_store(&hq__state.enabled, 0);
+  hq__modmap_refresh(); /* libraries loaded since the writer last looked */
   hq__writer_end(exit_status);
   hq__writer_wake();
   if (hq__state.degraded_reason[0]) say("recording stopped", hq__state.degraded_reason);
@@ -180,6 +182,16 @@ void hq__finish(int exit_status) {
 }
 
 /* Only when on_exit could not be registered (or the library is unloaded some other way). */
+void hq__finish_exec(void) {
+  if (!hq__state.initialized || getpid() != hq__state.pid ||
+      atomic_load(&hq__state.finished))
+    return;
+  hq__guard++;
+  hq__writer_note("the process replaced itself with exec");
+  hq__guard--;
+  hq__finish(-1);
+}
+
 __attribute__((destructor(101))) static void hq_fini(void) {
   if (!on_exit_registered) hq__finish(hq__state.exit_status);
 }

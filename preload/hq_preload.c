@@ -297,9 +297,17 @@ hq_export void *mremap(void *old, size_t old_len, size_t len, int flags, ...) {
 
 hq_export int dlclose(void *handle) {
   int rc;
+  int on = atomic_load_explicit(&hq__state.enabled, memory_order_relaxed);
   ENSURE_REAL(dlclose);
+  /* Before: a library loaded and closed between two polls of the writer is still in the map.
+   * After: what dlclose really unmapped is marked gone. */
+  if (on) {
+    hq_guard_enter();
+    hq__modmap_refresh();
+    hq_guard_leave();
+  }
   rc = hq__real.dlclose(handle);
-  if (atomic_load_explicit(&hq__state.enabled, memory_order_relaxed)) {
+  if (on) {
     hq_guard_enter();
     hq__modmap_refresh();
     hq_guard_leave();
@@ -392,4 +400,89 @@ hq_export void abort(void) {
   }
   ENSURE_REAL(abort_);
   hq__real.abort_();
+}
+
+/* ---- exec: this process's recording ends here; the new program is recorded only with
+ * HEAPQL_FOLLOW_EXEC=1 (LD_PRELOAD was stripped at start otherwise) ---- */
+
+void hq__finish_exec(void);
+
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
+typedef int (*fexecve_fn)(int, char *const[], char *const[]);
+typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int);
+
+extern char **environ;
+
+hq_export int execve(const char *path, char *const argv[], char *const envp[]) {
+  execve_fn real = (execve_fn)hq__real_cxx("execve");
+  hq__finish_exec();
+  if (!real) { errno = ENOSYS; return -1; }
+  return real(path, argv, envp);
+}
+
+hq_export int execvpe(const char *file, char *const argv[], char *const envp[]) {
+  execvpe_fn real = (execvpe_fn)hq__real_cxx("execvpe");
+  hq__finish_exec();
+  if (!real) { errno = ENOSYS; return -1; }
+  return real(file, argv, envp);
+}
+
+hq_export int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }
+hq_export int execvp(const char *file, char *const argv[]) { return execvpe(file, argv, environ); }
+
+hq_export int fexecve(int fd, char *const argv[], char *const envp[]) {
+  fexecve_fn real = (fexecve_fn)hq__real_cxx("fexecve");
+  hq__finish_exec();
+  if (!real) { errno = ENOSYS; return -1; }
+  return real(fd, argv, envp);
+}
+
+hq_export int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags) {
+  execveat_fn real = (execveat_fn)hq__real_cxx("execveat");
+  hq__finish_exec();
+  if (!real) { errno = ENOSYS; return -1; }
+  return real(dirfd, path, argv, envp, flags);
+}
+
+/* execl, execlp, execle: gather the variadic arguments on the stack (no malloc). */
+#define HQ_EXECL_ARGV(first, ap, argv_out, envp_out, with_env)                 \
+  size_t n_ = 1;                                                               \
+  va_list c_;                                                                  \
+  va_copy(c_, ap);                                                             \
+  while (va_arg(c_, char *) != NULL) n_++;                                     \
+  va_end(c_);                                                                  \
+  char *argv_out[n_ + 1];                                                      \
+  argv_out[0] = (char *)(first);                                               \
+  for (size_t i_ = 1; i_ <= n_; i_++) argv_out[i_] = va_arg(ap, char *);       \
+  char *const *envp_out = with_env ? va_arg(ap, char *const *) : environ
+
+hq_export int execl(const char *path, const char *arg, ...) {
+  va_list ap;
+  int rc;
+  va_start(ap, arg);
+  HQ_EXECL_ARGV(arg, ap, argv, envp, 0);
+  rc = execve(path, argv, envp);
+  va_end(ap);
+  return rc;
+}
+
+hq_export int execlp(const char *file, const char *arg, ...) {
+  va_list ap;
+  int rc;
+  va_start(ap, arg);
+  HQ_EXECL_ARGV(arg, ap, argv, envp, 0);
+  rc = execvpe(file, argv, envp);
+  va_end(ap);
+  return rc;
+}
+
+hq_export int execle(const char *path, const char *arg, ...) {
+  va_list ap;
+  int rc;
+  va_start(ap, arg);
+  HQ_EXECL_ARGV(arg, ap, argv, envp, 1);
+  rc = execve(path, argv, envp);
+  va_end(ap);
+  return rc;
 }

@@ -3,6 +3,7 @@
  * the stack interned through this thread's cache of hashes already sent, and one fixed-size
  * record appended to this thread's ring.  No lock, no malloc, no stdio, no symbol lookup.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -15,7 +16,6 @@
 
 __thread int hq__guard __attribute__((tls_model("initial-exec")));
 __thread hq_ring_t *hq__tls_ring __attribute__((tls_model("initial-exec")));
-static __thread int tls_dead __attribute__((tls_model("initial-exec")));
 static __thread int tls_exit_round __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t exit_key;
@@ -29,7 +29,7 @@ uint64_t hq__now(void) {
 
 static void on_thread_exit(void *arg) {
   /* Stay registered through the other keys' destructors (they may still free), then retire. */
-  if (++tls_exit_round < 3) {
+  if (++tls_exit_round < PTHREAD_DESTRUCTOR_ITERATIONS) {
     pthread_setspecific(exit_key, arg);
     return;
   }
@@ -50,10 +50,6 @@ void hq__record_after_fork_child(void) {
 hq_cold static hq_ring_t *thread_ring(void) {
   hq_ring_t *r;
   hq_rec_time_t start;
-  if (tls_dead) {
-    atomic_fetch_add_explicit(&hq__dropped, 1, memory_order_relaxed);
-    return NULL;
-  }
   r = hq__ring_acquire((uint32_t)syscall(SYS_gettid));
   if (!r) {
     atomic_fetch_add_explicit(&hq__dropped, 1, memory_order_relaxed);
@@ -234,9 +230,8 @@ void hq__record_thread_exit(void) {
     end.hdr.len = sizeof end;
     end.t = hq__now();
     hq__ring_push(r, &end, sizeof end);
-    hq__tls_ring = NULL;
+    /* The ring stays this thread's until it is gone: glibc frees a little after this. */
     hq__ring_retire(r);
   }
-  tls_dead = 1;
   hq_guard_leave();
 }

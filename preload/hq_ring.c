@@ -79,8 +79,7 @@ hq_ring_t *hq__ring_acquire(uint32_t tid) {
 }
 
 void hq__ring_retire(hq_ring_t *r) {
-  atomic_store_explicit(&r->state, HQ_RING_RETIRED, memory_order_release);
-  hq__writer_wake();
+  atomic_store_explicit(&r->state, HQ_RING_EXITING, memory_order_release);
 }
 
 /* The ring is full: drain it now, on this thread, under the writer's lock. */

@@ -161,11 +161,12 @@ static void drain_all_locked(void) {
   for (hq_ring_t *r = hq__ring_list(); r; r = r->next) {
     int state = atomic_load_explicit(&r->state, memory_order_acquire);
     if (state == HQ_RING_FREE) continue;
+    /* An exiting thread may still be writing; once the kernel no longer knows its tid, the
+     * last drain below is complete and the ring can serve a new thread. */
+    int gone = state == HQ_RING_EXITING &&
+               syscall(SYS_tgkill, (long)hq__state.pid, (long)r->tid, 0) != 0 && errno == ESRCH;
     drain_locked(r);
-    if (state == HQ_RING_RETIRED &&
-        atomic_load_explicit(&r->head, memory_order_acquire) ==
-            atomic_load_explicit(&r->tail, memory_order_relaxed))
-      atomic_store_explicit(&r->state, HQ_RING_FREE, memory_order_release);
+    if (gone) atomic_store_explicit(&r->state, HQ_RING_FREE, memory_order_release);
   }
 }
 
@@ -319,7 +320,7 @@ void hq__writer_end(int exit_status) {
   drain_all_locked();
   /* Names of the threads still alive. */
   for (hq_ring_t *r = hq__ring_list(); r; r = r->next) {
-    char path[64], name[32];
+    char path[64], name[32] = "";
     hq_rec_thread_name_t tn;
     struct iovec tv = {&tn, sizeof tn};
     int fd;
@@ -337,7 +338,7 @@ void hq__writer_end(int exit_status) {
     tn.hdr.type = HQ_REC_THREAD_NAME;
     tn.hdr.len = sizeof tn;
     tn.tid = r->tid;
-    snprintf(tn.name, sizeof tn.name, "%s", name);
+    memcpy(tn.name, name, sizeof tn.name - 1);
     write_all(&tv, 1);
   }
   sample_rss_locked();

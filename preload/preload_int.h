@@ -125,7 +125,10 @@ typedef struct hq_ring_s {
   unsigned char data[];
 } hq_ring_t;
 
-enum { HQ_RING_ACTIVE = 0, HQ_RING_RETIRED = 1, HQ_RING_FREE = 2 };
+/* ACTIVE: its thread records into it.  EXITING: its thread ran its last TLS destructor round
+ * but may still free a little on its way out (glibc's own thread teardown); the writer frees
+ * the ring once the kernel says the thread is gone.  FREE: drained, reusable. */
+enum { HQ_RING_ACTIVE = 0, HQ_RING_EXITING = 1, HQ_RING_FREE = 2 };
 
 hq_ring_t *hq__ring_acquire(uint32_t tid);   /* a ring for the calling thread; NULL if none */
 void       hq__ring_retire(hq_ring_t *r);
