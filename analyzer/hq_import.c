@@ -938,7 +938,7 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
   if (fstat(fd, &sb) != 0) FAIL(HQ_EIO, "%s: %s", raw_path, strerror(errno));
   if (!S_ISREG(sb.st_mode)) FAIL(HQ_EFORMAT, "%s: not a regular file", raw_path);
   if ((size_t)sb.st_size < sizeof(hq_raw_header_t))
-    FAIL(HQ_EFORMAT, "%s: not a heapql raw trace (too short for a header)", raw_path);
+    FAIL(HQ_EFORMAT, "%s: not a heapql raw trace", raw_path);
   im.map_len = (size_t)sb.st_size;
   im.map = mmap(NULL, im.map_len, PROT_READ, MAP_PRIVATE, fd, 0);
   if (im.map == MAP_FAILED) {
