@@ -269,8 +269,15 @@ check-sanitize:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=address,undefined test
 
 # ---- bench, demo ----
-bench: all
-	$(Q)$(SHELL) scripts/bench.sh
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+$(BUILD)/bench/%: bench/%.c $(ANALYZER_A) $(KERNELS_A)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SQLITE_CFLAGS) $(BLAS_CFLAGS) -Ianalyzer -o $@ $< \
+	  $(KERNELS_A) $(ANALYZER_A) $(ANALYZER_LIBS) $(KERNELS_LIBS) $(FINAL_LDFLAGS)
+
+bench: all $(BENCH_BINS)
+	$(Q)BUILD=$(BUILD) $(SHELL) scripts/bench.sh
 
 demo:
 	$(Q)$(SHELL) scripts/install-deps.sh
