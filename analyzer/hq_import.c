@@ -506,8 +506,8 @@ static int do_free(import_t *im, stream_t *s, int free_kind, uint64_t t, uint64_
   a = &im->pend.v[idx - 1];
   if (stack_hash && (rc = stack_id_for(im, stack_hash, &free_stack))) return rc;
   *class_total(im, cls) -= a->size;
-  if (out_id) *out_id = a->id;
   if ((rc = write_row(im, a, &t, free_kind, s->tid, s->alloc_seq, free_stack))) return rc;
+  if (out_id) *out_id = a->id; /* assigned by write_row */
   VEC_PUSH(im->pend_free, (uint32_t)(idx - 1), rc);
   return rc;
 }
