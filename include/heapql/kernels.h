@@ -24,3 +24,4 @@ HQ_API const char *hq_kernels_version(void);
 }
 #endif
 #endif /* HEAPQL_KERNELS_H */
+#include "heapql/kernels_model.h"

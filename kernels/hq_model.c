@@ -1,0 +1,259 @@
+/*
+ * hq_model.c: the sequential model handle: layers, parameters, the allocation hook and the
+ * memory accounting every other model file goes through.  Forward and backward live in
+ * hq_ckpt.c, the layer kinds in hq_layer_*.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hq_model_int.h"
+
+/* ---- Default allocator ---- */
+
+static void *default_alloc(void *ctx, size_t bytes) {
+  (void)ctx;
+  /* aligned_alloc wants a multiple of the alignment. */
+  size_t rounded = (bytes + 63) & ~(size_t)63;
+  return aligned_alloc(64, rounded);
+}
+
+static void default_release(void *ctx, void *ptr, size_t bytes) {
+  (void)ctx;
+  (void)bytes;
+  free(ptr);
+}
+
+/* ---- Accounting ---- */
+
+void *hq__model_alloc(hq_model_t *m, hq__mem_cat_t cat, size_t bytes) {
+  if (bytes == 0) return NULL;
+  void *p = m->alloc.alloc(m->alloc.ctx, bytes);
+  if (!p) return NULL;
+  m->allocations++;
+  m->cur[cat] += bytes;
+  if (m->cur[cat] > m->peak[cat]) m->peak[cat] = m->cur[cat];
+  return p;
+}
+
+void *hq__model_zalloc(hq_model_t *m, hq__mem_cat_t cat, size_t bytes) {
+  void *p = hq__model_alloc(m, cat, bytes);
+  if (p) memset(p, 0, bytes);
+  return p;
+}
+
+void hq__model_release(hq_model_t *m, hq__mem_cat_t cat, void *ptr, size_t bytes) {
+  if (!ptr) return;
+  m->cur[cat] -= bytes;
+  m->alloc.release(m->alloc.ctx, ptr, bytes);
+}
+
+/* ---- Model ---- */
+
+int hq_model_create(size_t in_features, const hq_model_allocator_t *alloc, hq_model_t **out) {
+  if (!out) return HQ_EINVAL;
+  *out = NULL;
+  if (in_features == 0) return HQ_EINVAL;
+  if (alloc && (!alloc->alloc || !alloc->release)) return HQ_EINVAL;
+  hq_model_t *m = calloc(1, sizeof *m);
+  if (!m) return HQ_ENOMEM;
+  m->magic = HQ__MODEL_MAGIC;
+  m->in_features = in_features;
+  if (alloc) {
+    m->alloc = *alloc;
+  } else {
+    m->alloc.alloc = default_alloc;
+    m->alloc.release = default_release;
+  }
+  *out = m;
+  return HQ_OK;
+}
+
+int hq__model_valid(const hq_model_t *m) { return m && m->magic == HQ__MODEL_MAGIC; }
+
+void hq_model_destroy(hq_model_t *m) {
+  if (!hq__model_valid(m)) return;
+  hq__ckpt_release(m);
+  for (size_t i = 0; i < m->n_layers; i++) hq__layer_free(m, m->layers[i]);
+  free(m->layers);
+  free(m->out);
+  free(m->saved);
+  m->magic = 0;
+  free(m);
+}
+
+size_t hq_model_layers(const hq_model_t *m) { return hq__model_valid(m) ? m->n_layers : 0; }
+
+size_t hq_model_in_features(const hq_model_t *m) { return hq__model_valid(m) ? m->in_features : 0; }
+
+size_t hq_model_out_features(const hq_model_t *m) {
+  if (!hq__model_valid(m)) return 0;
+  return m->n_layers ? m->layers[m->n_layers - 1]->out : m->in_features;
+}
+
+/* ---- Layers ---- */
+
+int hq__layer_new(hq_model_t *m, const hq__layer_ops_t *ops, size_t out, hq__layer_t **out_layer) {
+  *out_layer = NULL;
+  if (m->pending) return HQ_EMISUSE;
+  hq__layer_t *l = calloc(1, sizeof *l);
+  if (!l) return HQ_ENOMEM;
+  l->ops = ops;
+  l->in = hq_model_out_features(m);
+  l->out = out;
+  snprintf(l->name, sizeof l->name, "layer %zu %s", m->n_layers, ops->kind);
+  *out_layer = l;
+  return HQ_OK;
+}
+
+int hq__layer_commit(hq_model_t *m, hq__layer_t *l) {
+  if (m->n_layers == m->cap_layers) {
+    size_t cap = m->cap_layers ? 2 * m->cap_layers : 8;
+    hq__layer_t **layers = realloc(m->layers, cap * sizeof *layers);
+    if (!layers) return HQ_ENOMEM;
+    m->layers = layers;
+    float **outs = realloc(m->out, cap * sizeof *outs);
+    if (!outs) return HQ_ENOMEM;
+    m->out = outs;
+    float **saved = realloc(m->saved, cap * sizeof *saved);
+    if (!saved) return HQ_ENOMEM;
+    m->saved = saved;
+    m->cap_layers = cap;
+  }
+  m->out[m->n_layers] = NULL;
+  m->saved[m->n_layers] = NULL;
+  m->layers[m->n_layers++] = l;
+  return HQ_OK;
+}
+
+void hq__layer_free(hq_model_t *m, hq__layer_t *l) {
+  if (!l) return;
+  for (size_t p = 0; p < l->n_params; p++) {
+    hq__model_release(m, HQ__MEM_PARAM, l->param[p], l->count[p] * sizeof(float));
+    hq__model_release(m, HQ__MEM_GRAD, l->grad[p], l->count[p] * sizeof(float));
+  }
+  hq__model_release(m, HQ__MEM_FIXED, l->fixed, l->fixed_count * sizeof(float));
+  free(l);
+}
+
+int hq__layer_add_param(hq_model_t *m, hq__layer_t *l, size_t count, float **out_data) {
+  if (l->n_params == HQ__LAYER_MAX_PARAMS) return HQ_EMISUSE;
+  float *data = hq__model_zalloc(m, HQ__MEM_PARAM, count * sizeof(float));
+  if (!data) return HQ_ENOMEM;
+  float *grad = hq__model_zalloc(m, HQ__MEM_GRAD, count * sizeof(float));
+  if (!grad) {
+    hq__model_release(m, HQ__MEM_PARAM, data, count * sizeof(float));
+    return HQ_ENOMEM;
+  }
+  l->param[l->n_params] = data;
+  l->grad[l->n_params] = grad;
+  l->count[l->n_params] = count;
+  l->n_params++;
+  if (out_data) *out_data = data;
+  return HQ_OK;
+}
+
+int hq__layer_add_fixed(hq_model_t *m, hq__layer_t *l, size_t count) {
+  l->fixed = hq__model_zalloc(m, HQ__MEM_FIXED, count * sizeof(float));
+  if (!l->fixed) return HQ_ENOMEM;
+  l->fixed_count = count;
+  return HQ_OK;
+}
+
+int hq_model_layer_info(const hq_model_t *m, size_t index, size_t batch, hq_layer_info_t *out) {
+  if (!hq__model_valid(m) || !out || index >= m->n_layers) return HQ_EINVAL;
+  const hq__layer_t *l = m->layers[index];
+  memset(out, 0, sizeof *out);
+  out->kind = l->ops->kind;
+  out->in_features = l->in;
+  out->out_features = l->out;
+  for (size_t p = 0; p < l->n_params; p++) out->param_bytes += l->count[p] * sizeof(float);
+  out->grad_bytes = out->param_bytes;
+  out->fixed_bytes = l->fixed_count * sizeof(float);
+  out->output_bytes = batch * l->out * sizeof(float);
+  out->saved_bytes = l->ops->saved_floats(l, batch) * sizeof(float);
+  return HQ_OK;
+}
+
+size_t hq_model_params(const hq_model_t *m) {
+  if (!hq__model_valid(m)) return 0;
+  size_t n = 0;
+  for (size_t i = 0; i < m->n_layers; i++) n += m->layers[i]->n_params;
+  return n;
+}
+
+int hq_model_param(hq_model_t *m, size_t index, float **data, float **grad, size_t *count) {
+  if (!hq__model_valid(m)) return HQ_EINVAL;
+  for (size_t i = 0; i < m->n_layers; i++) {
+    hq__layer_t *l = m->layers[i];
+    if (index < l->n_params) {
+      if (data) *data = l->param[index];
+      if (grad) *grad = l->grad[index];
+      if (count) *count = l->count[index];
+      return HQ_OK;
+    }
+    index -= l->n_params;
+  }
+  return HQ_EINVAL;
+}
+
+void hq_model_zero_grad(hq_model_t *m) {
+  if (!hq__model_valid(m)) return;
+  for (size_t i = 0; i < m->n_layers; i++) {
+    hq__layer_t *l = m->layers[i];
+    for (size_t p = 0; p < l->n_params; p++) memset(l->grad[p], 0, l->count[p] * sizeof(float));
+  }
+}
+
+/* ---- Checkpoint setting, forward, backward ---- */
+
+int hq_model_set_checkpoint(hq_model_t *m, int segments) {
+  if (!hq__model_valid(m) || segments < HQ_CKPT_AUTO) return HQ_EINVAL;
+  if (m->pending) return HQ_EMISUSE;
+  m->ckpt_setting = segments;
+  return HQ_OK;
+}
+
+int hq_model_forward(hq_model_t *m, const float *x, size_t batch, const float **out_y) {
+  if (out_y) *out_y = NULL;
+  if (!hq__model_valid(m) || !x || !out_y || batch == 0 || m->n_layers == 0) return HQ_EINVAL;
+  int rc = hq__ckpt_forward(m, x, batch);
+  if (rc == HQ_OK) *out_y = m->out[m->n_layers - 1];
+  return rc;
+}
+
+int hq_model_backward(hq_model_t *m, const float *dy, float *dx) {
+  if (!hq__model_valid(m) || !dy) return HQ_EINVAL;
+  if (!m->pending) return HQ_EMISUSE;
+  return hq__ckpt_backward(m, dy, dx);
+}
+
+void hq_model_release(hq_model_t *m) {
+  if (hq__model_valid(m)) hq__ckpt_release(m);
+}
+
+int hq_model_predict(hq_model_t *m, const float *x, size_t batch, float *y) {
+  if (!hq__model_valid(m) || !x || !y || batch == 0 || m->n_layers == 0) return HQ_EINVAL;
+  return hq__ckpt_predict(m, x, batch, y);
+}
+
+int hq_model_mem(const hq_model_t *m, hq_model_mem_t *out) {
+  if (!hq__model_valid(m) || !out) return HQ_EINVAL;
+  memset(out, 0, sizeof *out);
+  out->param_bytes = m->cur[HQ__MEM_PARAM];
+  out->grad_bytes = m->cur[HQ__MEM_GRAD];
+  out->fixed_bytes = m->cur[HQ__MEM_FIXED];
+  out->activation_bytes = m->cur[HQ__MEM_ACT];
+  out->activation_peak = m->peak[HQ__MEM_ACT];
+  out->workspace_bytes = m->cur[HQ__MEM_WORK];
+  out->workspace_peak = m->peak[HQ__MEM_WORK];
+  out->optimizer_bytes = m->cur[HQ__MEM_OPTIM];
+  out->allocations = m->allocations;
+  return HQ_OK;
+}
+
+void hq_model_reset_peaks(hq_model_t *m) {
+  if (!hq__model_valid(m)) return;
+  m->peak[HQ__MEM_ACT] = m->cur[HQ__MEM_ACT];
+  m->peak[HQ__MEM_WORK] = m->cur[HQ__MEM_WORK];
+}
