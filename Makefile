@@ -254,6 +254,14 @@ $(TEST_BIN)/victims/%: tests/preload/victims/%.cpp
 
 tests: all $(UNIT_BINS) $(PRELOAD_TEST_BINS) $(VICTIMS)
 
+# Kernels tests: a stand-in recorder (exports heapql_annotate_v1) that the tests dlopen to count
+# the annotations the kernels emit.
+FAKE_ANNOTATE_SO := $(TEST_BIN)/unit/libhq_fake_annotate.so
+$(FAKE_ANNOTATE_SO): tests/unit/fake/hq_fake_annotate.c include/heapql/annotate.h
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) -std=gnu11 -g -O1 -fPIC -shared -Iinclude -o $@ $< -lpthread
+tests: $(FAKE_ANNOTATE_SO)
+
 test: tests
 	$(Q)HEAPQL_TEST_BUILD=$(BUILD) $(SHELL) scripts/run-tests.sh $(UNIT_BINS) $(PRELOAD_TEST_BINS)
 

@@ -7,6 +7,7 @@
 
 #include "hq_test.h"
 #include "heapql/kernels.h"
+#include "fake/hq_fake_annotate.h"
 
 #define KiB ((int64_t)1024)
 #define MiB ((int64_t)1024 * 1024)
@@ -496,6 +497,46 @@ static void test_pool_cuda_backend_availability(void **state) {
   assert_int_equal(hq_pool_create(&cfg, &pool), HQ_EINVAL);
 }
 
+static int fake_loaded;
+
+static int group_setup(void **state) {
+  (void)state;
+  fake_loaded = hq_fake_annotate_load() == 0;
+  return 0;
+}
+
+static void test_pool_annotations_report_blocks(void **state) {
+  (void)state;
+  hq_pool_config_t cfg;
+  hq_pool_t *pool = NULL;
+  void *a, *b, *c;
+  if (!fake_loaded) fail_msg("the stand-in recorder was not loaded (make tests builds it)");
+  hq_fake_counts_t before = hq_fake_counts(), now;
+  hq_pool_config_init(&cfg);
+  cfg.pool_id = 77;
+  assert_int_equal(hq_pool_create(&cfg, &pool), HQ_OK);
+  assert_int_equal(hq_pool_id(pool), 77);
+  assert_int_equal(hq_pool_alloc(pool, 100, &a), HQ_OK);
+  assert_int_equal(hq_pool_alloc(pool, 2000, &b), HQ_OK);
+  assert_int_equal(hq_pool_alloc(pool, 5 * MiB, &c), HQ_OK);
+  now = hq_fake_counts();
+  assert_int_equal(now.pool_allocs - before.pool_allocs, 3);
+  /* requested sizes, not rounded ones: heapql shows what the program asked for */
+  assert_int_equal(now.pool_live_bytes - before.pool_live_bytes, 100 + 2000 + 5 * MiB);
+  assert_int_equal(now.last_pool_id, 77);
+  assert_true(now.last_misses == 2.0); /* small segment, large segment */
+  assert_int_equal(hq_pool_free(pool, b), HQ_OK);
+  assert_int_equal(hq_pool_free(pool, b), HQ_EINVAL); /* rejected: not reported */
+  now = hq_fake_counts();
+  assert_int_equal(now.pool_frees - before.pool_frees, 1);
+  assert_int_equal(now.pool_live_bytes - before.pool_live_bytes, 100 + 5 * MiB);
+  /* destroying the pool frees what was still allocated, and says so */
+  hq_pool_destroy(pool);
+  now = hq_fake_counts();
+  assert_int_equal(now.pool_frees - before.pool_frees, 3);
+  assert_int_equal(now.pool_live_bytes - before.pool_live_bytes, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_pool_alloc_small_rounds_and_reserves_segment),
@@ -514,6 +555,7 @@ int main(void) {
     cmocka_unit_test(test_pool_random_sequence_malloc),
     cmocka_unit_test(test_pool_threads),
     cmocka_unit_test(test_pool_cuda_backend_availability),
+    cmocka_unit_test(test_pool_annotations_report_blocks),
   };
-  return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
+  return cmocka_run_group_tests_name("pool", tests, group_setup, NULL);
 }
