@@ -119,19 +119,19 @@ static int train_buffer(trainer_t *t, size_t count) {
   return rc;
 }
 
-/* TODO(kernels chunk): drive this loop with hq_chunk_array once hq_chunk_* is merged. */
+/* One chunk of the returns' rows = the samples whose windows start there. */
+static int train_chunk(void *ctx, const void *chunk, size_t count, size_t index, size_t first) {
+  trainer_t *t = ctx;
+  (void)chunk;   /* the windows reach past the chunk's end: they are read from the whole array */
+  (void)index;
+  build_windows(t, first, count);
+  return train_buffer(t, count);
+}
+
 static int train_epoch_chunked(trainer_t *t, size_t samples) {
-  char name[32];
-  int rc = HQ_OK;
-  for (size_t first = 0, j = 0; first < samples && rc == HQ_OK; first += t->capacity, j++) {
-    const size_t count = samples - first < t->capacity ? samples - first : t->capacity;
-    snprintf(name, sizeof name, "chunk %zu", j);
-    hq_annotate_region_begin(name);
-    build_windows(t, first, count);
-    rc = train_buffer(t, count);
-    hq_annotate_region_end();
-  }
-  return rc;
+  hq_chunk_opts_t opts = {.chunk_elems = t->capacity, .pool = t->mem->pool};
+  const size_t row_bytes = t->data->assets * hq_dtype_size(t->data->dtype);
+  return hq_chunk_array(t->data->returns, samples, row_bytes, &opts, train_chunk, t, NULL);
 }
 
 /* Samples held at once: all of them, or a chunk (given, or what the budget affords). */

@@ -11,6 +11,7 @@
 
 #include "hq_test.h"
 #include "heapql/kernels.h"
+#include "fake/hq_fake_annotate.h"
 
 static uint64_t lcg_state;
 
@@ -282,6 +283,49 @@ static void test_ckpt_predict_keeps_two_outputs(void **state) {
   hq_model_destroy(m);
 }
 
+/* The stand-in recorder must be there before the library's first annotation: group setup. */
+static int fake_loaded;
+
+static int group_setup(void **state) {
+  (void)state;
+  fake_loaded = hq_fake_annotate_load() == 0;
+  return 0;
+}
+
+/* Regions through the stand-in recorder: forward and backward, one per layer run, one per
+ * recomputed segment, all closed; two counters at the end of each pass. */
+static void test_ckpt_regions_and_counters(void **state) {
+  (void)state;
+  if (!fake_loaded) fail_msg("the stand-in recorder was not loaded (make tests builds it)");
+  const size_t n = 6, batch = 2;
+  hq_model_t *m = NULL;
+  assert_int_equal(hq_model_create(4, NULL, &m), HQ_OK);
+  for (size_t i = 0; i < n; i++) assert_int_equal(hq_model_add_linear(m, 4, i), HQ_OK);
+  float *x = rand_buf(batch * 4, -1, 1), *dy = rand_buf(batch * 4, -1, 1), y[8];
+  const float *out;
+  for (int k = 1; k <= 3; k++) {
+    assert_int_equal(hq_model_set_checkpoint(m, k), HQ_OK);
+    const hq_fake_counts_t before = hq_fake_counts();
+    assert_int_equal(hq_model_forward(m, x, batch, &out), HQ_OK);
+    assert_int_equal(hq_model_backward(m, dy, NULL), HQ_OK);
+    const hq_fake_counts_t after = hq_fake_counts();
+    /* forward: 1 + n; backward: 1 + n + (k - 1) recompute regions + (k - 1) * (n / k) layers */
+    const long expect = (long)(2 + 2 * n + (k - 1) + (k - 1) * (n / k));
+    assert_int_equal(after.regions_begun - before.regions_begun, expect);
+    assert_int_equal(after.regions_ended - before.regions_ended, expect);
+    assert_int_equal(after.open_depth, 0);
+    assert_int_equal(after.counters - before.counters, 4);
+  }
+  /* backward > recompute segment > layer */
+  assert_true(hq_fake_counts().max_depth >= 3);
+  const hq_fake_counts_t before = hq_fake_counts();
+  assert_int_equal(hq_model_predict(m, x, batch, y), HQ_OK);
+  assert_int_equal(hq_fake_counts().regions_begun - before.regions_begun, (long)(1 + n));
+  free(x);
+  free(dy);
+  hq_model_destroy(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup(test_ckpt_segments_for, setup),
@@ -291,6 +335,7 @@ int main(void) {
     cmocka_unit_test_setup(test_ckpt_peak_smallest_at_sqrt_n, setup),
     cmocka_unit_test_setup(test_ckpt_peak_mixed_matches_prediction, setup),
     cmocka_unit_test_setup(test_ckpt_predict_keeps_two_outputs, setup),
+    cmocka_unit_test_setup(test_ckpt_regions_and_counters, setup),
   };
-  return cmocka_run_group_tests_name("ckpt", tests, NULL, NULL);
+  return cmocka_run_group_tests_name("ckpt", tests, group_setup, NULL);
 }
