@@ -209,6 +209,17 @@ $(DEMO_BIN): $(DEMO_OBJ) $(KERNELS_A)
 	@mkdir -p $(@D)
 	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $(DEMO_OBJ) $(KERNELS_A) $(FINAL_LDFLAGS) $(KERNELS_LIBS)
 
+# ---- bench: checkpointing (model and training) ----
+BENCH_CKPT_BIN := $(BIN)/hq-bench-ckpt
+$(OBJ)/bench/ckpt_bench.o: bench/ckpt_bench.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SAN_FLAGS) $(BLAS_CFLAGS) -c $< -o $@
+$(BENCH_CKPT_BIN): $(OBJ)/bench/ckpt_bench.o $(KERNELS_A)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $< $(KERNELS_A) $(FINAL_LDFLAGS) $(KERNELS_LIBS)
+all: $(BENCH_CKPT_BIN)
+bench: $(BENCH_CKPT_BIN)
+
 # ---- pkg-config file ----
 $(BUILD)/heapql.pc: scripts/heapql.pc.in Makefile
 	@mkdir -p $(@D)
