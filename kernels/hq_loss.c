@@ -1,11 +1,12 @@
 /* hq_loss.c: mean squared error and softmax cross-entropy, with their gradients. */
 #include <math.h>
 
-#include "heapql/kernels_model.h"
+#include "kernels_int.h"
 
 int hq_loss_mse(const float *pred, const float *target, size_t rows, size_t cols, float *out_loss,
                 float *dpred) {
-  if (!pred || !target || !out_loss || rows == 0 || cols == 0) return HQ_EINVAL;
+  if (!pred || !target || !out_loss || rows == 0 || cols == 0)
+    return hq__kerr(HQ_EINVAL, "loss_mse: NULL argument, or rows or cols 0");
   const size_t n = rows * cols;
   const float scale = 2.0f / (float)n;
   double sum = 0.0;
@@ -20,9 +21,11 @@ int hq_loss_mse(const float *pred, const float *target, size_t rows, size_t cols
 
 int hq_loss_softmax_xent(const float *logits, const int32_t *labels, size_t rows, size_t classes,
                          float *out_loss, float *dlogits) {
-  if (!logits || !labels || !out_loss || rows == 0 || classes == 0) return HQ_EINVAL;
+  if (!logits || !labels || !out_loss || rows == 0 || classes == 0)
+    return hq__kerr(HQ_EINVAL, "loss_softmax_xent: NULL argument, or rows or classes 0");
   for (size_t r = 0; r < rows; r++)
-    if (labels[r] < 0 || (size_t)labels[r] >= classes) return HQ_EINVAL;
+    if (labels[r] < 0 || (size_t)labels[r] >= classes)
+      return hq__kerr(HQ_EINVAL, "loss_softmax_xent: label %d of row %zu is not a class", labels[r], r);
   double total = 0.0;
   const double inv_rows = 1.0 / (double)rows;
   for (size_t r = 0; r < rows; r++) {

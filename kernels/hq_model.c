@@ -29,7 +29,10 @@ static void default_release(void *ctx, void *ptr, size_t bytes) {
 void *hq__model_alloc(hq_model_t *m, hq__mem_cat_t cat, size_t bytes) {
   if (bytes == 0) return NULL;
   void *p = m->alloc.alloc(m->alloc.ctx, bytes);
-  if (!p) return NULL;
+  if (!p) {
+    hq__kerr(HQ_ENOMEM, "model: the allocator gave no %zu bytes", bytes);
+    return NULL;
+  }
   m->allocations++;
   m->cur[cat] += bytes;
   if (m->cur[cat] > m->peak[cat]) m->peak[cat] = m->cur[cat];
@@ -48,15 +51,25 @@ void hq__model_release(hq_model_t *m, hq__mem_cat_t cat, void *ptr, size_t bytes
   m->alloc.release(m->alloc.ctx, ptr, bytes);
 }
 
+void hq__model_account(hq_model_t *m, hq__mem_cat_t cat, size_t bytes, int grow) {
+  if (grow) {
+    m->cur[cat] += bytes;
+    if (m->cur[cat] > m->peak[cat]) m->peak[cat] = m->cur[cat];
+  } else {
+    m->cur[cat] -= bytes;
+  }
+}
+
 /* ---- Model ---- */
 
 int hq_model_create(size_t in_features, const hq_model_allocator_t *alloc, hq_model_t **out) {
-  if (!out) return HQ_EINVAL;
+  if (!out) return hq__kerr(HQ_EINVAL, "model_create: out is NULL");
   *out = NULL;
-  if (in_features == 0) return HQ_EINVAL;
-  if (alloc && (!alloc->alloc || !alloc->release)) return HQ_EINVAL;
+  if (in_features == 0) return hq__kerr(HQ_EINVAL, "model_create: in_features is 0");
+  if (alloc && (!alloc->alloc || !alloc->release))
+    return hq__kerr(HQ_EINVAL, "model_create: the allocator lacks alloc or release");
   hq_model_t *m = calloc(1, sizeof *m);
-  if (!m) return HQ_ENOMEM;
+  if (!m) return hq__kerr(HQ_ENOMEM, "model_create: out of memory");
   m->magic = HQ__MODEL_MAGIC;
   m->in_features = in_features;
   if (alloc) {
@@ -95,9 +108,10 @@ size_t hq_model_out_features(const hq_model_t *m) {
 
 int hq__layer_new(hq_model_t *m, const hq__layer_ops_t *ops, size_t out, hq__layer_t **out_layer) {
   *out_layer = NULL;
-  if (m->pending) return HQ_EMISUSE;
+  if (m->pending)
+    return hq__kerr(HQ_EMISUSE, "model: a forward is pending; backward or release it before adding layers");
   hq__layer_t *l = calloc(1, sizeof *l);
-  if (!l) return HQ_ENOMEM;
+  if (!l) return hq__kerr(HQ_ENOMEM, "model: out of memory for a layer");
   l->ops = ops;
   l->in = hq_model_out_features(m);
   l->out = out;
@@ -110,13 +124,13 @@ int hq__layer_commit(hq_model_t *m, hq__layer_t *l) {
   if (m->n_layers == m->cap_layers) {
     size_t cap = m->cap_layers ? 2 * m->cap_layers : 8;
     hq__layer_t **layers = realloc(m->layers, cap * sizeof *layers);
-    if (!layers) return HQ_ENOMEM;
+    if (!layers) return hq__kerr(HQ_ENOMEM, "model: out of memory for the layer list");
     m->layers = layers;
     float **outs = realloc(m->out, cap * sizeof *outs);
-    if (!outs) return HQ_ENOMEM;
+    if (!outs) return hq__kerr(HQ_ENOMEM, "model: out of memory for the layer list");
     m->out = outs;
     float **saved = realloc(m->saved, cap * sizeof *saved);
-    if (!saved) return HQ_ENOMEM;
+    if (!saved) return hq__kerr(HQ_ENOMEM, "model: out of memory for the layer list");
     m->saved = saved;
     m->cap_layers = cap;
   }
@@ -128,6 +142,7 @@ int hq__layer_commit(hq_model_t *m, hq__layer_t *l) {
 
 void hq__layer_free(hq_model_t *m, hq__layer_t *l) {
   if (!l) return;
+  if (l->ops->destroy) l->ops->destroy(m, l);
   for (size_t p = 0; p < l->n_params; p++) {
     hq__model_release(m, HQ__MEM_PARAM, l->param[p], l->count[p] * sizeof(float));
     hq__model_release(m, HQ__MEM_GRAD, l->grad[p], l->count[p] * sizeof(float));
@@ -137,9 +152,9 @@ void hq__layer_free(hq_model_t *m, hq__layer_t *l) {
 }
 
 int hq__layer_add_param(hq_model_t *m, hq__layer_t *l, size_t count, float **out_data) {
-  if (l->n_params == HQ__LAYER_MAX_PARAMS) return HQ_EMISUSE;
+  if (l->n_params == HQ__LAYER_MAX_PARAMS) return hq__kerr(HQ_EMISUSE, "model: too many parameters");
   float *data = hq__model_zalloc(m, HQ__MEM_PARAM, count * sizeof(float));
-  if (!data) return HQ_ENOMEM;
+  if (!data) return HQ_ENOMEM;   /* hq__model_alloc left the detail */
   float *grad = hq__model_zalloc(m, HQ__MEM_GRAD, count * sizeof(float));
   if (!grad) {
     hq__model_release(m, HQ__MEM_PARAM, data, count * sizeof(float));
@@ -161,7 +176,8 @@ int hq__layer_add_fixed(hq_model_t *m, hq__layer_t *l, size_t count) {
 }
 
 int hq_model_layer_info(const hq_model_t *m, size_t index, size_t batch, hq_layer_info_t *out) {
-  if (!hq__model_valid(m) || !out || index >= m->n_layers) return HQ_EINVAL;
+  if (!hq__model_valid(m) || !out || index >= m->n_layers)
+    return hq__kerr(HQ_EINVAL, "model_layer_info: NULL argument or no layer %zu", index);
   const hq__layer_t *l = m->layers[index];
   memset(out, 0, sizeof *out);
   out->kind = l->ops->kind;
@@ -169,7 +185,7 @@ int hq_model_layer_info(const hq_model_t *m, size_t index, size_t batch, hq_laye
   out->out_features = l->out;
   for (size_t p = 0; p < l->n_params; p++) out->param_bytes += l->count[p] * sizeof(float);
   out->grad_bytes = out->param_bytes;
-  out->fixed_bytes = l->fixed_count * sizeof(float);
+  out->fixed_bytes = l->fixed_count * sizeof(float) + l->other_fixed_bytes;
   out->output_bytes = batch * l->out * sizeof(float);
   out->saved_bytes = l->ops->saved_floats(l, batch) * sizeof(float);
   return HQ_OK;
@@ -183,7 +199,8 @@ size_t hq_model_params(const hq_model_t *m) {
 }
 
 int hq_model_param(hq_model_t *m, size_t index, float **data, float **grad, size_t *count) {
-  if (!hq__model_valid(m)) return HQ_EINVAL;
+  if (!hq__model_valid(m)) return hq__kerr(HQ_EINVAL, "model_param: model is NULL");
+  const size_t asked = index;
   for (size_t i = 0; i < m->n_layers; i++) {
     hq__layer_t *l = m->layers[i];
     if (index < l->n_params) {
@@ -194,7 +211,7 @@ int hq_model_param(hq_model_t *m, size_t index, float **data, float **grad, size
     }
     index -= l->n_params;
   }
-  return HQ_EINVAL;
+  return hq__kerr(HQ_EINVAL, "model_param: no parameter %zu", asked);
 }
 
 void hq_model_zero_grad(hq_model_t *m) {
@@ -208,23 +225,25 @@ void hq_model_zero_grad(hq_model_t *m) {
 /* ---- Checkpoint setting, forward, backward ---- */
 
 int hq_model_set_checkpoint(hq_model_t *m, int segments) {
-  if (!hq__model_valid(m) || segments < HQ_CKPT_AUTO) return HQ_EINVAL;
-  if (m->pending) return HQ_EMISUSE;
+  if (!hq__model_valid(m) || segments < HQ_CKPT_AUTO)
+    return hq__kerr(HQ_EINVAL, "model_set_checkpoint: NULL model or segments %d", segments);
+  if (m->pending) return hq__kerr(HQ_EMISUSE, "model_set_checkpoint: a forward is pending");
   m->ckpt_setting = segments;
   return HQ_OK;
 }
 
 int hq_model_forward(hq_model_t *m, const float *x, size_t batch, const float **out_y) {
   if (out_y) *out_y = NULL;
-  if (!hq__model_valid(m) || !x || !out_y || batch == 0 || m->n_layers == 0) return HQ_EINVAL;
+  if (!hq__model_valid(m) || !x || !out_y || batch == 0 || m->n_layers == 0)
+    return hq__kerr(HQ_EINVAL, "model_forward: NULL argument, batch 0 or a model without layers");
   int rc = hq__ckpt_forward(m, x, batch);
   if (rc == HQ_OK) *out_y = m->out[m->n_layers - 1];
   return rc;
 }
 
 int hq_model_backward(hq_model_t *m, const float *dy, float *dx) {
-  if (!hq__model_valid(m) || !dy) return HQ_EINVAL;
-  if (!m->pending) return HQ_EMISUSE;
+  if (!hq__model_valid(m) || !dy) return hq__kerr(HQ_EINVAL, "model_backward: NULL argument");
+  if (!m->pending) return hq__kerr(HQ_EMISUSE, "model_backward: no forward is pending");
   return hq__ckpt_backward(m, dy, dx);
 }
 
@@ -233,12 +252,13 @@ void hq_model_release(hq_model_t *m) {
 }
 
 int hq_model_predict(hq_model_t *m, const float *x, size_t batch, float *y) {
-  if (!hq__model_valid(m) || !x || !y || batch == 0 || m->n_layers == 0) return HQ_EINVAL;
+  if (!hq__model_valid(m) || !x || !y || batch == 0 || m->n_layers == 0)
+    return hq__kerr(HQ_EINVAL, "model_predict: NULL argument, batch 0 or a model without layers");
   return hq__ckpt_predict(m, x, batch, y);
 }
 
 int hq_model_mem(const hq_model_t *m, hq_model_mem_t *out) {
-  if (!hq__model_valid(m) || !out) return HQ_EINVAL;
+  if (!hq__model_valid(m) || !out) return hq__kerr(HQ_EINVAL, "model_mem: NULL argument");
   memset(out, 0, sizeof *out);
   out->param_bytes = m->cur[HQ__MEM_PARAM];
   out->grad_bytes = m->cur[HQ__MEM_GRAD];

@@ -7,7 +7,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "heapql/kernels_model.h"
+#include "heapql/kernels.h"
+#include "kernels_int.h"   /* hq__kerr: the detail behind hq_kernels_errmsg() */
 
 #define HQ__MODEL_MAGIC 0x6d6f646cu   /* "modl" */
 #define HQ__LAYER_MAX_PARAMS 4
@@ -40,6 +41,8 @@ typedef struct hq__layer_ops_s {
                   float *scratch);
   void (*backward)(hq__layer_t *l, size_t batch, const float *x, const float *y,
                    const float *saved, const float *dy, float *dx, float *scratch);
+  /* Free what the kind holds outside param/grad/fixed (NULL: nothing). */
+  void (*destroy)(hq_model_t *m, hq__layer_t *l);
 } hq__layer_ops_t;
 
 struct hq__layer_s {
@@ -52,10 +55,12 @@ struct hq__layer_s {
   size_t count[HQ__LAYER_MAX_PARAMS];
   float *fixed;                     /* non-trainable buffer (sketches), or NULL */
   size_t fixed_count;
+  size_t other_fixed_bytes;         /* fixed bytes held elsewhere: a sparse weight's indices */
   union {
     struct { size_t terms, rank; } sk;
     struct { size_t dim; float eps; } ln;
     struct { size_t seq, heads, dim; int residual; } at;
+    struct { hq_sparse_t *wt; } sp;
   } u;
 };
 
@@ -85,6 +90,9 @@ int hq__model_valid(const hq_model_t *m);
 void *hq__model_alloc(hq_model_t *m, hq__mem_cat_t cat, size_t bytes);
 void *hq__model_zalloc(hq_model_t *m, hq__mem_cat_t cat, size_t bytes);
 void hq__model_release(hq_model_t *m, hq__mem_cat_t cat, void *ptr, size_t bytes);
+/* Count bytes someone else allocated (a sparse matrix's arrays) in cat: added when grow is 1,
+ * taken off when 0. */
+void hq__model_account(hq_model_t *m, hq__mem_cat_t cat, size_t bytes, int grow);
 /* Add a trainable tensor of count floats to l (zero-filled, gradient zeroed); HQ_OK/HQ_ENOMEM. */
 int hq__layer_add_param(hq_model_t *m, hq__layer_t *l, size_t count, float **out_data);
 /* Give l a fixed buffer of count floats; HQ_OK/HQ_ENOMEM. */
@@ -108,6 +116,7 @@ extern const hq__layer_ops_t hq__relu_ops;
 extern const hq__layer_ops_t hq__gelu_ops;
 extern const hq__layer_ops_t hq__layernorm_ops;
 extern const hq__layer_ops_t hq__attention_ops;
+extern const hq__layer_ops_t hq__sparse_linear_ops;
 /* Fill n floats uniformly in +-bound. */
 void hq__fill_uniform(float *dst, size_t n, float bound, hq__rng_t *r);
 /* A size function for kinds that need no buffer of that sort: 0. */

@@ -30,7 +30,7 @@ static size_t total_params(const hq_model_t *m) {
 
 static int create(hq_model_t *m, opt_kind_t kind, size_t state_per_param, hq_optim_t **out) {
   hq_optim_t *o = calloc(1, sizeof *o);
-  if (!o) return HQ_ENOMEM;
+  if (!o) return hq__kerr(HQ_ENOMEM, "optim: out of memory");
   o->model = m;
   o->kind = kind;
   o->total = total_params(m);
@@ -39,7 +39,7 @@ static int create(hq_model_t *m, opt_kind_t kind, size_t state_per_param, hq_opt
     o->state = hq__model_zalloc(m, HQ__MEM_OPTIM, o->state_bytes);
     if (!o->state) {
       free(o);
-      return HQ_ENOMEM;
+      return HQ_ENOMEM;   /* hq__model_alloc left the detail */
     }
   }
   *out = o;
@@ -49,7 +49,7 @@ static int create(hq_model_t *m, opt_kind_t kind, size_t state_per_param, hq_opt
 int hq_optim_sgd_create(hq_model_t *m, float lr, float momentum, hq_optim_t **out) {
   if (out) *out = NULL;
   if (!hq__model_valid(m) || !out || !(lr > 0.0f) || !(momentum >= 0.0f && momentum < 1.0f))
-    return HQ_EINVAL;
+    return hq__kerr(HQ_EINVAL, "optim_sgd_create: NULL argument, lr <= 0 or momentum outside [0, 1)");
   int rc = create(m, OPT_SGD, momentum > 0.0f ? 1 : 0, out);
   if (rc == HQ_OK) {
     (*out)->lr = lr;
@@ -63,7 +63,7 @@ int hq_optim_adam_create(hq_model_t *m, float lr, float beta1, float beta2, floa
   if (out) *out = NULL;
   if (!hq__model_valid(m) || !out || !(lr > 0.0f) || !(beta1 >= 0.0f && beta1 < 1.0f) ||
       !(beta2 >= 0.0f && beta2 < 1.0f) || !(eps >= 0.0f))
-    return HQ_EINVAL;
+    return hq__kerr(HQ_EINVAL, "optim_adam_create: NULL argument, lr <= 0, a beta outside [0, 1) or eps < 0");
   int rc = create(m, OPT_ADAM, 2, out);
   if (rc == HQ_OK) {
     (*out)->lr = lr;
@@ -98,7 +98,7 @@ static void adam_update(const hq_optim_t *o, float *p, const float *g, float *m1
 }
 
 int hq_optim_step(hq_optim_t *o) {
-  if (!o) return HQ_EINVAL;
+  if (!o) return hq__kerr(HQ_EINVAL, "optim_step: optimiser is NULL");
   o->steps++;
   size_t offset = 0;
   const hq_model_t *m = o->model;

@@ -104,6 +104,21 @@ HQ_API int hq_model_add_linear(hq_model_t *m, size_t out_features, uint64_t seed
 HQ_API int hq_model_add_sklinear(hq_model_t *m, size_t out_features, size_t num_terms,
                                  size_t low_rank, uint64_t seed);
 
+/*
+ * Append a sparse linear layer y = x W + b with W kept as CSR (int32 indices) at `density`
+ * (0 < density <= 1): W is drawn as for hq_model_add_linear (the same seed gives the same dense
+ * W), then only its round(density * in * out) entries of largest magnitude are kept (ties at
+ * the cut may keep fewer).  The pattern is fixed; training updates the kept values (their
+ * gradient is a sampled dense-dense product on the pattern) and b.  Stored transposed (out x in)
+ * so forward is one CSR SpMM.  Parameter bytes 4 * (nnz + out); the CSR indices,
+ * 4 * (out + 1 + nnz), count as fixed bytes: at 10% density values and indices are about
+ * 0.8 bytes per dense weight, 20% of the dense layer.
+ * Returns HQ_OK, HQ_EINVAL (NULL model, out_features 0, density outside (0, 1]), HQ_EMISUSE,
+ * HQ_ENOMEM.
+ */
+HQ_API int hq_model_add_sparse_linear(hq_model_t *m, size_t out_features, double density,
+                                      uint64_t seed);
+
 /* Append y = max(x, 0).  Its backward reads its own output.  HQ_OK, HQ_EINVAL, HQ_EMISUSE, HQ_ENOMEM. */
 HQ_API int hq_model_add_relu(hq_model_t *m);
 
@@ -144,7 +159,8 @@ HQ_API size_t hq_model_out_features(const hq_model_t *m);
 
 /* What one layer is and holds. */
 typedef struct hq_layer_info_s {
-  const char *kind;          /* "linear", "sklinear", "relu", "gelu", "layernorm", "attention" */
+  const char *kind;          /* "linear", "sklinear", "sparse_linear", "relu", "gelu",
+                                "layernorm", "attention" */
   size_t in_features, out_features;
   size_t param_bytes, grad_bytes, fixed_bytes;
   size_t output_bytes;       /* 4 * batch * out_features */

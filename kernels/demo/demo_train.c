@@ -45,12 +45,8 @@ static double now_s(void) {
 static int add_hidden(hq_model_t *m, const demo_config_t *cfg, uint64_t seed) {
   if (cfg->sketch_terms)
     return hq_model_add_sklinear(m, cfg->hidden, cfg->sketch_terms, cfg->sketch_rank, seed);
-  if (cfg->sparse_density > 0.0) {
-    /* TODO(kernels sparse): a CSR hidden layer once hq_sparse_* is merged. */
-    fputs("heapql-demo: --sparse-weights needs the sparse module of libheapql_kernels "
-          "(not merged yet)\n", stderr);
-    return HQ_ENOTSUP;
-  }
+  if (cfg->sparse_density > 0.0)
+    return hq_model_add_sparse_linear(m, cfg->hidden, cfg->sparse_density, seed);
   return hq_model_add_linear(m, cfg->hidden, seed);
 }
 
@@ -183,6 +179,20 @@ static void summary(const trainer_t *t) {
   printf("memory: activations peak %zu B (law %zu B; without checkpointing %zu B)\n",
          mem.activation_peak, predicted, plain);
   printf("memory: workspace peak %zu B\n", mem.workspace_peak);
+  if (cfg->sparse_density > 0.0) {
+    /* hidden weights: CSR values and indices against the dense matrices they replace */
+    size_t sparse = 0, dense = 0;
+    hq_layer_info_t info;
+    for (size_t i = 0; i < n; i++) {
+      if (hq_model_layer_info(t->model, i, cfg->batch, &info) != HQ_OK ||
+          strcmp(info.kind, "sparse_linear"))
+        continue;
+      sparse += info.param_bytes - info.out_features * sizeof(float) + info.fixed_bytes;
+      dense += info.in_features * info.out_features * sizeof(float);
+    }
+    printf("memory: sparse hidden weights %zu B (values + int32 indices) vs %zu B dense: %.1f%%\n",
+           sparse, dense, dense ? 100.0 * (double)sparse / (double)dense : 0.0);
+  }
   printf("memory: data %zu B returns (%s, %s) + %zu B targets; windows %zu B (%s)\n",
          t->data->returns_bytes, cfg->f16_storage ? "f16" : "f32",
          cfg->mmap_data ? "mmap" : "heap", t->data->target_bytes,

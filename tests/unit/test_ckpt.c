@@ -31,7 +31,7 @@ static int setup(void **state) {
   return 0;
 }
 
-/* 12 layers of every kind; rows of 4 tokens x 8 features. */
+/* 13 layers of every kind; rows of 4 tokens x 8 features. */
 static hq_model_t *mixed_model(void) {
   hq_model_t *m = NULL;
   assert_int_equal(hq_model_create(32, NULL, &m), HQ_OK);
@@ -41,13 +41,14 @@ static hq_model_t *mixed_model(void) {
   assert_int_equal(hq_model_add_gelu(m), HQ_OK);
   assert_int_equal(hq_model_add_sklinear(m, 40, 2, 4, 3), HQ_OK);
   assert_int_equal(hq_model_add_relu(m), HQ_OK);
+  assert_int_equal(hq_model_add_sparse_linear(m, 40, 0.3, 8), HQ_OK);
   assert_int_equal(hq_model_add_linear(m, 32, 4), HQ_OK);
   assert_int_equal(hq_model_add_attention(m, 4, 1, 0, 5), HQ_OK);
   assert_int_equal(hq_model_add_layernorm(m, 0, 1e-5f), HQ_OK);
   assert_int_equal(hq_model_add_linear(m, 24, 6), HQ_OK);
   assert_int_equal(hq_model_add_gelu(m), HQ_OK);
   assert_int_equal(hq_model_add_linear(m, 6, 7), HQ_OK);
-  assert_int_equal(hq_model_layers(m), 12);
+  assert_int_equal(hq_model_layers(m), 13);
   return m;
 }
 
@@ -105,7 +106,7 @@ static void test_ckpt_gradients_bit_equal(void **state) {
   const size_t batch = 5;
   float *x = rand_buf(batch * 32, -1, 1), *dy = rand_buf(batch * 6, -1, 1);
   run_t ref = one_step(0, x, dy, batch, 1);
-  const int segs[] = {1, 2, 3, 4, 5, 6, HQ_CKPT_AUTO, 11, 12, 40};
+  const int segs[] = {1, 2, 3, 4, 5, 6, HQ_CKPT_AUTO, 12, 13, 40};
   for (size_t s = 0; s < sizeof segs / sizeof segs[0]; s++) {
     run_t r = one_step(segs[s], x, dy, batch, 1);
     assert_int_equal(r.n, ref.n);
@@ -238,7 +239,7 @@ static void test_ckpt_peak_mixed_matches_prediction(void **state) {
   const size_t batch = 3;
   float *x = rand_buf(batch * 32, -1, 1), *dy = rand_buf(batch * 6, -1, 1);
   hq_model_t *m = mixed_model();
-  for (int k = 0; k <= 12; k++) {
+  for (int k = 0; k <= 13; k++) {
     size_t predicted;
     assert_int_equal(hq_model_predict_activation_peak(m, batch, k, &predicted), HQ_OK);
     assert_int_equal(measured_peak(m, k, x, dy, batch), predicted);

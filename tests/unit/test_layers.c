@@ -274,6 +274,72 @@ static void test_layers_sklinear_error_falls_with_terms(void **state) {
   free(x);
 }
 
+/* ---- sparse linear ---- */
+
+/* At density 1 nothing is pruned: the same outputs as the dense layer from the same seed. */
+static void test_layers_sparse_linear_full_density_is_dense(void **state) {
+  (void)state;
+  hq_model_t *sp = new_model(12), *dense = new_model(12);
+  assert_int_equal(hq_model_add_sparse_linear(sp, 7, 1.0, 31), HQ_OK);
+  assert_int_equal(hq_model_add_linear(dense, 7, 31), HQ_OK);
+  float *x = rand_buf(5 * 12, -1, 1), ys[35], yd[35];
+  assert_int_equal(hq_model_predict(sp, x, 5, ys), HQ_OK);
+  assert_int_equal(hq_model_predict(dense, x, 5, yd), HQ_OK);
+  for (int i = 0; i < 35; i++) assert_true(fabsf(ys[i] - yd[i]) < 1e-5f);
+  free(x);
+  hq_model_destroy(sp);
+  hq_model_destroy(dense);
+}
+
+/* 10% of a 64 x 64 weight: 410 values kept, the largest; values + int32 indices under 22% of
+ * the dense bytes. */
+static void test_layers_sparse_linear_memory_exact(void **state) {
+  (void)state;
+  hq_model_t *m = new_model(64);
+  assert_int_equal(hq_model_add_sparse_linear(m, 64, 0.1, 5), HQ_OK);
+  hq_layer_info_t info;
+  assert_int_equal(hq_model_layer_info(m, 0, 8, &info), HQ_OK);
+  assert_string_equal(info.kind, "sparse_linear");
+  assert_int_equal(info.param_bytes, 4 * (410 + 64));          /* values + bias */
+  assert_int_equal(info.fixed_bytes, 4 * (64 + 1 + 410));      /* rowptr + colind */
+  const size_t weight = info.param_bytes - 4 * 64 + info.fixed_bytes;
+  assert_int_equal(weight, 3540);
+  assert_true(weight <= 0.22 * 64 * 64 * 4);
+  hq_model_mem_t mem;
+  assert_int_equal(hq_model_mem(m, &mem), HQ_OK);
+  assert_int_equal(mem.param_bytes, info.param_bytes);
+  assert_int_equal(mem.grad_bytes, info.param_bytes);
+  assert_int_equal(mem.fixed_bytes, info.fixed_bytes);
+  assert_int_equal(mem.workspace_bytes, 0);
+  /* the kept values are the largest: every one at least as large as the dense layer's 90% */
+  hq_model_t *dense = new_model(64);
+  assert_int_equal(hq_model_add_linear(dense, 64, 5), HQ_OK);
+  float *w, *v;
+  size_t nw, nv;
+  assert_int_equal(hq_model_param(dense, 0, &w, NULL, &nw), HQ_OK);
+  assert_int_equal(hq_model_param(m, 0, &v, NULL, &nv), HQ_OK);
+  assert_int_equal(nv, 410);
+  float min_kept = INFINITY;
+  for (size_t i = 0; i < nv; i++) min_kept = fminf(min_kept, fabsf(v[i]));
+  size_t above = 0;
+  for (size_t i = 0; i < nw; i++) above += fabsf(w[i]) >= min_kept;
+  assert_int_equal(above, 410);
+  assert_int_equal(hq_model_add_sparse_linear(m, 4, 0.0, 1), HQ_EINVAL);
+  assert_int_equal(hq_model_add_sparse_linear(m, 4, 1.5, 1), HQ_EINVAL);
+  hq_model_destroy(dense);
+  hq_model_destroy(m);
+}
+
+static void test_layers_sparse_linear_backward_matches_fd(void **state) {
+  (void)state;
+  hq_model_t *m = new_model(10);
+  assert_int_equal(hq_model_add_sparse_linear(m, 6, 0.4, 17), HQ_OK);
+  float *x = rand_buf(3 * 10, -1, 1);
+  check_model_gradients(m, x, 3);
+  free(x);
+  hq_model_destroy(m);
+}
+
 /* ---- activations ---- */
 
 static void test_layers_relu_gelu_forward_values(void **state) {
@@ -434,8 +500,9 @@ static void test_layers_stack_backward_matches_fd(void **state) {
   assert_int_equal(hq_model_add_linear(m, 10, 2), HQ_OK);
   assert_int_equal(hq_model_add_gelu(m), HQ_OK);
   assert_int_equal(hq_model_add_sklinear(m, 6, 2, 2, 3), HQ_OK);
+  assert_int_equal(hq_model_add_sparse_linear(m, 5, 0.5, 8), HQ_OK);
   assert_int_equal(hq_model_add_linear(m, 3, 4), HQ_OK);
-  assert_int_equal(hq_model_layers(m), 6);
+  assert_int_equal(hq_model_layers(m), 7);
   float *x = rand_buf(2 * 12, -1, 1);
   check_model_gradients(m, x, 2);
   free(x);
@@ -526,6 +593,7 @@ static void test_layers_misuse_is_reported(void **state) {
   assert_int_equal(hq_model_forward(m, x, 1, &y), HQ_OK);
   assert_non_null(y);
   assert_int_equal(hq_model_add_relu(m), HQ_EMISUSE);           /* forward pending */
+  assert_non_null(strstr(hq_kernels_errmsg(), "a forward is pending"));
   assert_int_equal(hq_model_set_checkpoint(m, 2), HQ_EMISUSE);
   hq_model_release(m);
   hq_model_mem_t mem;
@@ -535,6 +603,7 @@ static void test_layers_misuse_is_reported(void **state) {
   assert_int_equal(hq_model_set_checkpoint(m, -2), HQ_EINVAL);
   assert_int_equal(hq_model_layer_info(m, 1, 1, &(hq_layer_info_t){0}), HQ_EINVAL);
   assert_int_equal(hq_model_param(m, 2, NULL, NULL, NULL), HQ_EINVAL);
+  assert_string_equal(hq_kernels_errmsg(), "model_param: no parameter 2");
   hq_model_destroy(m);
   hq_model_destroy(NULL);
 }
@@ -548,6 +617,9 @@ int main(void) {
     cmocka_unit_test_setup(test_layers_sklinear_backward_matches_fd, setup),
     cmocka_unit_test_setup(test_layers_sklinear_memory_exact, setup),
     cmocka_unit_test_setup(test_layers_sklinear_error_falls_with_terms, setup),
+    cmocka_unit_test_setup(test_layers_sparse_linear_full_density_is_dense, setup),
+    cmocka_unit_test_setup(test_layers_sparse_linear_memory_exact, setup),
+    cmocka_unit_test_setup(test_layers_sparse_linear_backward_matches_fd, setup),
     cmocka_unit_test_setup(test_layers_relu_gelu_forward_values, setup),
     cmocka_unit_test_setup(test_layers_relu_backward_matches_fd, setup),
     cmocka_unit_test_setup(test_layers_gelu_backward_matches_fd, setup),
