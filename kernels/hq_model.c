@@ -68,31 +68,34 @@ int hq_model_create(size_t in_features, const hq_model_allocator_t *alloc, hq_mo
   if (in_features == 0) return hq__kerr(HQ_EINVAL, "model_create: in_features is 0");
   if (alloc && (!alloc->alloc || !alloc->release))
     return hq__kerr(HQ_EINVAL, "model_create: the allocator lacks alloc or release");
-  hq_model_t *m = calloc(1, sizeof *m);
-  if (!m) return hq__kerr(HQ_ENOMEM, "model_create: out of memory");
+  const hq_model_allocator_t use = alloc ? *alloc : (hq_model_allocator_t){default_alloc,
+                                                                            default_release, NULL};
+  /* Even the handle comes from the allocator, so a pool serves every byte of the model. */
+  hq_model_t *m = use.alloc(use.ctx, sizeof *m);
+  if (!m) return hq__kerr(HQ_ENOMEM, "model_create: the allocator gave no %zu bytes", sizeof *m);
+  memset(m, 0, sizeof *m);
   m->magic = HQ__MODEL_MAGIC;
   m->in_features = in_features;
-  if (alloc) {
-    m->alloc = *alloc;
-  } else {
-    m->alloc.alloc = default_alloc;
-    m->alloc.release = default_release;
-  }
+  m->alloc = use;
+  m->allocations = 1;
+  m->cur[HQ__MEM_META] = m->peak[HQ__MEM_META] = sizeof *m;
   *out = m;
   return HQ_OK;
 }
 
 int hq__model_valid(const hq_model_t *m) { return m && m->magic == HQ__MODEL_MAGIC; }
 
+/* The layer list: layers, then outputs, then saved tensors, `cap` pointers each. */
+static size_t lists_bytes(size_t cap) { return cap * (sizeof(hq__layer_t *) + 2 * sizeof(float *)); }
+
 void hq_model_destroy(hq_model_t *m) {
   if (!hq__model_valid(m)) return;
   hq__ckpt_release(m);
   for (size_t i = 0; i < m->n_layers; i++) hq__layer_free(m, m->layers[i]);
-  free(m->layers);
-  free(m->out);
-  free(m->saved);
+  hq__model_release(m, HQ__MEM_META, m->layers, lists_bytes(m->cap_layers));
+  const hq_model_allocator_t alloc = m->alloc;
   m->magic = 0;
-  free(m);
+  alloc.release(alloc.ctx, m, sizeof *m);
 }
 
 size_t hq_model_layers(const hq_model_t *m) { return hq__model_valid(m) ? m->n_layers : 0; }
@@ -110,8 +113,8 @@ int hq__layer_new(hq_model_t *m, const hq__layer_ops_t *ops, size_t out, hq__lay
   *out_layer = NULL;
   if (m->pending)
     return hq__kerr(HQ_EMISUSE, "model: a forward is pending; backward or release it before adding layers");
-  hq__layer_t *l = calloc(1, sizeof *l);
-  if (!l) return hq__kerr(HQ_ENOMEM, "model: out of memory for a layer");
+  hq__layer_t *l = hq__model_zalloc(m, HQ__MEM_META, sizeof *l);
+  if (!l) return HQ_ENOMEM;   /* hq__model_alloc left the detail */
   l->ops = ops;
   l->in = hq_model_out_features(m);
   l->out = out;
@@ -122,15 +125,18 @@ int hq__layer_new(hq_model_t *m, const hq__layer_ops_t *ops, size_t out, hq__lay
 
 int hq__layer_commit(hq_model_t *m, hq__layer_t *l) {
   if (m->n_layers == m->cap_layers) {
-    size_t cap = m->cap_layers ? 2 * m->cap_layers : 8;
-    hq__layer_t **layers = realloc(m->layers, cap * sizeof *layers);
-    if (!layers) return hq__kerr(HQ_ENOMEM, "model: out of memory for the layer list");
+    const size_t cap = m->cap_layers ? 2 * m->cap_layers : 16;
+    hq__layer_t **layers = hq__model_alloc(m, HQ__MEM_META, lists_bytes(cap));
+    if (!layers) return HQ_ENOMEM;   /* hq__model_alloc left the detail */
+    float **outs = (float **)(layers + cap), **saved = outs + cap;
+    for (size_t i = 0; i < m->n_layers; i++) {
+      layers[i] = m->layers[i];
+      outs[i] = m->out[i];
+      saved[i] = m->saved[i];
+    }
+    hq__model_release(m, HQ__MEM_META, m->layers, lists_bytes(m->cap_layers));
     m->layers = layers;
-    float **outs = realloc(m->out, cap * sizeof *outs);
-    if (!outs) return hq__kerr(HQ_ENOMEM, "model: out of memory for the layer list");
     m->out = outs;
-    float **saved = realloc(m->saved, cap * sizeof *saved);
-    if (!saved) return hq__kerr(HQ_ENOMEM, "model: out of memory for the layer list");
     m->saved = saved;
     m->cap_layers = cap;
   }
@@ -148,7 +154,7 @@ void hq__layer_free(hq_model_t *m, hq__layer_t *l) {
     hq__model_release(m, HQ__MEM_GRAD, l->grad[p], l->count[p] * sizeof(float));
   }
   hq__model_release(m, HQ__MEM_FIXED, l->fixed, l->fixed_count * sizeof(float));
-  free(l);
+  hq__model_release(m, HQ__MEM_META, l, sizeof *l);
 }
 
 int hq__layer_add_param(hq_model_t *m, hq__layer_t *l, size_t count, float **out_data) {
@@ -268,6 +274,7 @@ int hq_model_mem(const hq_model_t *m, hq_model_mem_t *out) {
   out->workspace_bytes = m->cur[HQ__MEM_WORK];
   out->workspace_peak = m->peak[HQ__MEM_WORK];
   out->optimizer_bytes = m->cur[HQ__MEM_OPTIM];
+  out->handle_bytes = m->cur[HQ__MEM_META];
   out->allocations = m->allocations;
   return HQ_OK;
 }

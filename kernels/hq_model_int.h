@@ -21,6 +21,7 @@ typedef enum {
   HQ__MEM_ACT,
   HQ__MEM_WORK,
   HQ__MEM_OPTIM,
+  HQ__MEM_META,        /* the handles themselves: model, layers, layer lists, optimisers */
   HQ__MEM_COUNT
 } hq__mem_cat_t;
 

@@ -29,8 +29,8 @@ static size_t total_params(const hq_model_t *m) {
 }
 
 static int create(hq_model_t *m, opt_kind_t kind, size_t state_per_param, hq_optim_t **out) {
-  hq_optim_t *o = calloc(1, sizeof *o);
-  if (!o) return hq__kerr(HQ_ENOMEM, "optim: out of memory");
+  hq_optim_t *o = hq__model_zalloc(m, HQ__MEM_META, sizeof *o);
+  if (!o) return HQ_ENOMEM;   /* hq__model_alloc left the detail */
   o->model = m;
   o->kind = kind;
   o->total = total_params(m);
@@ -38,7 +38,7 @@ static int create(hq_model_t *m, opt_kind_t kind, size_t state_per_param, hq_opt
   if (o->state_bytes) {
     o->state = hq__model_zalloc(m, HQ__MEM_OPTIM, o->state_bytes);
     if (!o->state) {
-      free(o);
+      hq__model_release(m, HQ__MEM_META, o, sizeof *o);
       return HQ_ENOMEM;   /* hq__model_alloc left the detail */
     }
   }
@@ -121,5 +121,5 @@ size_t hq_optim_state_bytes(const hq_optim_t *o) { return o ? o->state_bytes : 0
 void hq_optim_destroy(hq_optim_t *o) {
   if (!o) return;
   hq__model_release(o->model, HQ__MEM_OPTIM, o->state, o->state_bytes);
-  free(o);
+  hq__model_release(o->model, HQ__MEM_META, o, sizeof *o);
 }

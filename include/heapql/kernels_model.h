@@ -40,10 +40,12 @@ extern "C" {
 /* ---- Allocation hook ------------------------------------------------------------------- */
 
 /*
- * Where the model's memory comes from.  alloc returns `bytes` of memory aligned to at least 64
- * bytes, or NULL when it cannot; release gives back a block alloc returned, with its size.
- * ctx is passed through untouched.  The default (a NULL allocator anywhere one is accepted) is
- * aligned_alloc/free.  A caching pool plugs in here.
+ * Where the model's memory comes from: every byte the model, its layers and its optimisers hold,
+ * the model handle included (a sparse layer's CSR arrays excepted: the sparse module allocates
+ * them).  alloc returns `bytes` of memory aligned to at least 64 bytes, or NULL when it cannot;
+ * release gives back a block alloc returned, with its size.  ctx is passed through untouched.
+ * The default (a NULL allocator anywhere one is accepted) is aligned_alloc/free.  A caching
+ * pool plugs in here.
  */
 typedef struct hq_model_allocator_s {
   void *(*alloc)(void *ctx, size_t bytes);
@@ -64,7 +66,9 @@ typedef struct hq_model_mem_s {
   size_t workspace_bytes;   /* transient scratch: gradients flowing back, per-call temporaries */
   size_t workspace_peak;
   size_t optimizer_bytes;   /* state of the optimisers made for this model (momentum, moments) */
-  uint64_t allocations;     /* calls made to the allocator since creation */
+  size_t handle_bytes;      /* the structures themselves: model, layer records, layer list,
+                               optimiser handles (sizeof, as allocated) */
+  uint64_t allocations;     /* calls made to the allocator since creation (the handle's too) */
 } hq_model_mem_t;
 
 /* ---- Model ------------------------------------------------------------------------------ */

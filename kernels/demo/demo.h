@@ -29,6 +29,7 @@ typedef struct demo_config_s {
   size_t sketch_terms;     /* 0: dense hidden layers; else sketched (with sketch_rank) */
   size_t sketch_rank;
   float lr;
+  size_t threads;          /* OpenBLAS threads */
   /* memory switches */
   int pool;
   int chunked;

@@ -27,6 +27,8 @@ void demo_usage(void) {
     "  --epochs N          epochs (default 3)\n"
     "  --batch N           batch size (default 32)\n"
     "  --lr X              Adam learning rate (default 0.001)\n"
+    "  --threads N         BLAS threads (default 1: OpenBLAS's threaded GEMM allocates a\n"
+    "                      buffer per call, which would hide what the switches save)\n"
     "memory switches:\n"
     "  --pool              every buffer from the caching pool instead of malloc\n"
     "  --chunked           build training windows one chunk of samples at a time\n"
@@ -75,7 +77,7 @@ static int parse_double(const char *name, const char *arg, double lo, double hi,
 
 enum {
   OPT_ASSETS = 256, OPT_DAYS, OPT_WINDOW, OPT_FACTORS, OPT_SEED, OPT_LAYERS, OPT_HIDDEN,
-  OPT_HEADS, OPT_SKETCH, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_POOL, OPT_CHUNKED, OPT_CHUNK_SIZE,
+  OPT_HEADS, OPT_SKETCH, OPT_EPOCHS, OPT_BATCH, OPT_LR, OPT_THREADS, OPT_POOL, OPT_CHUNKED, OPT_CHUNK_SIZE,
   OPT_SPARSE, OPT_CHECKPOINT, OPT_SEGMENTS, OPT_MMAP, OPT_F16, OPT_HELP
 };
 
@@ -92,6 +94,7 @@ static const struct option options[] = {
   {"epochs", required_argument, NULL, OPT_EPOCHS},
   {"batch", required_argument, NULL, OPT_BATCH},
   {"lr", required_argument, NULL, OPT_LR},
+  {"threads", required_argument, NULL, OPT_THREADS},
   {"pool", no_argument, NULL, OPT_POOL},
   {"chunked", no_argument, NULL, OPT_CHUNKED},
   {"chunk-size", required_argument, NULL, OPT_CHUNK_SIZE},
@@ -119,7 +122,7 @@ static int parse_sketch(const char *arg, demo_config_t *cfg) {
 int demo_parse_args(int argc, char **argv, demo_config_t *cfg) {
   *cfg = (demo_config_t){
     .assets = 32, .days = 2048, .window = 8, .factors = 4, .seed = 42,
-    .epochs = 3, .batch = 32, .layers = 4, .hidden = 64, .lr = 1e-3f,
+    .epochs = 3, .batch = 32, .layers = 4, .hidden = 64, .lr = 1e-3f, .threads = 1,
     .chunk_budget = (size_t)4 << 20, .segments = HQ_CKPT_AUTO,
   };
   size_t v = 0, seed = 0;
@@ -147,6 +150,7 @@ int demo_parse_args(int argc, char **argv, demo_config_t *cfg) {
       rc = parse_double("--lr", optarg, 0.0, 10.0, &d);
       cfg->lr = (float)d;
       break;
+    case OPT_THREADS: rc = parse_size("--threads", optarg, 1, 1024, &cfg->threads); break;
     case OPT_POOL: cfg->pool = 1; break;
     case OPT_CHUNKED: cfg->chunked = 1; break;
     case OPT_CHUNK_SIZE:

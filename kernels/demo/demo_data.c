@@ -59,18 +59,19 @@ static int make_tmp_dir(demo_data_t *d) {
 
 /* ---- storage ---- */
 
-/* TODO(kernels npy): map path as a w+ .npy of rows x cols in dtype once hq_npy_* is merged. */
+/* Create path as a rows x cols .npy ("w+": zero-filled, shared mapping) of f32 or f16. */
 static int map_npy(const char *path, hq_dtype_t dtype, size_t rows, size_t cols, hq_npy_t **out,
                    void **data) {
-  (void)path;
-  (void)dtype;
-  (void)rows;
-  (void)cols;
-  *out = NULL;
-  *data = NULL;
-  fputs("heapql-demo: --mmap-data needs the .npy module of libheapql_kernels (not merged yet)\n",
-        stderr);
-  return HQ_ENOTSUP;
+  hq_npy_info_t spec;
+  memset(&spec, 0, sizeof spec);
+  spec.dtype = dtype == HQ_F16 ? HQ_NPY_F2 : HQ_NPY_F4;
+  spec.ndim = 2;
+  spec.shape[0] = (int64_t)rows;
+  spec.shape[1] = (int64_t)cols;
+  int rc = hq_npy_open(path, "w+", &spec, out);
+  if (rc == HQ_OK) rc = hq_npy_data(*out, data);
+  if (rc != HQ_OK) demo_fail("mapping the data", rc);
+  return rc;
 }
 
 static int allocate(demo_data_t *d, int mapped) {
@@ -145,7 +146,8 @@ int demo_data_create(demo_data_t *d, const demo_config_t *cfg, demo_mem_t *mem) 
 
 void demo_data_destroy(demo_data_t *d) {
   if (d->npy_returns || d->npy_target || d->dir[0]) {
-    /* TODO(kernels npy): hq_npy_close both maps once hq_npy_* is merged. */
+    hq_npy_close(d->npy_returns);
+    hq_npy_close(d->npy_target);
     remove_tmp();
   } else if (d->mem) {
     demo_free(d->mem, d->returns, d->returns_bytes);

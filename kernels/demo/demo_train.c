@@ -228,7 +228,11 @@ int demo_run(const demo_config_t *cfg) {
   t.out = cfg->factors;
   hq__rng_seed(&t.rng, cfg->seed ^ 0x9e3779b97f4a7c15ull);
   rc = demo_data_create(&data, cfg, &mem);
-  if (rc != HQ_OK) goto out;
+  if (rc != HQ_OK) {
+    /* an unusable temporary directory is the environment's fault, as an unwritable output */
+    if (rc == HQ_EIO || rc == HQ_ENOENT) exit_code = DEMO_EXIT_USAGE;
+    goto out;
+  }
   const size_t samples = demo_data_samples(&data);
   t.capacity = buffer_capacity(cfg, samples, t.in, t.out);
   rc = build_model(&t);

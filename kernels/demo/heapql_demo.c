@@ -4,6 +4,7 @@
  * switch saves.
  */
 #include <stdio.h>
+#include <cblas.h>   /* openblas_set_num_threads */
 
 #include "demo.h"
 
@@ -18,5 +19,6 @@ int main(int argc, char **argv) {
   int rc = demo_parse_args(argc, argv, &cfg);
   if (rc == 1) return DEMO_EXIT_OK;   /* --help */
   if (rc) return rc;
+  openblas_set_num_threads((int)cfg.threads);
   return demo_run(&cfg);
 }

@@ -8,6 +8,7 @@
 
 #include "hq_test.h"
 #include "heapql/kernels.h"
+#include "hq_model_int.h"   /* sizeof the handles */
 
 /* Linear 1->2 then linear 2->1: 7 parameters.  The tests set the first layer's W (1 x 2) and b (2)
  * and their gradients by hand; the second layer's gradients stay zero. */
@@ -168,16 +169,25 @@ static void test_optim_allocator_hook_sees_everything(void **state) {
   assert_int_equal(hq_model_add_linear(m, 4, 1), HQ_OK);
   assert_int_equal(hq_model_add_relu(m), HQ_OK);
   assert_int_equal(hq_model_add_linear(m, 2, 2), HQ_OK);
+  hq_model_mem_t before;
+  assert_int_equal(hq_model_mem(m, &before), HQ_OK);
+  /* the handle, three layer records, the first layer list (16 slots of 3 pointers) */
+  assert_int_equal(before.handle_bytes,
+                   sizeof(struct hq_model_s) + 3 * sizeof(hq__layer_t) + 16 * 3 * sizeof(void *));
   assert_int_equal(hq_optim_adam_create(m, 1e-3f, 0.9f, 0.999f, 1e-8f, &o), HQ_OK);
   const size_t params = 8 * 4 + 4 + 4 * 2 + 2;
-  assert_int_equal(c.live_bytes, 2 * params * 4 + 2 * params * 4);   /* params, grads, m, v */
+  hq_model_mem_t mem;
+  assert_int_equal(hq_model_mem(m, &mem), HQ_OK);
+  const size_t handles = mem.handle_bytes;
+  assert_true(handles > before.handle_bytes);   /* plus the optimiser's handle */
+  /* params, grads, Adam's m and v, and the handles */
+  assert_int_equal(c.live_bytes, 2 * params * 4 + 2 * params * 4 + handles);
   float x[16] = {0}, dy[4] = {1, 1, 1, 1};
   const float *y;
   assert_int_equal(hq_model_forward(m, x, 2, &y), HQ_OK);
-  assert_int_equal(c.live_bytes, 4 * params * 4 + 2 * (4 + 4 + 2) * 4);
+  assert_int_equal(c.live_bytes, 4 * params * 4 + handles + 2 * (4 + 4 + 2) * 4);
   assert_int_equal(hq_model_backward(m, dy, NULL), HQ_OK);
-  assert_int_equal(c.live_bytes, 4 * params * 4);
-  hq_model_mem_t mem;
+  assert_int_equal(c.live_bytes, 4 * params * 4 + handles);
   assert_int_equal(hq_model_mem(m, &mem), HQ_OK);
   assert_int_equal(mem.allocations, c.calls);
   hq_optim_destroy(o);
