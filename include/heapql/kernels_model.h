@@ -19,8 +19,9 @@
  *  - Regions ("forward", "backward", "layer 3 linear", "recompute segment 1") and counters
  *    ("model.activation_bytes", ...) are emitted through heapql/annotate.h; they cost a failed
  *    pointer test when no recorder is loaded.
- *  - Functions return HQ_OK or a negative HQ_E* code (heapql/error.h); NULL handles give
- *    HQ_EINVAL unless said otherwise.  A model is not thread-safe; use one per thread.
+ *  - Functions return HQ_OK or a negative HQ_E* code (heapql/error.h), leaving a one-line
+ *    detail in hq_kernels_errmsg(); NULL handles give HQ_EINVAL unless said otherwise.  A model
+ *    is not thread-safe; use one per thread.
  */
 #ifndef HEAPQL_KERNELS_MODEL_H
 #define HEAPQL_KERNELS_MODEL_H
