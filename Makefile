@@ -218,7 +218,24 @@ $(BENCH_CKPT_BIN): $(OBJ)/bench/ckpt_bench.o $(KERNELS_A)
 	@mkdir -p $(@D)
 	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $< $(KERNELS_A) $(FINAL_LDFLAGS) $(KERNELS_LIBS)
 all: $(BENCH_CKPT_BIN)
-bench: $(BENCH_CKPT_BIN)
+bench-ckpt: $(BENCH_CKPT_BIN)
+	$(Q)$(BENCH_CKPT_BIN)
+bench: bench-ckpt
+.PHONY: bench-ckpt
+
+# ---- kernels benchmark (not a test): build/bin/hq-bench-kernels, run by make bench ----
+BENCH_KERNELS := $(BIN)/hq-bench-kernels
+$(OBJ)/bench/kernels_bench.o: bench/kernels_bench.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+$(BENCH_KERNELS): $(OBJ)/bench/kernels_bench.o $(KERNELS_A)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $< $(KERNELS_A) $(FINAL_LDFLAGS) $(KERNELS_LIBS)
+all: $(BENCH_KERNELS)
+bench-kernels: $(BENCH_KERNELS)
+	$(Q)$(BENCH_KERNELS)
+bench: bench-kernels
+.PHONY: bench-kernels
 
 # ---- pkg-config file ----
 $(BUILD)/heapql.pc: scripts/heapql.pc.in Makefile

@@ -84,16 +84,19 @@ static uint64_t next_pool_id = 1;
 
 /* ---- statistics ---------------------------------------------------------------------------- */
 
-static void stat_add(hq_stat_t *s, int64_t delta) {
-  if (delta == 0) return;
+static inline __attribute__((always_inline)) void stat_add(hq_stat_t *s, int64_t delta) {
   s->current += delta;
-  if (delta > 0) s->allocated += delta;
-  else s->freed -= delta;
-  if (s->current > s->peak) s->peak = s->current;
+  if (delta > 0) {
+    s->allocated += delta;
+    if (s->current > s->peak) s->peak = s->current; /* only a rise can make a new peak */
+  } else {
+    s->freed -= delta;
+  }
 }
 
 /* Apply delta to the "all" entry and to the pool's own entry of a per-pool stat array. */
-static void stat_pool(hq_stat_t *arr, int is_small, int64_t delta) {
+static inline __attribute__((always_inline)) void stat_pool(hq_stat_t *arr, int is_small,
+                                                            int64_t delta) {
   stat_add(&arr[HQ_STAT_ALL], delta);
   stat_add(&arr[is_small ? HQ_STAT_SMALL_POOL : HQ_STAT_LARGE_POOL], delta);
 }
@@ -120,10 +123,12 @@ static void free_leave(hq_pool_t *p, block_t *b) {
 
 static void flush_split_stats(hq_pool_t *p) {
   for (int i = 0; i < 2; i++) {
-    stat_pool(p->st.inactive_split, i, p->pend_split_n[i]);
-    stat_pool(p->st.inactive_split_bytes, i, p->pend_split_b[i]);
-    p->pend_split_n[i] = 0;
-    p->pend_split_b[i] = 0;
+    if (p->pend_split_n[i] | p->pend_split_b[i]) {
+      if (p->pend_split_n[i]) stat_pool(p->st.inactive_split, i, p->pend_split_n[i]);
+      if (p->pend_split_b[i]) stat_pool(p->st.inactive_split_bytes, i, p->pend_split_b[i]);
+      p->pend_split_n[i] = 0;
+      p->pend_split_b[i] = 0;
+    }
   }
 }
 
@@ -474,12 +479,9 @@ int hq_pool_alloc(hq_pool_t *p, size_t size, void **out_ptr) {
   b->requested = size;
   table_insert(p, b);
   stat_pool(p->st.allocation, b->is_small, 1);
-  stat_pool(p->st.active, b->is_small, 1);
   stat_pool(p->st.allocated_bytes, b->is_small, (int64_t)b->size);
-  stat_pool(p->st.active_bytes, b->is_small, (int64_t)b->size);
   stat_pool(p->st.requested_bytes, b->is_small, (int64_t)size);
   if (b->size >= p->max_split) stat_add(&p->st.oversize_allocations, 1);
-  flush_split_stats(p);
   if (p->backend->sub_alloc) {
     block_t *h = b;
     while (h->prev) h = h->prev;
@@ -518,9 +520,7 @@ int hq_pool_free(hq_pool_t *p, void *ptr) {
     p->backend->sub_free(p->backend_ctx, h->seg_cookie, ptr);
   }
   stat_pool(p->st.allocation, b->is_small, -1);
-  stat_pool(p->st.active, b->is_small, -1);
   stat_pool(p->st.allocated_bytes, b->is_small, -(int64_t)b->size);
-  stat_pool(p->st.active_bytes, b->is_small, -(int64_t)b->size);
   stat_pool(p->st.requested_bytes, b->is_small, -(int64_t)b->requested);
   if (b->size >= p->max_split) stat_add(&p->st.oversize_allocations, -1);
   b->allocated = 0;
@@ -680,6 +680,11 @@ int hq_pool_get_stats(hq_pool_t *p, hq_pool_stats_t *out) {
   pthread_mutex_lock(&p->lock);
   *out = p->st;
   pthread_mutex_unlock(&p->lock);
+  /* Active = allocated plus blocks freed but still awaited by a stream.  Host pools and the
+   * CUDA backend (one stream, synchronous frees) have no such blocks, so active mirrors
+   * allocation; it is derived here rather than counted twice on every call. */
+  memcpy(out->active, out->allocation, sizeof out->active);
+  memcpy(out->active_bytes, out->allocated_bytes, sizeof out->active_bytes);
   return HQ_OK;
 }
 
@@ -692,11 +697,9 @@ int hq_pool_reset_peak(hq_pool_t *p) {
   pthread_mutex_lock(&p->lock);
   reset_peaks(p->st.allocation, HQ_STAT_TYPES);
   reset_peaks(p->st.segment, HQ_STAT_TYPES);
-  reset_peaks(p->st.active, HQ_STAT_TYPES);
   reset_peaks(p->st.inactive_split, HQ_STAT_TYPES);
   reset_peaks(p->st.allocated_bytes, HQ_STAT_TYPES);
   reset_peaks(p->st.reserved_bytes, HQ_STAT_TYPES);
-  reset_peaks(p->st.active_bytes, HQ_STAT_TYPES);
   reset_peaks(p->st.inactive_split_bytes, HQ_STAT_TYPES);
   reset_peaks(p->st.requested_bytes, HQ_STAT_TYPES);
   reset_peaks(&p->st.oversize_allocations, 1);
