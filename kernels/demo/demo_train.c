@@ -42,12 +42,18 @@ static double now_s(void) {
 
 /* ---- model ---- */
 
+/* The region lets the recorder's database answer "what do the hidden weights cost" by query. */
 static int add_hidden(hq_model_t *m, const demo_config_t *cfg, uint64_t seed) {
+  int rc;
+  hq_annotate_region_begin("hidden weights");
   if (cfg->sketch_terms)
-    return hq_model_add_sklinear(m, cfg->hidden, cfg->sketch_terms, cfg->sketch_rank, seed);
-  if (cfg->sparse_density > 0.0)
-    return hq_model_add_sparse_linear(m, cfg->hidden, cfg->sparse_density, seed);
-  return hq_model_add_linear(m, cfg->hidden, seed);
+    rc = hq_model_add_sklinear(m, cfg->hidden, cfg->sketch_terms, cfg->sketch_rank, seed);
+  else if (cfg->sparse_density > 0.0)
+    rc = hq_model_add_sparse_linear(m, cfg->hidden, cfg->sparse_density, seed);
+  else
+    rc = hq_model_add_linear(m, cfg->hidden, seed);
+  hq_annotate_region_end();
+  return rc;
 }
 
 static int build_model(trainer_t *t) {
