@@ -15,7 +15,7 @@ typedef struct {
 static const command_t commands[] = {
   {"run", hq_cmd_run, "run [-o DB] [--force] [--no-follow-fork] [--follow-exec] [--depth N] [-q] [--gate ...] -- CMD [ARGS]"},
   {"import", hq_cmd_import, "import RAW... [-o DB] [--force] [--no-symbols]"},
-  {"symbolize", hq_cmd_symbolize, "symbolize DB"},
+  {"symbolize", hq_cmd_symbolize, "symbolize DB [-q]"},
   {"query", hq_cmd_query, "query DB 'SQL' [--csv|--json]"},
   {"report", hq_cmd_report, "report DB [--format text|json|html] [-o FILE] [--recommend]"},
   {"leaks", hq_cmd_leaks, "leaks DB [--limit N] [--format text|json]"},
