@@ -278,6 +278,7 @@ static void box_colour(int metric, const char *name, int merged, char *buf, size
   double v1 = (h & 0xff) / 255.0, v2 = ((h >> 8) & 0xff) / 255.0, v3 = ((h >> 16) & 0xff) / 255.0;
   int r, g, b;
   if (merged || name[0] == '[') { snprintf(buf, cap, "rgb(200,200,200)"); return; }
+  if (strcmp(name, "all") == 0) { snprintf(buf, cap, "rgb(215,215,205)"); return; }
   if (strncmp(name, "0x", 2) == 0 || (strstr(name, "+0x") && !strchr(name, '('))) {
     snprintf(buf, cap, "rgb(%d,%d,%d)", 150 + (int)(40 * v1), 150 + (int)(40 * v1),
              160 + (int)(40 * v1));
