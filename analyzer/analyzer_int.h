@@ -98,6 +98,9 @@ int  hq__tree_link(hq__tree_t *t);
  * stack's sums to its node.  want_peak computes HQ__V_PEAK_BYTES (needs the peak moment). */
 int  hq__sites_scan(hq_db_t *db, hq__tree_t *t, const char *kind_class, int64_t pid,
                     int want_peak);
+/* The class's largest live bytes and the first moment they were reached, by a sweep over
+ * allocations and frees of one process's clock (0 and -1 when there are none). */
+int  hq__sites_peak(hq_db_t *db, const char *kind_class, int64_t *out_bytes, int64_t *out_t);
 /* Is kind_class one of heap, mmap, pool, device, all? */
 int  hq__sites_class_ok(const char *kind_class);
 

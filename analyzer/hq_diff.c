@@ -80,6 +80,11 @@ int hq__diff_headline(hq_db_t *db, hq__headline_t *h) {
   } else {
     rc = samples_max(db, "heap_bytes", &h->peak_heap_bytes, &h->peak_heap_t);
     if (rc && rc != HQ_ENOENT) goto out;
+    /* Neither meta nor samples: sweep the allocations (one clock: one process only). */
+    if (rc == HQ_ENOENT && h->processes <= 1) {
+      rc = hq__sites_peak(db, "heap", &h->peak_heap_bytes, &h->peak_heap_t);
+      if (rc) goto out;
+    }
   }
   if (hq__db_meta_int(db, "peak_rss_bytes", &h->peak_rss_bytes) != HQ_OK) {
     rc = samples_max(db, "rss_bytes", &h->peak_rss_bytes, NULL);

@@ -103,7 +103,8 @@ static const char page_style[] =
   ".bar{background:#1f77b4;height:10px;display:inline-block}"
   "button.hq-tab{margin-right:6px;padding:4px 10px;border:1px solid #aaa;background:#f5f5f5;"
   "border-radius:4px;cursor:pointer}button.hq-tab.on{background:#1f77b4;color:#fff}"
-  ".warn{color:#a40}footer{margin-top:30px;color:#777;font-size:12px}";
+  ".warn{color:#a40}footer{margin-top:30px;color:#777;font-size:12px}"
+  "svg.hq-flame,svg.hq-timeline{max-width:100%;height:auto;display:block}";
 
 static const char page_script[] =
   "(function () {\n"
@@ -180,7 +181,7 @@ static void write_cards(FILE *out, const hq__headline_t *h) {
   else snprintf(b, sizeof b, "moment unknown");
   card(out, "peak heap", hq__html_bytes((double)h->peak_heap_bytes, a, sizeof a), b);
   card(out, "peak device memory", hq__html_bytes((double)h->peak_device_bytes, a, sizeof a),
-       "CUDA");
+       h->peak_device_bytes ? "CUDA" : "CUDA (none recorded)");
   card(out, "peak RSS", hq__html_bytes((double)h->peak_rss_bytes, a, sizeof a), "resident set");
   snprintf(b, sizeof b, "%s requested", hq__html_bytes((double)h->alloc_bytes, a, sizeof a));
   snprintf(a, sizeof a, "%" PRId64, h->alloc_count);

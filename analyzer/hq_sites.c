@@ -526,3 +526,35 @@ out:
   sqlite3_finalize(st);
   return rc;
 }
+
+int hq__sites_peak(hq_db_t *db, const char *kind_class, int64_t *out_bytes, int64_t *out_t) {
+  char filter[128], sql[1536];
+  sqlite3_stmt *st = NULL;
+  int rc;
+  *out_bytes = 0;
+  *out_t = -1;
+  if (!hq__sites_class_ok(kind_class)) return HQ_EINVAL;
+  class_filter(kind_class, filter, sizeof filter);
+  snprintf(sql, sizeof sql,
+           "WITH ev(t, d) AS ("
+           "  SELECT a.t_alloc, a.size FROM allocations a JOIN kinds k ON k.kind = a.kind WHERE %s"
+           "  UNION ALL"
+           "  SELECT a.t_free, -a.size FROM allocations a JOIN kinds k ON k.kind = a.kind"
+           "  WHERE %s AND a.t_free IS NOT NULL),"
+           " g(t, d) AS (SELECT t, sum(d) FROM ev GROUP BY t),"
+           " run(t, live) AS (SELECT t, sum(d) OVER (ORDER BY t ROWS UNBOUNDED PRECEDING) FROM g)"
+           " SELECT live, t FROM run ORDER BY live DESC, t LIMIT 1",
+           filter, filter);
+  rc = hq__db_prepare(db, sql, &st);
+  if (rc) return rc;
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *out_bytes = sqlite3_column_int64(st, 0);
+    *out_t = sqlite3_column_int64(st, 1);
+    rc = HQ_OK;
+  } else {
+    rc = rc == SQLITE_DONE ? HQ_OK : hq__db_sqlerr(db, "finding the peak");
+  }
+  sqlite3_finalize(st);
+  return rc;
+}

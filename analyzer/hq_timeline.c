@@ -348,6 +348,7 @@ int hq__timeline_svg(hq_db_t *db, const hq_timeline_opts_t *opts, FILE *out, int
   if ((double)in.peak_bytes > p.ymax) p.ymax = (double)in.peak_bytes;
   p.ymax = p.ymax > 0 ? p.ymax * 1.08 : 1024;
 
+  if (in.rows == 0) height = 90; /* nothing to draw but a sentence */
   if (standalone) fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
   fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"hq-timeline\" version=\"1.1\" "
                "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
@@ -363,7 +364,7 @@ int hq__timeline_svg(hq_db_t *db, const hq_timeline_opts_t *opts, FILE *out, int
             width / 2, in.processes);
   if (in.rows == 0) {
     fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">no samples "
-                 "recorded in this database</text>\n</svg>\n", width / 2, height / 2);
+                 "recorded in this database</text>\n</svg>\n", width / 2, height - 20);
     rc = ferror(out) ? HQ_EIO : HQ_OK;
     goto out;
   }

@@ -222,6 +222,27 @@ static void test_compare_cli(void **state) {
   free(json_path);
 }
 
+
+/* No meta peak and no samples: the headline finds the peak from the allocations. */
+static void test_compare_peak_from_allocations(void **state) {
+  (void)state;
+  const char *path = hq_test_join(hq_test_tmpdir(), "bare.db");
+  hq_db_t *db = hq_fx_victim(path, 1000, 0);
+  const char *names[] = {"bare"};
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f;
+  hq_fx_exec(db, "DELETE FROM meta WHERE key LIKE 'peak_%%'; DELETE FROM samples");
+  f = open_memstream(&buf, &len);
+  assert_int_equal(hq_compare(&db, names, 1, HQ_FORMAT_TEXT, f), HQ_OK);
+  fclose(f);
+  assert_non_null(strstr(buf, "\npeak heap                     1.22 KiB\n"));
+  assert_non_null(strstr(buf, "\npeak heap at                   0.700 s\n"));
+  assert_non_null(strstr(buf, "\npeak RSS                           0 B\n"));
+  free(buf);
+  hq_db_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_diff_new_leak_and_grown_sites),
@@ -231,6 +252,7 @@ int main(void) {
     cmocka_unit_test(test_diff_cli_json),
     cmocka_unit_test(test_diff_cli_bad_input),
     cmocka_unit_test(test_compare_cli),
+    cmocka_unit_test(test_compare_peak_from_allocations),
   };
   return cmocka_run_group_tests_name("diff", tests, setup, teardown);
 }
