@@ -101,6 +101,8 @@ int  hq__sites_scan(hq_db_t *db, hq__tree_t *t, const char *kind_class, int64_t 
 /* The class's largest live bytes and the first moment they were reached, by a sweep over
  * allocations and frees of one process's clock (0 and -1 when there are none). */
 int  hq__sites_peak(hq_db_t *db, const char *kind_class, int64_t *out_bytes, int64_t *out_t);
+/* FNV-1a of a string, for the hash tables of sites and labels. */
+uint64_t hq__sites_hash(const char *s);
 /* Is kind_class one of heap, mmap, pool, device, all? */
 int  hq__sites_class_ok(const char *kind_class);
 

@@ -241,18 +241,12 @@ typedef struct {
   size_t slot_cap;
 } sites_t;
 
-static uint64_t str_hash(const char *s) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return h;
-}
-
 static int sites_grow(sites_t *s) {
   size_t cap = s->slot_cap ? s->slot_cap * 2 : 1024;
   size_t *slot = calloc(cap, sizeof *slot);
   if (!slot) return HQ_ENOMEM;
   for (size_t i = 0; i < s->n; i++) {
-    size_t j = str_hash(s->v[i].key) & (cap - 1);
+    size_t j = hq__sites_hash(s->v[i].key) & (cap - 1);
     while (slot[j]) j = (j + 1) & (cap - 1);
     slot[j] = i + 1;
   }
@@ -266,7 +260,7 @@ static int sites_grow(sites_t *s) {
 static site_t *site_get(sites_t *s, char *key) {
   size_t j;
   if ((s->n + 1) * 2 > s->slot_cap && sites_grow(s)) { free(key); return NULL; }
-  j = str_hash(key) & (s->slot_cap - 1);
+  j = hq__sites_hash(key) & (s->slot_cap - 1);
   while (s->slot[j]) {
     site_t *e = &s->v[s->slot[j] - 1];
     if (strcmp(e->key, key) == 0) { free(key); return e; }

@@ -419,6 +419,13 @@ int hq_merge(const char *const *inputs, size_t n, const char *out_path,
     }
     rc = survey(&m, &in[i]);
     if (rc) goto out;
+    for (size_t j = 0; j < i; j++) {
+      if (in[i].pid == in[j].pid) {
+        rc = fail(&m, HQ_EINVAL, "%s: process %" PRId64 " is also in %s (the same run twice, or "
+                  "runs that are not one job?)", inputs[i], in[i].pid, inputs[j]);
+        goto out;
+      }
+    }
     m.total += (uint64_t)in[i].rows;
   }
 

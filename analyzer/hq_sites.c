@@ -34,7 +34,7 @@ struct hq__sitemap_s {
   int32_t no_stack_label, bad_frame_label;
 };
 
-static uint64_t fnv1a(const char *s) {
+uint64_t hq__sites_hash(const char *s) {
   uint64_t h = 1469598103934665603ull;
   for (; *s; s++) {
     h ^= (unsigned char)*s;
@@ -48,7 +48,7 @@ static int lhash_grow(hq__sitemap_t *m) {
   int32_t *tab = calloc(cap, sizeof *tab);
   if (!tab) return HQ_ENOMEM;
   for (size_t i = 0; i < m->nlabels; i++) {
-    size_t j = fnv1a(m->labels[i]) & (cap - 1);
+    size_t j = hq__sites_hash(m->labels[i]) & (cap - 1);
     while (tab[j]) j = (j + 1) & (cap - 1);
     tab[j] = (int32_t)i + 1;
   }
@@ -62,7 +62,7 @@ static int lhash_grow(hq__sitemap_t *m) {
 static int32_t intern(hq__sitemap_t *m, const char *s) {
   size_t j;
   if ((m->nlabels + 1) * 2 > m->lhash_cap && lhash_grow(m)) return -1;
-  j = fnv1a(s) & (m->lhash_cap - 1);
+  j = hq__sites_hash(s) & (m->lhash_cap - 1);
   while (m->lhash[j]) {
     if (strcmp(m->labels[m->lhash[j] - 1], s) == 0) return m->lhash[j] - 1;
     j = (j + 1) & (m->lhash_cap - 1);

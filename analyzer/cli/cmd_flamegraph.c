@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -21,13 +20,20 @@ static int class_ok(const char *c) {
          !strcmp(c, "device") || !strcmp(c, "all");
 }
 
+static int write_folded(hq_db_t *db, const void *opts, FILE *out) {
+  return hq_flame_write_folded(db, opts, out);
+}
+
+static int write_svg(hq_db_t *db, const void *opts, FILE *out) {
+  return hq_flame_write_svg(db, opts, out);
+}
+
 int hq_cmd_flamegraph(int argc, char **argv) {
   static const char *const metrics[] = {"allocated", "leaked", "peak", "count"};
   hq_flame_opts_t opts = {.metric = HQ_FLAME_ALLOCATED};
   const char *db_path = NULL, *out_path = NULL, *v;
-  int folded = 0, rc, code, r;
+  int folded = 0, code, r;
   hq_db_t *db = NULL;
-  FILE *out = NULL;
   char *end;
 
   for (int i = 1; i < argc; i++) {
@@ -88,14 +94,7 @@ int hq_cmd_flamegraph(int argc, char **argv) {
 
   code = hq_cli_open(db_path, 0, &db);
   if (code) return code;
-  out = hq_cli_fopen_out(out_path);
-  if (!out) { hq_db_close(db); return HQ_EXIT_USAGE; }
-  rc = folded ? hq_flame_write_folded(db, &opts, out) : hq_flame_write_svg(db, &opts, out);
-  if (rc && rc != HQ_EIO) hq_cli_error("%s", hq_db_errmsg(db));
-  code = hq_cli_fclose_out(out, out_path);
-  if (rc == HQ_EIO && !code) { hq_cli_error("%s: write failed", out_path ? out_path : "stdout"); code = HQ_EXIT_USAGE; }
-  if ((rc || code) && out_path && strcmp(out_path, "-")) unlink(out_path);
+  code = hq_cli_write_output(db, out_path, folded ? write_folded : write_svg, &opts);
   hq_db_close(db);
-  if (code) return code;
-  return rc ? hq_cli_exit_code(rc) : HQ_EXIT_OK;
+  return code;
 }

@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -21,12 +20,15 @@ static int parse_int(const char *what, const char *v, long lo, long hi, long *ou
   return 0;
 }
 
+static int write_svg(hq_db_t *db, const void *opts, FILE *out) {
+  return hq_timeline_write_svg(db, opts, out);
+}
+
 int hq_cmd_timeline(int argc, char **argv) {
   hq_timeline_opts_t opts = {0};
   const char *db_path = NULL, *out_path = NULL, *v;
   hq_db_t *db = NULL;
-  FILE *out;
-  int rc, code, r;
+  int code, r;
   long n;
 
   for (int i = 1; i < argc; i++) {
@@ -64,14 +66,7 @@ int hq_cmd_timeline(int argc, char **argv) {
   if (!db_path) { hq_cli_error("timeline: no database given (usage: %s)", usage); return HQ_EXIT_USAGE; }
   code = hq_cli_open(db_path, 1, &db);
   if (code) return code;
-  out = hq_cli_fopen_out(out_path);
-  if (!out) { hq_db_close(db); return HQ_EXIT_USAGE; }
-  rc = hq_timeline_write_svg(db, &opts, out);
-  if (rc && rc != HQ_EIO) hq_cli_error("%s", hq_db_errmsg(db));
-  code = hq_cli_fclose_out(out, out_path);
-  if (rc == HQ_EIO && !code) { hq_cli_error("%s: write failed", out_path ? out_path : "stdout"); code = HQ_EXIT_USAGE; }
-  if ((rc || code) && out_path && strcmp(out_path, "-")) unlink(out_path);
+  code = hq_cli_write_output(db, out_path, write_svg, &opts);
   hq_db_close(db);
-  if (code) return code;
-  return rc ? hq_cli_exit_code(rc) : HQ_EXIT_OK;
+  return code;
 }

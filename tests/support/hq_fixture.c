@@ -160,3 +160,53 @@ hq_db_t *hq_fx_victim(const char *path, int64_t pid, int variant) {
   hq_fx_exec(db, "COMMIT");
   return db;
 }
+
+/* ---- checks shared by the analyzer tests ---- */
+
+hq_test_proc_t hq_fx_cli(char **args) {
+  char *argv[16] = {(char *)hq_test_build_path("bin/heapql")};
+  hq_test_proc_t p;
+  int n = 1;
+  for (; args[n - 1] && n < 15; n++) argv[n] = args[n - 1];
+  argv[n] = NULL;
+  if (hq_test_run(argv, NULL, NULL, 60, &p) != 0) fail_msg("cannot run %s", argv[0]);
+  return p;
+}
+
+void hq_fx_assert_one_line(const hq_test_proc_t *p, int status, const char *fragment) {
+  if (p->exit_status != status) fail_msg("exit %d, expected %d; stderr: %s", p->exit_status, status, p->err);
+  assert_int_equal(strncmp(p->err, "heapql: ", 8), 0);
+  assert_int_equal(hq_fx_count(p->err, "\n"), 1);
+  assert_int_equal(p->err[p->err_len - 1], '\n');
+  if (!strstr(p->err, fragment)) fail_msg("expected '%s' in: %s", fragment, p->err);
+}
+
+void hq_fx_xml_ok(const char *path) {
+  const char *xmllint = hq_test_which("xmllint");
+  hq_test_proc_t p;
+  HQ_TEST_REQUIRE(xmllint, "xmllint (Debian libxml2-utils)");
+  char *argv[] = {(char *)xmllint, "--noout", (char *)path, NULL};
+  assert_int_equal(hq_test_run(argv, NULL, NULL, 30, &p), 0);
+  if (p.exit_status != 0) fail_msg("xmllint %s: %s", path, p.err);
+  hq_test_proc_free(&p);
+}
+
+size_t hq_fx_count(const char *hay, const char *needle) {
+  size_t n = 0;
+  for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
+  return n;
+}
+
+char *hq_fx_python(const char *script, const char *path) {
+  const char *py = "/usr/bin/python3";
+  hq_test_proc_t p;
+  char *out;
+  HQ_TEST_REQUIRE(hq_test_exists(py), "/usr/bin/python3");
+  char *argv[] = {(char *)py, "-c", (char *)script, (char *)path, NULL};
+  assert_int_equal(hq_test_run(argv, NULL, NULL, 30, &p), 0);
+  if (p.exit_status != 0) fail_msg("python: %s", p.err);
+  out = p.out;
+  p.out = NULL;
+  hq_test_proc_free(&p);
+  return out;
+}

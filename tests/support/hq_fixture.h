@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include "heapql/heapql.h"
+#include "hq_test.h"
 
 #define HQ_FX_NULL INT64_MIN   /* a NULL integer column */
 
@@ -44,5 +45,19 @@ void     hq_fx_sample(hq_db_t *db, int64_t pid, int64_t t, int64_t heap, int64_t
  * Samples every T(10) from T(0) to T(100) (heap, mmap, RSS; no device).
  */
 hq_db_t *hq_fx_victim(const char *path, int64_t pid, int variant);
+
+/* ---- checks shared by the analyzer tests ---- */
+
+/* Run build/bin/heapql with args (NULL-terminated, at most 14) and capture its output. */
+hq_test_proc_t hq_fx_cli(char **args);
+/* The process printed exactly one line "heapql: ...fragment..." on stderr and exited `status`. */
+void   hq_fx_assert_one_line(const hq_test_proc_t *p, int status, const char *fragment);
+/* `xmllint --noout path` accepts the file (skips, or fails under CI, without xmllint). */
+void   hq_fx_xml_ok(const char *path);
+/* How many times needle occurs in hay. */
+size_t hq_fx_count(const char *hay, const char *needle);
+/* Run `/usr/bin/python3 -c script path` (skips, or fails under CI, without it): its stdout,
+ * malloc'd. */
+char  *hq_fx_python(const char *script, const char *path);
 
 #endif /* HQ_FIXTURE_H */

@@ -104,26 +104,8 @@ static void test_diff_same_program_has_no_changes(void **state) {
   free(text);
 }
 
-static hq_test_proc_t cli(char **args) {
-  char *argv[16] = {(char *)hq_test_build_path("bin/heapql")};
-  hq_test_proc_t p;
-  int n = 1;
-  for (; args[n - 1] && n < 15; n++) argv[n] = args[n - 1];
-  argv[n] = NULL;
-  assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
-  return p;
-}
-
-static void assert_one_line_error(const hq_test_proc_t *p, const char *fragment) {
-  assert_int_equal(p->exit_status, 2);
-  assert_int_equal(strncmp(p->err, "heapql: ", 8), 0);
-  assert_non_null(strchr(p->err, '\n'));
-  assert_int_equal(strchr(p->err, '\n')[1], '\0');
-  if (!strstr(p->err, fragment)) fail_msg("expected '%s' in: %s", fragment, p->err);
-}
-
 static int exit_of(char **args) {
-  hq_test_proc_t p = cli(args);
+  hq_test_proc_t p = hq_fx_cli(args);
   int rc = p.exit_status;
   hq_test_proc_free(&p);
   return rc;
@@ -141,59 +123,58 @@ static void test_diff_cli_fail_on(void **state) {
   assert_int_equal(exit_of((char *[]){"diff", p->base, p->same, "--fail-on", "new-leaks", NULL}), 0);
 }
 
-static void test_diff_cli_json(void **state) {
-  paths_t *p = *state;
-  const char *py = "/usr/bin/python3";
-  char *json_path = strdup(hq_test_join(hq_test_tmpdir(), "d.json"));
-  hq_test_proc_t r = cli((char *[]){"diff", p->base, p->new_, "--format", "json", "--fail-on", "new-leaks", NULL});
-  FILE *f;
-  assert_int_equal(r.exit_status, 1);
-  f = fopen(json_path, "w");
+/* Write the stdout of `heapql args` to a file and run a Python check of it as JSON. */
+static char *json_check(char **args, int status, const char *script) {
+  char *path = strdup(hq_test_join(hq_test_tmpdir(), "out.json")), *out;
+  hq_test_proc_t r = hq_fx_cli(args);
+  FILE *f = fopen(path, "w");
+  assert_int_equal(r.exit_status, status);
   fputs(r.out, f);
   fclose(f);
   hq_test_proc_free(&r);
-  HQ_TEST_REQUIRE(hq_test_exists(py), "/usr/bin/python3");
-  char *argv[] = {(char *)py, "-c",
-                  "import json,sys; d=json.load(open(sys.argv[1]));"
-                  "print(len(d['new_leaks']), d['new_leaks'][0]['site'],"
-                  " d['new_leaks'][0]['new']['leaked_bytes'], d['grown_peak'][0]['base']['peak_bytes'],"
-                  " d['grown_peak'][0]['new']['peak_bytes'], d['changed_counts'][0]['new']['count'],"
-                  " d['new']['headline']['peak']['heap_bytes'], d['failed'],"
-                  " d['fail_on'][0]['condition'])",
-                  json_path, NULL};
-  assert_int_equal(hq_test_run(argv, NULL, NULL, 30, &r), 0);
-  assert_string_equal(r.out, "1 leak2 (victim.c:60) <- work (victim.c:21) <- main (victim.c:41) 64 "
-                             "1000 2000 3 2314 True new-leaks\n");
-  hq_test_proc_free(&r);
-  free(json_path);
+  out = hq_fx_python(script, path);
+  free(path);
+  return out;
+}
+
+static void test_diff_cli_json(void **state) {
+  paths_t *p = *state;
+  char *out = json_check((char *[]){"diff", p->base, p->new_, "--format", "json", "--fail-on", "new-leaks", NULL}, 1,
+                         "import json,sys; d=json.load(open(sys.argv[1]));"
+                         "print(len(d['new_leaks']), d['new_leaks'][0]['site'],"
+                         " d['new_leaks'][0]['new']['leaked_bytes'], d['grown_peak'][0]['base']['peak_bytes'],"
+                         " d['grown_peak'][0]['new']['peak_bytes'], d['changed_counts'][0]['new']['count'],"
+                         " d['new']['headline']['peak']['heap_bytes'], d['failed'],"
+                         " d['fail_on'][0]['condition'])");
+  assert_string_equal(out, "1 leak2 (victim.c:60) <- work (victim.c:21) <- main (victim.c:41) 64 "
+                           "1000 2000 3 2314 True new-leaks\n");
+  free(out);
 }
 
 static void test_diff_cli_bad_input(void **state) {
   paths_t *p = *state;
   hq_test_proc_t r;
-  r = cli((char *[]){"diff", p->base, p->new_, "--fail-on", "more-leaks", NULL});
-  assert_one_line_error(&r, "unknown --fail-on condition 'more-leaks'");
+  r = hq_fx_cli((char *[]){"diff", p->base, p->new_, "--fail-on", "more-leaks", NULL});
+  hq_fx_assert_one_line(&r, 2, "unknown --fail-on condition 'more-leaks'");
   hq_test_proc_free(&r);
-  r = cli((char *[]){"diff", p->base, p->new_, "--format", "xml", NULL});
-  assert_one_line_error(&r, "unknown format 'xml'");
+  r = hq_fx_cli((char *[]){"diff", p->base, p->new_, "--format", "xml", NULL});
+  hq_fx_assert_one_line(&r, 2, "unknown format 'xml'");
   hq_test_proc_free(&r);
-  r = cli((char *[]){"diff", p->base, NULL});
-  assert_one_line_error(&r, "needs BASE.db and NEW.db");
+  r = hq_fx_cli((char *[]){"diff", p->base, NULL});
+  hq_fx_assert_one_line(&r, 2, "needs BASE.db and NEW.db");
   hq_test_proc_free(&r);
-  r = cli((char *[]){"diff", p->base, "/nonexistent/new.db", NULL});
-  assert_one_line_error(&r, "/nonexistent/new.db");
+  r = hq_fx_cli((char *[]){"diff", p->base, "/nonexistent/new.db", NULL});
+  hq_fx_assert_one_line(&r, 2, "/nonexistent/new.db");
   hq_test_proc_free(&r);
-  r = cli((char *[]){"diff", p->base, p->new_, "--fail-on", "peak-growth=lots", NULL});
-  assert_one_line_error(&r, "bad peak-growth percentage 'lots'");
+  r = hq_fx_cli((char *[]){"diff", p->base, p->new_, "--fail-on", "peak-growth=lots", NULL});
+  hq_fx_assert_one_line(&r, 2, "bad peak-growth percentage 'lots'");
   hq_test_proc_free(&r);
 }
 
 static void test_compare_cli(void **state) {
   paths_t *p = *state;
-  const char *py = "/usr/bin/python3";
-  char *json_path = strdup(hq_test_join(hq_test_tmpdir(), "c.json"));
-  hq_test_proc_t r = cli((char *[]){"compare", p->base, p->new_, NULL});
-  FILE *f;
+  hq_test_proc_t r = hq_fx_cli((char *[]){"compare", p->base, p->new_, NULL});
+  char *out;
   assert_int_equal(r.exit_status, 0);
   assert_non_null(strstr(r.out, "                               base.db          new.db\n"));
   assert_non_null(strstr(r.out, "\nheap allocations                     6               9\n"));
@@ -201,25 +182,15 @@ static void test_compare_cli(void **state) {
   assert_non_null(strstr(r.out, "\npeak heap at                   0.700 s         0.750 s\n"));
   assert_non_null(strstr(r.out, "\nleaked bytes                     250 B           314 B\n"));
   hq_test_proc_free(&r);
-  r = cli((char *[]){"compare", "--format", "json", p->base, p->new_, p->same, NULL});
-  assert_int_equal(r.exit_status, 0);
-  f = fopen(json_path, "w");
-  fputs(r.out, f);
-  fclose(f);
+  out = json_check((char *[]){"compare", "--format", "json", p->base, p->new_, p->same, NULL}, 0,
+                   "import json,sys; d=json.load(open(sys.argv[1]));"
+                   "print([(x['headline']['allocations']['count'], x['headline']['frees']['count'],"
+                   " x['headline']['leaks']['bytes'], x['headline']['peak']['heap_time_s']) for x in d])");
+  assert_string_equal(out, "[(6, 4, 250, 0.7), (9, 6, 314, 0.75), (6, 4, 250, 0.7)]\n");
+  free(out);
+  r = hq_fx_cli((char *[]){"compare", NULL});
+  hq_fx_assert_one_line(&r, 2, "no database given");
   hq_test_proc_free(&r);
-  HQ_TEST_REQUIRE(hq_test_exists(py), "/usr/bin/python3");
-  char *argv[] = {(char *)py, "-c",
-                  "import json,sys; d=json.load(open(sys.argv[1]));"
-                  "print([(x['headline']['allocations']['count'], x['headline']['frees']['count'],"
-                  " x['headline']['leaks']['bytes'], x['headline']['peak']['heap_time_s']) for x in d])",
-                  json_path, NULL};
-  assert_int_equal(hq_test_run(argv, NULL, NULL, 30, &r), 0);
-  assert_string_equal(r.out, "[(6, 4, 250, 0.7), (9, 6, 314, 0.75), (6, 4, 250, 0.7)]\n");
-  hq_test_proc_free(&r);
-  r = cli((char *[]){"compare", NULL});
-  assert_one_line_error(&r, "no database given");
-  hq_test_proc_free(&r);
-  free(json_path);
 }
 
 

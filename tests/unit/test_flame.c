@@ -22,22 +22,6 @@ static const char *folded(hq_db_t *db, int metric, const char *kind_class) {
   return buf;
 }
 
-static size_t count_of(const char *hay, const char *needle) {
-  size_t n = 0;
-  for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
-  return n;
-}
-
-static void xml_ok(const char *path) {
-  const char *xmllint = hq_test_which("xmllint");
-  hq_test_proc_t p;
-  HQ_TEST_REQUIRE(xmllint, "xmllint (Debian libxml2-utils)");
-  char *argv[] = {(char *)xmllint, "--noout", (char *)path, NULL};
-  assert_int_equal(hq_test_run(argv, NULL, NULL, 30, &p), 0);
-  if (p.exit_status != 0) fail_msg("xmllint %s: %s", path, p.err);
-  hq_test_proc_free(&p);
-}
-
 static void test_flame_folded_allocated(void **state) {
   (void)state;
   hq_db_t *db = hq_fx_victim(hq_test_join(hq_test_tmpdir(), "v.db"), 1000, 0);
@@ -93,7 +77,7 @@ static void test_flame_svg_parses_with_sites(void **state) {
   assert_int_equal(hq_flame_write_svg(db, &opts, f), HQ_OK);
   fclose(f);
   hq_db_close(db);
-  xml_ok(path);
+  hq_fx_xml_ok(path);
   svg = hq_test_read_file(path, NULL);
   assert_non_null(strstr(svg, "data-n=\"leaky (victim.c:12)\""));
   assert_non_null(strstr(svg, "data-n=\"libfoo.so+0x1234\""));
@@ -102,7 +86,7 @@ static void test_flame_svg_parses_with_sites(void **state) {
   assert_non_null(strstr(svg, "total 1.62 KiB, 1658 bytes"));
   assert_non_null(strstr(svg, "hqFlameInit(document.documentElement)"));
   /* all, [no stack], main, libfoo, work:20, leaky, work:25, inner_helper */
-  assert_int_equal(count_of(svg, "<g class=\"f\""), 8);
+  assert_int_equal(hq_fx_count(svg, "<g class=\"f\""), 8);
   free(svg);
 }
 
@@ -129,7 +113,7 @@ static void test_flame_svg_merges_small_frames(void **state) {
   f = open_memstream(&buf, &len);
   assert_int_equal(hq_flame_write_svg(db, NULL, f), HQ_OK);
   fclose(f);
-  assert_int_equal(count_of(buf, "<g class=\"f\""), 4); /* all, main, big, the merged box */
+  assert_int_equal(hq_fx_count(buf, "<g class=\"f\""), 4); /* all, main, big, the merged box */
   assert_non_null(strstr(buf, "data-n=\"[500 small frames]\""));
   assert_null(strstr(buf, "small_000"));
   free(buf);
@@ -137,7 +121,7 @@ static void test_flame_svg_merges_small_frames(void **state) {
   f = open_memstream(&buf, &len);
   assert_int_equal(hq_flame_write_folded(db, NULL, f), HQ_OK);
   fclose(f);
-  assert_int_equal(count_of(buf, "\n"), 501);
+  assert_int_equal(hq_fx_count(buf, "\n"), 501);
   assert_non_null(strstr(buf, "main (m.c:1);small_499 (m.c:3) 100\n"));
   free(buf);
   hq_db_close(db);
@@ -164,13 +148,13 @@ static void test_flame_svg_caps_boxes(void **state) {
   f = open_memstream(&buf, &len);
   assert_int_equal(hq_flame_write_svg(db, NULL, f), HQ_OK);
   fclose(f);
-  assert_int_equal(count_of(buf, "<g class=\"f\""), 1002); /* default budget: all drawn */
+  assert_int_equal(hq_fx_count(buf, "<g class=\"f\""), 1002); /* default budget: all drawn */
   free(buf);
   buf = NULL;
   f = open_memstream(&buf, &len);
   assert_int_equal(hq_flame_write_svg(db, &opts, f), HQ_OK);
   fclose(f);
-  assert_int_equal(count_of(buf, "<g class=\"f\""), 3);
+  assert_int_equal(hq_fx_count(buf, "<g class=\"f\""), 3);
   assert_non_null(strstr(buf, "data-n=\"[1000 small frames]\""));
   free(buf);
   hq_db_close(db);
@@ -190,23 +174,6 @@ static void test_flame_bad_options(void **state) {
 
 /* ---- through the CLI ---- */
 
-static hq_test_proc_t cli(char **args) {
-  char *argv[16] = {(char *)hq_test_build_path("bin/heapql")};
-  hq_test_proc_t p;
-  int n = 1;
-  for (; args[n - 1] && n < 15; n++) argv[n] = args[n - 1];
-  argv[n] = NULL;
-  assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
-  return p;
-}
-
-static void assert_one_line_error(const hq_test_proc_t *p, const char *fragment) {
-  assert_int_equal(p->exit_status, 2);
-  assert_int_equal(strncmp(p->err, "heapql: ", 8), 0);
-  assert_int_equal(count_of(p->err, "\n"), 1);
-  if (!strstr(p->err, fragment)) fail_msg("expected '%s' in: %s", fragment, p->err);
-}
-
 static void test_flame_cli_folded_and_errors(void **state) {
   (void)state;
   const char *dir = hq_test_tmpdir();
@@ -218,14 +185,14 @@ static void test_flame_cli_folded_and_errors(void **state) {
   FILE *f;
 
   hq_db_close(hq_fx_victim(db, 1000, 0));
-  p = cli((char *[]){"flamegraph", db, "--metric", "leaked", "--folded", NULL});
+  p = hq_fx_cli((char *[]){"flamegraph", db, "--metric", "leaked", "--folded", NULL});
   assert_int_equal(p.exit_status, 0);
   assert_string_equal(p.out, "main (victim.c:40);work (victim.c:20);leaky (victim.c:12) 200\n"
                              "main (victim.c:40);work (victim.c:25);inner_helper (util.h:7) 50\n");
   assert_string_equal(p.err, "");
   hq_test_proc_free(&p);
 
-  p = cli((char *[]){"flamegraph", db, "--metric=peak", "-o", out, NULL});
+  p = hq_fx_cli((char *[]){"flamegraph", db, "--metric=peak", "-o", out, NULL});
   assert_int_equal(p.exit_status, 0);
   hq_test_proc_free(&p);
   text = hq_test_read_file(out, NULL);
@@ -234,27 +201,27 @@ static void test_flame_cli_folded_and_errors(void **state) {
                             "main (victim.c:40);work (victim.c:25);inner_helper (util.h:7) 50\n");
   free(text);
 
-  p = cli((char *[]){"flamegraph", db, "--metric", "freed", NULL});
-  assert_one_line_error(&p, "unknown metric 'freed'");
+  p = hq_fx_cli((char *[]){"flamegraph", db, "--metric", "freed", NULL});
+  hq_fx_assert_one_line(&p, 2, "unknown metric 'freed'");
   hq_test_proc_free(&p);
-  p = cli((char *[]){"flamegraph", db, "--class", "gpu", NULL});
-  assert_one_line_error(&p, "unknown class 'gpu'");
+  p = hq_fx_cli((char *[]){"flamegraph", db, "--class", "gpu", NULL});
+  hq_fx_assert_one_line(&p, 2, "unknown class 'gpu'");
   hq_test_proc_free(&p);
-  p = cli((char *[]){"flamegraph", db, "-o", "/nonexistent-dir/x.svg", NULL});
-  assert_one_line_error(&p, "/nonexistent-dir/x.svg: cannot write");
+  p = hq_fx_cli((char *[]){"flamegraph", db, "-o", "/nonexistent-dir/x.svg", NULL});
+  hq_fx_assert_one_line(&p, 2, "/nonexistent-dir/x.svg: cannot write");
   hq_test_proc_free(&p);
-  p = cli((char *[]){"flamegraph", db, "--metric", NULL});
-  assert_one_line_error(&p, "needs a value");
+  p = hq_fx_cli((char *[]){"flamegraph", db, "--metric", NULL});
+  hq_fx_assert_one_line(&p, 2, "needs a value");
   hq_test_proc_free(&p);
 
   f = fopen(junk, "w");
   fputs("not a database, only words, long enough to look like a header to nobody\n", f);
   fclose(f);
-  p = cli((char *[]){"flamegraph", junk, "-o", out, NULL});
-  assert_one_line_error(&p, "not a SQLite database");
+  p = hq_fx_cli((char *[]){"flamegraph", junk, "-o", out, NULL});
+  hq_fx_assert_one_line(&p, 2, "not a SQLite database");
   hq_test_proc_free(&p);
-  p = cli((char *[]){"flamegraph", NULL});
-  assert_one_line_error(&p, "no database given");
+  p = hq_fx_cli((char *[]){"flamegraph", NULL});
+  hq_fx_assert_one_line(&p, 2, "no database given");
   hq_test_proc_free(&p);
   free(db);
   free(out);

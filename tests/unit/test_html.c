@@ -8,12 +8,6 @@
 #include "hq_fixture.h"
 #include "analyzer_int.h"
 
-static size_t count_of(const char *hay, const char *needle) {
-  size_t n = 0;
-  for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
-  return n;
-}
-
 static void write_report(const char *db_path, const char *html_path) {
   hq_db_t *db = NULL;
   FILE *f = fopen(html_path, "w");
@@ -24,16 +18,6 @@ static void write_report(const char *db_path, const char *html_path) {
   assert_int_equal(fclose(f), 0);
 }
 
-static void xml_ok(const char *path) {
-  const char *xmllint = hq_test_which("xmllint");
-  hq_test_proc_t p;
-  HQ_TEST_REQUIRE(xmllint, "xmllint (Debian libxml2-utils)");
-  char *argv[] = {(char *)xmllint, "--noout", (char *)path, NULL};
-  assert_int_equal(hq_test_run(argv, NULL, NULL, 30, &p), 0);
-  if (p.exit_status != 0) fail_msg("xmllint %s: %s", path, p.err);
-  hq_test_proc_free(&p);
-}
-
 static void test_html_report_content(void **state) {
   (void)state;
   const char *dir = hq_test_tmpdir();
@@ -41,7 +25,7 @@ static void test_html_report_content(void **state) {
   char *text;
   hq_db_close(hq_fx_victim(db, 2000, 1));
   write_report(db, html);
-  xml_ok(html); /* the page is polyglot: well-formed XML as well as HTML */
+  hq_fx_xml_ok(html); /* the page is polyglot: well-formed XML as well as HTML */
   text = hq_test_read_file(html, NULL);
   assert_int_equal(strncmp(text, "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\"", 58), 0);
   assert_non_null(strstr(text, "<title>heapql report: victim</title>"));
@@ -53,7 +37,7 @@ static void test_html_report_content(void **state) {
   /* the timeline, inline */
   assert_non_null(strstr(text, ">peak heap 2.26 KiB at 0.750 s</text>"));
   /* four flame graphs, one per measure, and the sites */
-  assert_int_equal(count_of(text, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"hq-flame\""), 4);
+  assert_int_equal(hq_fx_count(text, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"hq-flame\""), 4);
   assert_non_null(strstr(text, "data-n=\"leak2 (victim.c:60)\""));
   assert_non_null(strstr(text, "data-n=\"libfoo.so+0x1234\""));
   assert_non_null(strstr(text, "data-n=\"inner_helper (util.h:7)\""));
@@ -100,12 +84,12 @@ static void test_html_large_run_stays_small(void **state) {
   hq_fx_exec(db, "COMMIT");
   hq_db_close(db);
   write_report(db_path, html);
-  xml_ok(html);
+  hq_fx_xml_ok(html);
   text = hq_test_read_file(html, &len);
   assert_true(len < 3 * 1024 * 1024);
-  assert_true(count_of(text, "<g class=\"f\"") <= 4 * 2500);
-  assert_true(count_of(text, "small frames]") >= 1);
-  assert_int_equal(count_of(text, "<tr><td class=\"n\">25</td>"), 3); /* top 25 per table */
+  assert_true(hq_fx_count(text, "<g class=\"f\"") <= 4 * 2500);
+  assert_true(hq_fx_count(text, "small frames]") >= 1);
+  assert_int_equal(hq_fx_count(text, "<tr><td class=\"n\">25</td>"), 3); /* top 25 per table */
   assert_non_null(strstr(text, "more sites: <code>heapql top</code>"));
   free(text);
   free(db_path);
@@ -191,8 +175,8 @@ static void test_html_renders_in_chromium(void **state) {
     assert_int_equal(p.exit_status, 0);
     assert_true(no_console_errors(p.err));
     assert_non_null(strstr(p.out, "data-hq-ready=\"1\""));
-    assert_int_equal(count_of(p.out, "class=\"hq-flame\""), 4);
-    assert_int_equal(count_of(p.out, "data-ready=\"1\""), 4);
+    assert_int_equal(hq_fx_count(p.out, "class=\"hq-flame\""), 4);
+    assert_int_equal(hq_fx_count(p.out, "data-ready=\"1\""), 4);
     /* zoomed into work(): it spans the whole width (1180 px less the gap), libfoo is hidden */
     assert_non_null(strstr(p.out, "data-zoom-width=\"1179.50\""));
     assert_non_null(strstr(p.out, "data-zoom-other=\"none\""));

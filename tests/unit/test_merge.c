@@ -188,7 +188,7 @@ static void test_merge_refuses_bad_inputs(void **state) {
   inputs[0] = f->run1;
   inputs[1] = copy;
   assert_int_equal(hq_merge(inputs, 2, out, NULL, NULL, err, sizeof err), HQ_EINVAL);
-  assert_non_null(strstr(err, "process 1000 is already in the merge"));
+  assert_non_null(strstr(err, "process 1000 is also in"));
   assert_int_equal(hq_test_exists(out), 0);
   assert_int_equal(hq_test_exists(hq_test_join(f->dir, "x.db.partial")), 0);
 
@@ -259,53 +259,57 @@ static void test_merge_of_a_merge(void **state) {
   free(out_copy);
 }
 
-static hq_test_proc_t cli(char **args) {
-  char *argv[16] = {(char *)hq_test_build_path("bin/heapql")};
-  hq_test_proc_t p;
-  int n = 1;
-  for (; args[n - 1] && n < 15; n++) argv[n] = args[n - 1];
-  argv[n] = NULL;
-  assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
-  return p;
-}
-
-static void assert_one_line(const hq_test_proc_t *p, int status, const char *fragment) {
-  assert_int_equal(p->exit_status, status);
-  assert_int_equal(strncmp(p->err, "heapql: ", 8), 0);
-  assert_non_null(strchr(p->err, '\n'));
-  assert_int_equal(strchr(p->err, '\n')[1], '\0');
-  if (!strstr(p->err, fragment)) fail_msg("expected '%s' in: %s", fragment, p->err);
-}
-
 static void test_merge_cli(void **state) {
   fx_t *f = *state;
   char *out = strdup(hq_test_join(f->dir, "cli.db"));
   char expect[8400];
   hq_test_proc_t p;
-  p = cli((char *[]){"merge", f->run1, f->run2, "-o", out, NULL});
+  p = hq_fx_cli((char *[]){"merge", f->run1, f->run2, "-o", out, NULL});
   snprintf(expect, sizeof expect, "heapql: merged 2 databases (2 processes, 17 allocations, 11 stacks) into %s in ", out);
   assert_int_equal(p.exit_status, 0);
   assert_int_equal(strncmp(p.err, expect, strlen(expect)), 0);
-  assert_one_line(&p, 0, " s");
+  hq_fx_assert_one_line(&p, 0, " s");
   assert_string_equal(p.out, "");
   hq_test_proc_free(&p);
-  p = cli((char *[]){"merge", f->run1, f->run2, "-o", out, NULL});
-  assert_one_line(&p, 2, "already exists (use --force to replace it)");
+  p = hq_fx_cli((char *[]){"merge", f->run1, f->run2, "-o", out, NULL});
+  hq_fx_assert_one_line(&p, 2, "already exists (use --force to replace it)");
   hq_test_proc_free(&p);
-  p = cli((char *[]){"merge", f->run1, f->run2, "-o", out, "--force", "-q", NULL});
+  p = hq_fx_cli((char *[]){"merge", f->run1, f->run2, "-o", out, "--force", "-q", NULL});
   assert_int_equal(p.exit_status, 0);
   assert_string_equal(p.err, "");
   hq_test_proc_free(&p);
-  p = cli((char *[]){"merge", f->run1, f->run2, NULL});
-  assert_one_line(&p, 2, "-o ALL.db is required");
+  p = hq_fx_cli((char *[]){"merge", f->run1, f->run2, NULL});
+  hq_fx_assert_one_line(&p, 2, "-o ALL.db is required");
   hq_test_proc_free(&p);
-  p = cli((char *[]){"merge", f->run1, "/nonexistent/run9.db", "-o", out, "--force", NULL});
-  assert_one_line(&p, 2, "/nonexistent/run9.db");
+  p = hq_fx_cli((char *[]){"merge", f->run1, "/nonexistent/run9.db", "-o", out, "--force", NULL});
+  hq_fx_assert_one_line(&p, 2, "/nonexistent/run9.db");
   hq_test_proc_free(&p);
-  p = cli((char *[]){"merge", f->run1, f->run2, "-o", "/nonexistent-dir/all.db", NULL});
-  assert_one_line(&p, 2, "/nonexistent-dir/all.db: cannot write");
+  p = hq_fx_cli((char *[]){"merge", f->run1, f->run2, "-o", "/nonexistent-dir/all.db", NULL});
+  hq_fx_assert_one_line(&p, 2, "/nonexistent-dir/all.db: cannot write");
   hq_test_proc_free(&p);
   free(out);
+}
+
+/* On a terminal, merge shows progress on stderr (and clears it) before its summary line. */
+static void test_merge_progress_on_terminal(void **state) {
+  fx_t *f = *state;
+  const char *script = hq_test_which("script");
+  char cmd[16384];
+  hq_test_proc_t p;
+  HQ_TEST_REQUIRE(script, "script (Debian bsdutils)");
+  snprintf(cmd, sizeof cmd, "%s merge '%s' '%s' -o '%s/tty.db'", hq_test_build_path("bin/heapql"),
+           f->run1, f->run2, f->dir);
+  char *argv[] = {(char *)script, "-qec", cmd, "/dev/null", NULL};
+  assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+  assert_int_equal(p.exit_status, 0);
+  assert_non_null(strstr(p.out, "\rmerging: "));
+  assert_non_null(strstr(p.out, "%\r\033[Kheapql: merged 2 databases (2 processes, 17 allocations"));
+  hq_test_proc_free(&p);
+  /* Redirected: no progress, only the summary. */
+  p = hq_fx_cli((char *[]){"merge", f->run1, f->run2, "-o", (char *)hq_test_join(f->dir, "file.db"), NULL});
+  assert_int_equal(p.exit_status, 0);
+  assert_null(strstr(p.err, "merging:"));
+  hq_test_proc_free(&p);
 }
 
 int main(void) {
@@ -315,6 +319,7 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_merge_refuses_bad_inputs, setup, teardown),
     cmocka_unit_test_setup_teardown(test_merge_of_a_merge, setup, teardown),
     cmocka_unit_test_setup_teardown(test_merge_cli, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_merge_progress_on_terminal, setup, teardown),
   };
   return cmocka_run_group_tests_name("merge", tests, NULL, NULL);
 }

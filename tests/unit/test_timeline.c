@@ -18,16 +18,6 @@ static char *timeline(hq_db_t *db, const hq_timeline_opts_t *opts, int expect_rc
   return buf;
 }
 
-static void xml_ok(const char *path) {
-  const char *xmllint = hq_test_which("xmllint");
-  hq_test_proc_t p;
-  HQ_TEST_REQUIRE(xmllint, "xmllint (Debian libxml2-utils)");
-  char *argv[] = {(char *)xmllint, "--noout", (char *)path, NULL};
-  assert_int_equal(hq_test_run(argv, NULL, NULL, 30, &p), 0);
-  if (p.exit_status != 0) fail_msg("xmllint %s: %s", path, p.err);
-  hq_test_proc_free(&p);
-}
-
 /* The points of the polyline of `series`: how many, and the smallest y (the highest value). */
 static size_t polyline(const char *svg, const char *series, double *min_y) {
   char key[64];
@@ -62,7 +52,7 @@ static void test_timeline_victim_series_and_peak(void **state) {
   FILE *f = fopen(path, "w");
   fputs(svg, f);
   fclose(f);
-  xml_ok(path);
+  hq_fx_xml_ok(path);
   assert_non_null(strstr(svg, ">Memory over time: victim (pid 1000)</text>"));
   assert_non_null(strstr(svg, ">peak heap 1.22 KiB at 0.700 s</text>"));
   assert_non_null(strstr(svg, ">live heap (max 1.22 KiB)</text>"));
@@ -141,28 +131,10 @@ static void test_timeline_without_samples(void **state) {
   FILE *f = fopen(path, "w");
   fputs(svg, f);
   fclose(f);
-  xml_ok(path);
+  hq_fx_xml_ok(path);
   assert_non_null(strstr(svg, "no samples recorded in this database"));
   free(svg);
   hq_db_close(db);
-}
-
-static hq_test_proc_t cli(char **args) {
-  char *argv[16] = {(char *)hq_test_build_path("bin/heapql")};
-  hq_test_proc_t p;
-  int n = 1;
-  for (; args[n - 1] && n < 15; n++) argv[n] = args[n - 1];
-  argv[n] = NULL;
-  assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
-  return p;
-}
-
-static void assert_one_line_error(const hq_test_proc_t *p, const char *fragment) {
-  assert_int_equal(p->exit_status, 2);
-  assert_int_equal(strncmp(p->err, "heapql: ", 8), 0);
-  assert_non_null(strchr(p->err, '\n'));
-  assert_int_equal(strchr(p->err, '\n')[1], '\0');
-  if (!strstr(p->err, fragment)) fail_msg("expected '%s' in: %s", fragment, p->err);
 }
 
 static void test_timeline_cli(void **state) {
@@ -176,7 +148,7 @@ static void test_timeline_cli(void **state) {
   sqlite3 *s;
 
   hq_db_close(hq_fx_victim(db, 1000, 0));
-  p = cli((char *[]){"timeline", db, "-o", out, NULL});
+  p = hq_fx_cli((char *[]){"timeline", db, "-o", out, NULL});
   assert_int_equal(p.exit_status, 0);
   assert_string_equal(p.err, "");
   hq_test_proc_free(&p);
@@ -184,21 +156,21 @@ static void test_timeline_cli(void **state) {
   assert_non_null(strstr(svg, "peak heap 1.22 KiB at 0.700 s"));
   free(svg);
 
-  p = cli((char *[]){"timeline", db, "--pid", "99", "-o", out, NULL});
-  assert_one_line_error(&p, "no samples for pid 99");
+  p = hq_fx_cli((char *[]){"timeline", db, "--pid", "99", "-o", out, NULL});
+  hq_fx_assert_one_line(&p, 2, "no samples for pid 99");
   hq_test_proc_free(&p);
   assert_int_equal(hq_test_exists(out), 0); /* no half-written picture left behind */
-  p = cli((char *[]){"timeline", db, "--width", "wide", NULL});
-  assert_one_line_error(&p, "bad --width 'wide'");
+  p = hq_fx_cli((char *[]){"timeline", db, "--width", "wide", NULL});
+  hq_fx_assert_one_line(&p, 2, "bad --width 'wide'");
   hq_test_proc_free(&p);
-  p = cli((char *[]){"timeline", db, "-o", "/nonexistent-dir/t.svg", NULL});
-  assert_one_line_error(&p, "cannot write");
+  p = hq_fx_cli((char *[]){"timeline", db, "-o", "/nonexistent-dir/t.svg", NULL});
+  hq_fx_assert_one_line(&p, 2, "cannot write");
   hq_test_proc_free(&p);
   assert_int_equal(sqlite3_open(junk, &s), SQLITE_OK);
   assert_int_equal(sqlite3_exec(s, "CREATE TABLE samples(t)", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(s);
-  p = cli((char *[]){"timeline", junk, NULL});
-  assert_one_line_error(&p, "not a heapql one");
+  p = hq_fx_cli((char *[]){"timeline", junk, NULL});
+  hq_fx_assert_one_line(&p, 2, "not a heapql one");
   hq_test_proc_free(&p);
   free(db);
   free(out);
