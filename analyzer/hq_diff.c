@@ -392,9 +392,9 @@ static int in_list(const site_t *e, int list) {
   }
 }
 
-static int sort_list_column;
-static int cmp_change(const void *a, const void *b) {
+static int cmp_change(const void *a, const void *b, void *ctx) {
   const site_t *x = *(site_t *const *)a, *y = *(site_t *const *)b;
+  int sort_list_column = *(const int *)ctx;
   int64_t dx = x->v[1][sort_list_column] - x->v[0][sort_list_column];
   int64_t dy = y->v[1][sort_list_column] - y->v[0][sort_list_column];
   int64_t ax = dx < 0 ? -dx : dx, ay = dy < 0 ? -dy : dy;
@@ -544,8 +544,7 @@ int hq_diff(hq_db_t *base, hq_db_t *new_db, const hq_diff_opts_t *opts, FILE *ou
     size_t n = 0;
     for (size_t i = 0; i < s.n; i++)
       if (in_list(&s.v[i], l)) sel[n++] = &s.v[i];
-    sort_list_column = lists[l].column;
-    qsort(sel, n, sizeof *sel, cmp_change);
+    qsort_r(sel, n, sizeof *sel, cmp_change, (void *)&lists[l].column);
     if (opts->format == HQ_FORMAT_JSON) {
       fprintf(out, ",\n  \"%s\": [", lists[l].json);
       for (size_t i = 0; i < n && i < limit; i++) {

@@ -209,11 +209,15 @@ static void write_site(FILE *out, const hq__tree_t *t, int32_t node, int callers
   }
 }
 
-static const hq__tree_t *sort_tree;
-static int sort_column;
-static int cmp_site(const void *a, const void *b) {
-  int64_t x = sort_tree->self[(size_t)*(const int32_t *)a * HQ__V_N + (size_t)sort_column];
-  int64_t y = sort_tree->self[(size_t)*(const int32_t *)b * HQ__V_N + (size_t)sort_column];
+typedef struct {
+  const hq__tree_t *tree;
+  int column;
+} site_order_t;
+
+static int cmp_site(const void *a, const void *b, void *ctx) {
+  const site_order_t *o = ctx;
+  int64_t x = o->tree->self[(size_t)*(const int32_t *)a * HQ__V_N + (size_t)o->column];
+  int64_t y = o->tree->self[(size_t)*(const int32_t *)b * HQ__V_N + (size_t)o->column];
   if (x != y) return x > y ? -1 : 1;
   return *(const int32_t *)a - *(const int32_t *)b;
 }
@@ -225,9 +229,7 @@ static int write_sites(FILE *out, const hq__tree_t *t, int column, const char *e
   if (!idx) return HQ_ENOMEM;
   for (size_t i = 1; i < t->n; i++)
     if (t->self[i * HQ__V_N + (size_t)column] > 0) idx[n++] = (int32_t)i;
-  sort_tree = t;
-  sort_column = column;
-  qsort(idx, n, sizeof *idx, cmp_site);
+  qsort_r(idx, n, sizeof *idx, cmp_site, &(site_order_t){t, column});
   if (n == 0) {
     fprintf(out, "<p>%s</p>\n", empty);
     free(idx);
