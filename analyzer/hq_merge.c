@@ -305,7 +305,7 @@ static int write_meta(merge_t *m, const input_t *in, size_t n) {
   sqlite3_free(quoted);
   if (rc) return rc;
   rc = exec_fmt(m, "INSERT OR REPLACE INTO main.meta(key, value) SELECT key, value FROM src.meta"
-                   " WHERE key NOT IN ('schema_version')");
+                   " WHERE key NOT IN ('schema_version', 'aggregates_built')");
   hq__db_exec(m->out, "DETACH DATABASE src");
   if (rc) return rc;
 
@@ -442,6 +442,7 @@ int hq_merge(const char *const *inputs, size_t n, const char *out_path,
   if (!rc) {
     rc = hq__db_exec(m.out, "BEGIN");
     if (!rc) rc = hq__aggregate_build(m.out);
+    if (!rc) rc = hq__db_meta_set_int(m.out, "aggregates_built", 1); /* as the importer does */
     if (!rc) rc = hq__db_exec(m.out, "COMMIT");
     if (rc) rc = fail_db(&m, m.out, rc);
   }

@@ -97,6 +97,7 @@ static void test_merge_two_processes(void **state) {
   /* Meta of the merge. */
   assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'processes'"), 2);
   assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'merged'"), 1);
+  assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'aggregates_built'"), 1);
   assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'pid'"), 1000);
   assert_string_equal(hq_test_q_text(s, "SELECT value FROM meta WHERE key = 'program'"), "victim");
   assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'dropped_events'"), 5);
