@@ -195,6 +195,12 @@ static void test_flame_cli_folded_and_errors(void **state) {
   p = hq_fx_cli((char *[]){"flamegraph", db, "--metric=peak", "-o", out, NULL});
   assert_int_equal(p.exit_status, 0);
   hq_test_proc_free(&p);
+  /* Every line parses the way speedscope and flamegraph.pl read folded stacks. */
+  text = hq_fx_python("import re,sys; m=[re.match(r'^(.*) (\\d+)$', l) for l in open(sys.argv[1])];"
+                      "print(all(m), len(m), sum(int(x.group(2)) for x in m),"
+                      " sorted({f for x in m for f in x.group(1).split(';')})[0])", out);
+  assert_string_equal(text, "True 3 1250 inner_helper (util.h:7)\n");
+  free(text);
   text = hq_test_read_file(out, NULL);
   assert_string_equal(text, "main (victim.c:40);libfoo.so+0x1234 1000\n"
                             "main (victim.c:40);work (victim.c:20);leaky (victim.c:12) 200\n"

@@ -183,6 +183,26 @@ static void test_html_renders_in_chromium(void **state) {
     assert_non_null(strstr(p.out, "data-leaked-shown=\"yes\""));
     hq_test_proc_free(&p);
   }
+  /* The standalone flame graph SVG runs its own script too. */
+  {
+    char *svg = strdup(hq_test_join(dir, "flame.svg")), svg_url[4200];
+    hq_db_t *h = NULL;
+    f = fopen(svg, "w");
+    assert_int_equal(hq_db_open(db, HQ_DB_READONLY, &h), HQ_OK);
+    assert_int_equal(hq_flame_write_svg(h, NULL, f), HQ_OK);
+    hq_db_close(h);
+    fclose(f);
+    snprintf(svg_url, sizeof svg_url, "file://%s", svg);
+    char *argv[] = {(char *)chromium, "--headless", "--no-sandbox", "--disable-gpu", udd,
+                    "--enable-logging=stderr", "--v=0", "--dump-dom", svg_url, NULL};
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 120, &p), 0);
+    assert_int_equal(p.exit_status, 0);
+    assert_true(no_console_errors(p.err));
+    assert_non_null(strstr(p.out, "class=\"hq-flame\""));
+    assert_non_null(strstr(p.out, "data-ready=\"1\""));
+    hq_test_proc_free(&p);
+    free(svg);
+  }
   free(db);
   free(html);
   free(probed);
