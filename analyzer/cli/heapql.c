@@ -21,12 +21,12 @@ static const command_t commands[] = {
   {"leaks", hq_cmd_leaks, "leaks DB [--limit N] [--format text|json]"},
   {"top", hq_cmd_top, "top DB [--by count|bytes|peak|temporary|line] [--limit N]"},
   {"peak", hq_cmd_peak, "peak DB [--limit N]"},
-  {"flamegraph", hq_cmd_flamegraph, "flamegraph DB [--metric allocated|leaked|peak] [-o out.svg|--folded]"},
-  {"timeline", hq_cmd_timeline, "timeline DB -o out.svg"},
+  {"flamegraph", hq_cmd_flamegraph, "flamegraph DB [--metric allocated|leaked|peak|count] [--class C] [--pid N] [--folded] [-o out.svg|out.folded]"},
+  {"timeline", hq_cmd_timeline, "timeline DB [-o out.svg] [--pid N] [--width PX] [--height PX]"},
   {"gate", hq_cmd_gate, "gate DB [--max-leaked-bytes N] [--max-leaks N] [--max-peak N] [--suppressions F] [--baseline F] [--format text|json|junit|sarif|github]"},
-  {"diff", hq_cmd_diff, "diff BASE.db NEW.db [--fail-on ...]"},
-  {"compare", hq_cmd_compare, "compare DB..."},
-  {"merge", hq_cmd_merge, "merge DB... -o ALL.db"},
+  {"diff", hq_cmd_diff, "diff BASE.db NEW.db [--fail-on new-leaks|leak-growth|peak-growth[=PCT]] [--format text|json] [--limit N]"},
+  {"compare", hq_cmd_compare, "compare DB... [--format text|json]"},
+  {"merge", hq_cmd_merge, "merge DB... -o ALL.db [--force] [-q]"},
 };
 
 static void usage(FILE *f) {
