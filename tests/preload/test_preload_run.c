@@ -250,6 +250,30 @@ static void test_import_truncated_and_foreign(void **state) {
   }
 }
 
+/* The recorder's stacks, symbolized by `heapql run`: function and file:line of every call. */
+static void test_run_symbolized_call_chain(void **state) {
+  (void)state;
+  const char *db = hq_test_join(hq_test_tmpdir(), "chain.db");
+  char *argv[] = {HEAPQL(), "run", "-q", "-o", (char *)db, "--", VICTIM("v_chain"), NULL};
+  char want[4096];
+  char src[4096];
+  hq_test_proc_t p;
+  sqlite3 *s;
+  hq_test_run(argv, NULL, NULL, 60, &p);
+  assert_int_equal(p.exit_status, 0);
+  s = hq_test_sqlite_open(db);
+  assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key='symbolized'"), 1);
+  if (!realpath("tests/preload/victims/v_chain.c", src)) fail_msg("no v_chain.c");
+  /* lines 15, 20, 25, 33 of v_chain.c: the calls of malloc, level_c, level_b, level_a */
+  snprintf(want, sizeof want, "level_c %s:15\nlevel_b %s:20\nlevel_a %s:25\nmain %s:33\n", src, src,
+           src, src);
+  assert_string_equal(hq_test_q_text(s, "SELECT substr(text, 1, %d) FROM stack_text WHERE stack_id = "
+                                        "(SELECT stack_id FROM allocations WHERE size = 12345)",
+                                     (int)strlen(want)), want);
+  sqlite3_close(s);
+  hq_test_proc_free(&p);
+}
+
 /* ---- real programs ---- */
 
 static void compare_real(const char *name, char *const argv[], int64_t min_allocs) {
@@ -350,6 +374,7 @@ int main(void) {
     cmocka_unit_test(test_run_bad_flags),
     cmocka_unit_test(test_run_fork_children_imported),
     cmocka_unit_test(test_import_truncated_and_foreign),
+    cmocka_unit_test(test_run_symbolized_call_chain),
     cmocka_unit_test(test_real_python3),
     cmocka_unit_test(test_real_perl),
     cmocka_unit_test(test_real_sqlite3),
