@@ -255,7 +255,7 @@ static void test_run_symbolized_call_chain(void **state) {
   (void)state;
   const char *db = hq_test_join(hq_test_tmpdir(), "chain.db");
   char *argv[] = {HEAPQL(), "run", "-q", "-o", (char *)db, "--", VICTIM("v_chain"), NULL};
-  char want[4096];
+  char want[17000];
   char src[4096];
   hq_test_proc_t p;
   sqlite3 *s;
