@@ -708,3 +708,4 @@ HQ_API const char *hq_npy_dtype_descr(hq_npy_dtype_t dtype);
 }
 #endif
 #endif /* HEAPQL_KERNELS_H */
+#include "heapql/kernels_model.h"
