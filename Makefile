@@ -68,13 +68,12 @@ CMOCKA_CFLAGS := $(call pc_cflags,cmocka)
 CMOCKA_LIBS   := $(call pc_libs,cmocka)
 BLAS_CFLAGS   := $(call pc_cflags,openblas)
 BLAS_LIBS     := $(call pc_libs,openblas)
-# The preload links SQLite and libunwind statically and hides them (--exclude-libs), so its copies
-# never interpose on the host program's own.
+# The preload links SQLite statically and hides it (--exclude-libs), so its copy never interposes
+# on the host program's own.  libunwind.a is not PIC on Debian: it is linked dynamically, as
+# heaptrack does.
 LIBDIR_SYS    := $(shell $(PKG_CONFIG) --variable=libdir sqlite3 2>/dev/null)
-UNWIND_LIBDIR := $(shell $(PKG_CONFIG) --variable=libdir libunwind 2>/dev/null)
-PRELOAD_STATIC_LIBS := $(LIBDIR_SYS)/libsqlite3.a $(UNWIND_LIBDIR)/libunwind.a \
-                       $(UNWIND_LIBDIR)/libunwind-x86_64.a
-PRELOAD_STATIC_DEPS := $(filter-out -lunwind -lsqlite3 -L%,$(shell $(PKG_CONFIG) --static --libs libunwind sqlite3 2>/dev/null))
+PRELOAD_STATIC_LIBS := $(LIBDIR_SYS)/libsqlite3.a
+PRELOAD_STATIC_DEPS := $(filter-out -lsqlite3 -L%,$(shell $(PKG_CONFIG) --static --libs sqlite3 2>/dev/null)) $(call pc_libs,libunwind)
 
 # ---- CUDA: optional, auto-detected ----
 ifeq ($(HQ_CUDA),auto)
@@ -156,7 +155,7 @@ $(HEAPQL_BIN): $(CLI_OBJ) $(ANALYZER_A)
 PRELOAD_SRC := $(wildcard preload/*.c) $(wildcard preload/*.S)
 PRELOAD_OBJ := $(patsubst %,$(OBJ)/%.o,$(basename $(PRELOAD_SRC)))
 # The importer pieces the preload runs at exit to write its database.
-PRELOAD_ANALYZER_OBJ := $(patsubst %,$(OBJ)/pic/analyzer/%.o,hq_import hq_db hq_error hq_util hq_aggregate)
+PRELOAD_ANALYZER_OBJ := $(patsubst %,$(OBJ)/pic/analyzer/%.o,hq_import hq_db hq_error hq_util hq_map hq_aggregate)
 PRELOAD_CFLAGS = $(UNWIND_CFLAGS) $(SQLITE_CFLAGS) -fvisibility=hidden -fno-semantic-interposition \
                  -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc \
                  -fno-builtin-realloc -fno-omit-frame-pointer -Ianalyzer
@@ -209,6 +208,34 @@ $(DEMO_BIN): $(DEMO_OBJ) $(KERNELS_A)
 	@mkdir -p $(@D)
 	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $(DEMO_OBJ) $(KERNELS_A) $(FINAL_LDFLAGS) $(KERNELS_LIBS)
 
+# ---- bench: checkpointing (model and training) ----
+BENCH_CKPT_BIN := $(BIN)/hq-bench-ckpt
+$(OBJ)/bench/ckpt_bench.o: bench/ckpt_bench.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SAN_FLAGS) $(BLAS_CFLAGS) -c $< -o $@
+$(BENCH_CKPT_BIN): $(OBJ)/bench/ckpt_bench.o $(KERNELS_A)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $< $(KERNELS_A) $(FINAL_LDFLAGS) $(KERNELS_LIBS)
+all: $(BENCH_CKPT_BIN)
+bench-ckpt: $(BENCH_CKPT_BIN)
+	$(Q)$(BENCH_CKPT_BIN)
+bench: bench-ckpt
+.PHONY: bench-ckpt
+
+# ---- kernels benchmark (not a test): build/bin/hq-bench-kernels, run by make bench ----
+BENCH_KERNELS := $(BIN)/hq-bench-kernels
+$(OBJ)/bench/kernels_bench.o: bench/kernels_bench.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+$(BENCH_KERNELS): $(OBJ)/bench/kernels_bench.o $(KERNELS_A)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $< $(KERNELS_A) $(FINAL_LDFLAGS) $(KERNELS_LIBS)
+all: $(BENCH_KERNELS)
+bench-kernels: $(BENCH_KERNELS)
+	$(Q)$(BENCH_KERNELS)
+bench: bench-kernels
+.PHONY: bench-kernels
+
 # ---- pkg-config file ----
 $(BUILD)/heapql.pc: scripts/heapql.pc.in Makefile
 	@mkdir -p $(@D)
@@ -247,12 +274,20 @@ $(TEST_BIN)/victims/lib%.so: tests/preload/victims/lib%.c
 	$(call quiet,CC,$<)$(CC) -std=gnu11 -g -O0 -fno-omit-frame-pointer -fPIC -shared -o $@ $< -ldl -lpthread
 $(TEST_BIN)/victims/%: tests/preload/victims/%.c
 	@mkdir -p $(@D)
-	$(call quiet,CC,$<)$(CC) -std=gnu11 -g $(call victim_opt,$*) -fno-omit-frame-pointer -Iinclude -o $@ $< -ldl -lpthread
+	$(call quiet,CC,$<)$(CC) -std=gnu11 -g $(call victim_opt,$*) -fno-omit-frame-pointer -fno-builtin -Iinclude -o $@ $< -ldl -lpthread
 $(TEST_BIN)/victims/%: tests/preload/victims/%.cpp
 	@mkdir -p $(@D)
-	$(call quiet,CXX,$<)$(CXX) -std=c++17 -g $(call victim_opt,$*) -fno-omit-frame-pointer -o $@ $< -lpthread
+	$(call quiet,CXX,$<)$(CXX) -std=c++17 -g $(call victim_opt,$*) -fno-omit-frame-pointer -fno-builtin -o $@ $< -lpthread
 
 tests: all $(UNIT_BINS) $(PRELOAD_TEST_BINS) $(VICTIMS)
+
+# Kernels tests: a stand-in recorder (exports heapql_annotate_v1) that the tests dlopen to count
+# the annotations the kernels emit.
+FAKE_ANNOTATE_SO := $(TEST_BIN)/unit/libhq_fake_annotate.so
+$(FAKE_ANNOTATE_SO): tests/unit/fake/hq_fake_annotate.c include/heapql/annotate.h
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) -std=gnu11 -g -O1 -fPIC -shared -Iinclude -o $@ $< -lpthread
+tests: $(FAKE_ANNOTATE_SO)
 
 test: tests
 	$(Q)HEAPQL_TEST_BUILD=$(BUILD) $(SHELL) scripts/run-tests.sh $(UNIT_BINS) $(PRELOAD_TEST_BINS)
@@ -270,14 +305,25 @@ check-sanitize:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SANITIZE=address,undefined test
 
 # ---- bench, demo ----
-# bench/gen_db: a synthetic 10-million-allocation database for the analyzer benchmark.
+# bench/gen_db: a synthetic 10-million-allocation database for the analyzer benchmark
+# (scripts/bench-analyzer.sh).
 GEN_DB := $(BUILD)/bench/gen_db
 $(GEN_DB): bench/gen_db.c $(ANALYZER_A) $(FLAGS_STAMP) | $(SCHEMA_H)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SQLITE_CFLAGS) -Ianalyzer -o $@ $< $(ANALYZER_A) $(FINAL_LDFLAGS) $(ANALYZER_LIBS)
-bench: $(GEN_DB)
-bench: all
-	$(Q)$(SHELL) scripts/bench.sh
+bench-analyzer: all $(GEN_DB)
+	$(Q)HEAPQL_BUILD=$(BUILD) $(SHELL) scripts/bench-analyzer.sh
+bench: bench-analyzer
+.PHONY: bench-analyzer
+
+# The recorder's benchmark runs last: its final line is the heapql/heaptrack ratio.
+BENCH_BINS := $(BUILD)/bench/churn
+$(BUILD)/bench/churn: bench/churn.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) -O2 -g -fno-omit-frame-pointer -o $@ $< -lpthread
+
+bench: all $(BENCH_BINS)
+	$(Q)BUILD=$(BUILD) $(SHELL) scripts/bench.sh
 
 demo:
 	$(Q)$(SHELL) scripts/install-deps.sh

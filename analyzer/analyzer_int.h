@@ -50,6 +50,9 @@ void     hq__progress_done(hq_progress_t *p);
 uint64_t hq__now_ns(void);
 /* snprintf into buf, always NUL-terminated; returns HQ_ERANGE if truncated. */
 int      hq__fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Make room in a realloc'd array *arr of *cap elements of elem bytes for element n (doubling,
+ * first_cap at the start).  Returns HQ_OK or HQ_ENOMEM (then *arr and *cap are unchanged). */
+int      hq__grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first_cap);
 
 /* hq_import.c */
 /* Build the aggregate tables and meta figures the reports read (hq_aggregate.c). */
@@ -58,9 +61,6 @@ int      hq__fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((for
 /* Called at the end of every import (and after merge): computes meta peak figures, per-site
  * aggregates and anything else reports read.  Must be idempotent. */
 int hq__aggregate_build(hq_db_t *db);
-/* Make room for `need` elements of elem_size in *(void **)pbuf (capacity *cap, doubled as
- * needed).  HQ_OK or HQ_ENOMEM (the buffer is then unchanged). */
-int hq__grow(void *pbuf, size_t *cap, size_t need, size_t elem_size);
 /* Rebuild the symbol-dependent aggregates (agg_line: per source line) from agg_stack and the
  * current frames.  The symbolizer calls it at its end, after writing frames; cheap (proportional
  * to the number of stacks, not allocations).  HQ_OK when no aggregates exist yet (the first
@@ -102,12 +102,6 @@ void hq__agg_abort(hq__agg_t *agg);
  * when frames were symbolized since.  Writes into the database when it is writable, else into
  * the connection's TEMP schema (same table names, which shadow stale ones). */
 int hq__aggregate_ensure(hq_db_t *db);
-
-/* hq_weak_defaults.c, overridden by the HTML report (strong definition elsewhere) */
-/* Write the self-contained HTML report of db to out; report is the const hq_report_t * already
- * computed by the caller (may be NULL: then compute what you need).  The weak default returns
- * HQ_ENOTSUP. */
-int hq__report_html(hq_db_t *db, FILE *out, const void *report);
 
 /* hq_json.c: a streaming JSON writer; keys are NULL inside arrays */
 typedef struct hq__jw_s {
@@ -168,5 +162,122 @@ void hq__peak_json(hq__jw_t *w, const hq_report_t *r);
 /* Fill r->findings from db and the figures already in r. */
 int  hq__recommend(hq_db_t *db, hq_report_t *r);
 void hq__findings_free(hq_finding_t *f, size_t n);
+
+/* hq_demangle.c */
+/* A readable name for a mangled C++ (Itanium), Rust legacy or Rust v0 symbol, malloc'd (caller
+ * frees); NULL when name is not mangled or cannot be demangled (keep name as it is). */
+char *hq__demangle(const char *name);
+
+/* hq_dwarf.c: one module file's address -> function/file:line resolver (libdw). */
+enum { HQ__FILE_OK, HQ__FILE_MISSING, HQ__FILE_CHANGED, HQ__FILE_NO_DEBUG_INFO };
+typedef struct hq__symres_s hq__symres_t;
+typedef struct hq__symframe_s {
+  const char *function; /* demangled; NULL if unknown */
+  const char *file;     /* source file; NULL if unknown */
+  int line;             /* 0 if unknown */
+} hq__symframe_t;
+#define HQ__SYM_MAX_CHAIN 64
+/* Open the module file at path, checking its build-id against build_id (hex; NULL or "" = do
+ * not check).  *out_status gets HQ__FILE_*; *out_res is NULL when there is nothing to resolve
+ * from (missing or changed file and no separate debug file with that build-id).  Returns HQ_OK
+ * or HQ_ENOMEM. */
+int  hq__symres_open(const char *path, const char *build_id, hq__symres_t **out_res,
+                     int *out_status);
+/* The chain at addr (a link-time address, already adjusted to point into the call): out[0] is
+ * the innermost function with the line at addr, out[i] the function out[i-1] was inlined into,
+ * with the line of that inlined call.  *out_n = 0 when nothing is known.  Strings are owned by
+ * res and live until hq__symres_close().  Returns HQ_OK, HQ_EINVAL or HQ_ENOMEM. */
+int  hq__symres_lookup(hq__symres_t *res, uint64_t addr, hq__symframe_t *out, int cap,
+                       int *out_n);
+void hq__symres_close(hq__symres_t *res);
+/* "ok", "missing", "changed", "no-debug-info". */
+const char *hq__file_status_name(int status);
+
+/* ---- pictures and many runs (hq_sites.c, hq_flame.c, hq_timeline.c, hq_html.c, hq_diff.c) ---- */
+
+/* hq_sites.c: frame labels, stack chains and per-stack sums shared by flame graphs, diff and the
+ * HTML report. */
+typedef struct hq__sitemap_s hq__sitemap_t;   /* frames and stacks of one database, in memory */
+enum { HQ__LABEL_DISPLAY = 0, HQ__LABEL_KEY = 1 };
+/* Per-stack sums, the columns of hq__sites_scan(). */
+enum { HQ__V_COUNT, HQ__V_BYTES, HQ__V_LEAKED_BLOCKS, HQ__V_LEAKED_BYTES, HQ__V_PEAK_BYTES,
+       HQ__V_N };
+int  hq__sitemap_load(hq_db_t *db, hq__sitemap_t **out_map);
+void hq__sitemap_free(hq__sitemap_t *map);
+const char *hq__sitemap_label(const hq__sitemap_t *map, int32_t label);
+/* A trie of label paths (root first), one node per distinct path, values per node. */
+typedef struct hq__tnode_s {
+  int32_t parent, label, depth;
+  int32_t first_child, next_sibling;  /* filled by hq__tree_link(), siblings sorted by label */
+  int64_t rep_stack;                  /* the stack that contributed most bytes here */
+  int64_t rep_bytes;
+} hq__tnode_t;
+typedef struct hq__tree_s {
+  const hq__sitemap_t *map;
+  int mode;                 /* HQ__LABEL_DISPLAY or HQ__LABEL_KEY */
+  hq__tnode_t *nodes;       /* nodes[0] is the root */
+  int64_t *self;            /* HQ__V_N self values per node */
+  size_t n, cap;
+  uint64_t *hkeys;          /* (parent, label) -> node */
+  int32_t *hvals;
+  size_t hcap;
+  int32_t *stack_node;      /* memo: stack id -> node (0 = not yet) */
+  int64_t nstack;
+} hq__tree_t;
+int  hq__tree_init(hq__tree_t *t, const hq__sitemap_t *map, int mode);
+void hq__tree_free(hq__tree_t *t);
+/* The node of stack_id (NULL stack: pass 0 -> "[no stack]" node); -1 on out of memory. */
+int32_t hq__tree_stack_node(hq__tree_t *t, int64_t stack_id);
+int  hq__tree_link(hq__tree_t *t);
+/* Run one scan of allocations (class filter; "all" = every class; pid 0 = all) and add each
+ * stack's sums to its node.  want_peak computes HQ__V_PEAK_BYTES (needs the peak moment). */
+int  hq__sites_scan(hq_db_t *db, hq__tree_t *t, const char *kind_class, int64_t pid,
+                    int want_peak);
+/* The class's largest live bytes and the first moment they were reached, by a sweep over
+ * allocations and frees of one process's clock (0 and -1 when there are none). */
+int  hq__sites_peak(hq_db_t *db, const char *kind_class, int64_t *out_bytes, int64_t *out_t);
+/* FNV-1a of a string, for the hash tables of sites and labels. */
+uint64_t hq__sites_hash(const char *s);
+/* Is kind_class one of heap, mmap, pool, device, all? */
+int  hq__sites_class_ok(const char *kind_class);
+
+/* hq_html.c: XML/HTML/JSON writing helpers and the HTML report. */
+void hq__html_escape(FILE *out, const char *s);         /* & < > " ' escaped */
+void hq__html_json_string(FILE *out, const char *s);    /* a quoted JSON string */
+/* "1.50 MiB" (binary units; bytes below 1 KiB as "123 B"). */
+const char *hq__html_bytes(double bytes, char *buf, size_t cap);
+int  hq__report_html(hq_db_t *db, FILE *out, const void *report);
+
+/* hq_flame.c */
+typedef struct hq__flame_s hq__flame_t;
+int  hq__flame_build(hq_db_t *db, const hq_flame_opts_t *opts, hq__flame_t **out_flame);
+/* standalone: 1 = an SVG document with its own script; 0 = an <svg> element for an HTML page
+ * whose script calls hqFlameInit(svg) (hq__flame_script). */
+int  hq__flame_svg(const hq__flame_t *fl, FILE *out, int standalone);
+void hq__flame_free(hq__flame_t *fl);
+/* Switch the metric of a flame built with HQ_FLAME_PEAK (which holds every column); title may
+ * be NULL (keeps the current one). */
+void hq__flame_set_metric(hq__flame_t *fl, int metric, const char *title);
+const hq__tree_t *hq__flame_tree(const hq__flame_t *fl);
+const hq__sitemap_t *hq__flame_map(const hq__flame_t *fl);
+extern const char hq__flame_script[];
+
+/* hq_timeline.c */
+int  hq__timeline_svg(hq_db_t *db, const hq_timeline_opts_t *opts, FILE *out, int standalone);
+
+/* hq_diff.c: headline figures of one run, shared by diff, compare and the HTML report. */
+typedef struct hq__headline_s {
+  char program[256];
+  char command_line[1024];
+  int64_t processes, pid;
+  int64_t duration_ns;
+  int64_t alloc_count, alloc_bytes, free_count;
+  int64_t peak_heap_bytes, peak_heap_t;  /* peak_heap_t -1 when unknown */
+  int64_t peak_device_bytes, peak_rss_bytes, peak_mmap_bytes;
+  int64_t leaked_blocks, leaked_bytes;
+  int64_t temporary_count;
+  int complete;                           /* -1 unknown */
+} hq__headline_t;
+int  hq__diff_headline(hq_db_t *db, hq__headline_t *out);
 
 #endif /* HQ_ANALYZER_INT_H */

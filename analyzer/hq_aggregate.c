@@ -99,28 +99,13 @@ static site_acc_t *map_get(site_map_t *m, int64_t stack_id, int cls) {
   }
 }
 
-/* Growable arrays (declared in analyzer_int.h).  Defined here because this file is also linked
- * into the preload, which has none of the report files. */
-int hq__grow(void *pbuf, size_t *cap, size_t need, size_t elem_size) {
-  void **buf = pbuf;
-  size_t ncap = *cap ? *cap : 16;
-  void *grown;
-  if (need <= *cap) return HQ_OK;
-  while (ncap < need) ncap *= 2;
-  grown = realloc(*buf, ncap * elem_size);
-  if (!grown) return HQ_ENOMEM;
-  *buf = grown;
-  *cap = ncap;
-  return HQ_OK;
-}
-
 /* ---- peak sweeps: (time, +/-bytes) events, sorted, grouped by time ---- */
 
 typedef struct event_s { int64_t t; int64_t delta; } event_t;
 typedef struct event_vec_s { event_t *v; size_t n, cap; } event_vec_t;
 
 static int ev_push(event_vec_t *e, int64_t t, int64_t delta) {
-  if (hq__grow(&e->v, &e->cap, e->n + 1, sizeof *e->v) != HQ_OK) return HQ_ENOMEM;
+  if (hq__grow((void **)&e->v, &e->cap, e->n, sizeof *e->v, 1024) != HQ_OK) return HQ_ENOMEM;
   e->v[e->n].t = t;
   e->v[e->n].delta = delta;
   e->n++;
@@ -171,6 +156,8 @@ typedef struct build_s {
   int have_heap_peak_t;
   int64_t heap_peak_bytes_meta;
   int have_heap_peak_bytes;
+  int64_t peak_pid;              /* merged databases: the process the peaks describe */
+  int have_peak_pid;
   leak_acc_t leaks[32];
   size_t n_leaks;
   int64_t max_id;
@@ -270,13 +257,15 @@ static void count_free(build_t *b, site_acc_t *s, int cls, int by_realloc, int t
 
 /* The single pass over allocations.  SQLite folds the per-row tests into one flags column:
  * each column fetched is an API call, and this loop runs once per allocation. */
-enum { F_TEMPORARY = 1, F_REALLOC_FREE = 2, F_FROM_REALLOC = 4 };
+enum { F_TEMPORARY = 1, F_REALLOC_FREE = 2, F_FROM_REALLOC = 4, F_PEAK_PID = 8 };
 
 static int scan_allocations(build_t *b) {
+  /* ?1: the pid the peaks are about (merged databases), NULL for every row */
   static const char sql[] =
     "SELECT kind, size, stack_id, t_alloc, t_free,"
     " coalesce(t_free IS NOT NULL AND free_tid = tid AND free_seq = alloc_seq, 0)"
-    " | (coalesce(free_kind = 'realloc', 0) << 1) | ((realloc_from IS NOT NULL) << 2),"
+    " | (coalesce(free_kind = 'realloc', 0) << 1) | ((realloc_from IS NOT NULL) << 2)"
+    " | (coalesce(?1 IS NULL OR pid = ?1, 0) << 3),"
     " CASE WHEN t_free IS NULL THEN leak_class END"
     " FROM allocations";
   kind_map_t kinds[64];
@@ -290,6 +279,7 @@ static int scan_allocations(build_t *b) {
   if (rc) goto out;
   rc = hq__db_prepare(b->db, sql, &st);
   if (rc) goto out;
+  if (b->have_peak_pid) sqlite3_bind_int64(st, 1, b->peak_pid);
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     const char *kind = (const char *)sqlite3_column_text(st, 0);
     size_t klen = (size_t)sqlite3_column_bytes(st, 0);
@@ -319,6 +309,7 @@ static int scan_allocations(build_t *b) {
       if (rc) goto out;
     }
 
+    if (!(flags & F_PEAK_PID)) continue; /* another process of a merged database */
     if (cls == CLS_HEAP && b->have_heap_peak_t) {
       int64_t t_alloc = sqlite3_column_int64(st, 3);
       if (t_alloc <= b->heap_peak_t && (!freed || sqlite3_column_int64(st, 4) > b->heap_peak_t)) {
@@ -347,7 +338,7 @@ static int heap_peak_sites_sql(build_t *b, int64_t t) {
   static const char sql[] =
     "SELECT a.stack_id, count(*), sum(a.size) FROM allocations a JOIN kinds k ON k.kind = a.kind"
     " WHERE k.class = 'heap' AND a.t_alloc <= ?1 AND (a.t_free IS NULL OR a.t_free > ?1)"
-    " GROUP BY a.stack_id";
+    " AND (?2 IS NULL OR a.pid = ?2) GROUP BY a.stack_id";
   sqlite3_stmt *st = NULL;
   int rc = hq__db_prepare(b->db, sql, &st), step;
   if (rc) return rc;
@@ -355,6 +346,7 @@ static int heap_peak_sites_sql(build_t *b, int64_t t) {
     if (b->sites.slots[i].cls == CLS_HEAP)
       b->sites.slots[i].peak_blocks = b->sites.slots[i].peak_bytes = 0;
   sqlite3_bind_int64(st, 1, t);
+  if (b->have_peak_pid) sqlite3_bind_int64(st, 2, b->peak_pid);
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t stack_id = sqlite3_column_type(st, 0) == SQLITE_NULL ? STACK_NONE
                                                                  : sqlite3_column_int64(st, 0);
@@ -372,12 +364,13 @@ static int heap_peak_sites_sql(build_t *b, int64_t t) {
 static int heap_sweep(build_t *b) {
   static const char sql[] =
     "SELECT a.t_alloc, a.t_free, a.size FROM allocations a JOIN kinds k ON k.kind = a.kind"
-    " WHERE k.class = 'heap'";
+    " WHERE k.class = 'heap' AND (?1 IS NULL OR a.pid = ?1)";
   event_vec_t *e = &b->events[CLS_HEAP];
   class_acc_t *c = &b->cls[CLS_HEAP];
   sqlite3_stmt *st = NULL;
   int rc = hq__db_prepare(b->db, sql, &st), step;
   if (rc) return rc;
+  if (b->have_peak_pid) sqlite3_bind_int64(st, 1, b->peak_pid);
   e->n = 0;
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t size = sqlite3_column_int64(st, 2);
@@ -571,6 +564,7 @@ static int build_in(hq_db_t *db, const char *schema) {
   rc = meta_int_opt(db, "peak_heap_t", &b.heap_peak_t, &b.have_heap_peak_t);
   if (!rc) rc = meta_int_opt(db, "peak_heap_bytes", &b.heap_peak_bytes_meta,
                              &b.have_heap_peak_bytes);
+  if (!rc) rc = meta_int_opt(db, "peak_heap_pid", &b.peak_pid, &b.have_peak_pid);
   if (rc) goto out;
   for (int c = 0; c < CLS_N; c++) b.sweep[c] = c != CLS_HEAP;
   rc = scan_allocations(&b);

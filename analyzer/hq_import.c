@@ -1,9 +1,1026 @@
-/* hq_import.c: raw trace -> database (placeholder). */
+/*
+ * hq_import.c: a raw trace (hq_rawfmt.h) becomes a heapql database.
+ *
+ * Pass 1 walks the top-level records: module map, RSS samples, notes, END, and the chunk spans
+ * of each thread; it indexes every stack definition by hash.  Pass 2 merges the threads' event
+ * streams in time order (each stream is already ordered) and sweeps them once: a live map from
+ * address to the pending allocation pairs frees with allocations, running totals give the
+ * exact peak and the timeline, and each allocation row is written when its fate is known
+ * (freed, or still live at the end).  Stacks become trie nodes and frames the first time an
+ * event names them.  A trace cut short gives a valid database marked incomplete.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "analyzer_int.h"
+#include "hq_map.h"
 #include "hq_rawfmt.h"
+
+/* ---- small growable arrays ---- */
+#define VEC(T) struct { T *v; size_t n, cap; }
+#define VEC_PUSH(vec, item, rc_out)                                           \
+  do {                                                                        \
+    if ((vec).n == (vec).cap) {                                               \
+      size_t nc_ = (vec).cap ? (vec).cap * 2 : 16;                            \
+      void *nv_ = realloc((vec).v, nc_ * sizeof *(vec).v);                    \
+      if (!nv_) { (rc_out) = HQ_ENOMEM; break; }                              \
+      (vec).v = nv_;                                                          \
+      (vec).cap = nc_;                                                        \
+    }                                                                         \
+    (vec).v[(vec).n++] = (item);                                              \
+  } while (0)
+
+typedef struct {
+  const unsigned char *p;
+  size_t len;
+} span_t;
+
+typedef struct {
+  uint64_t base, size;
+  uint32_t gen_first;
+  uint32_t gen_gone;     /* UINT32_MAX while mapped */
+  const char *path;
+  const unsigned char *build_id;
+  uint16_t build_id_len;
+} module_t;
+
+typedef struct region_s {
+  int64_t id, parent, tid;
+  uint64_t t_begin, t_end;
+  int ended;
+  const char *name;
+  uint32_t name_len;
+} region_t;
+
+typedef struct {
+  uint32_t tid;
+  VEC(span_t) spans;
+  size_t span_i, pos;      /* cursor */
+  const hq_rec_hdr_t *cur; /* current record, NULL when done */
+  int sub;                 /* realloc: 0 = release part pending, 1 = allocation part */
+  int64_t realloc_from;    /* row released by the pending realloc's first part */
+  int pending_alloc_part;  /* the current realloc record's allocation part is still to come */
+  uint64_t t;              /* time of the current part */
+  uint64_t alloc_seq;
+  uint64_t t_start, t_end;
+  int has_start, has_end, seen_event;
+  char name[17];
+  VEC(int64_t) regions;    /* open region ids (stack) */
+} stream_t;
+
+typedef struct {
+  int64_t id;
+  int kind;
+  uint64_t address, size, align, pool;
+  int64_t stack_id, realloc_from, region_id;
+  uint32_t tid;
+  uint64_t t_alloc, alloc_seq;
+} pending_t;
+
+typedef struct {
+  hq_db_t *db;
+  const unsigned char *map;
+  size_t map_len;
+  const hq_raw_header_t *hdr;
+  int complete, truncated;
+  const hq_rec_end_t *end;
+  char reason[256];
+
+  VEC(module_t) modules;
+  VEC(hq_rec_rss_t) rss;
+  VEC(stream_t) streams;
+  VEC(region_t) regions;
+  hq_map_t stream_of;     /* tid -> stream index+1 */
+  hq_map_t stack_def;     /* hash -> offset of hq_rec_stack_t in map */
+  hq_map_t stack_id;      /* hash -> trie leaf id */
+  hq_map_t frame_of;      /* ip ^ module<<48 -> frame id */
+  hq_map_t trie;          /* parent<<32 | frame -> node id */
+  hq_map_t live;          /* class<<56 | address -> pending index+1 */
+
+  VEC(pending_t) pend;
+  VEC(uint32_t) pend_free;
+
+  int64_t next_alloc_id, next_frame_id, next_node_id;
+  uint64_t heap_live, mmap_live, pool_live, device_live;
+  uint64_t peak_heap, peak_heap_t, peak_mmap, peak_mmap_at_heap_peak;
+  uint64_t unmatched_frees, events, rows, last_t;
+  size_t rss_i;
+  uint64_t next_synth_sample;
+  uint64_t last_rss;
+
+  sqlite3_stmt *ins_alloc, *ins_frame, *ins_stack, *ins_sample, *ins_counter;
+} import_t;
+
+static const char *kind_name(int kind) {
+  static const char *names[HQ_KIND_MAX_] = {
+    [HQ_KIND_MALLOC] = "malloc", [HQ_KIND_CALLOC] = "calloc", [HQ_KIND_REALLOC] = "realloc",
+    [HQ_KIND_ALIGNED] = "aligned", [HQ_KIND_NEW] = "new", [HQ_KIND_NEW_ARRAY] = "new[]",
+    [HQ_KIND_MMAP] = "mmap", [HQ_KIND_POOL] = "pool", [HQ_KIND_CUDA_DEVICE] = "cuda_device",
+    [HQ_KIND_CUDA_MANAGED] = "cuda_managed", [HQ_KIND_CUDA_HOST] = "cuda_host",
+    [HQ_KIND_CUDA_ASYNC] = "cuda_async", [HQ_KIND_CUDA_VMM] = "cuda_vmm",
+    [HQ_KIND_CUDA_ARRAY] = "cuda_array",
+  };
+  return (kind > 0 && kind < HQ_KIND_MAX_ && names[kind]) ? names[kind] : NULL;
+}
+
+static const char *free_kind_name(int k) {
+  switch (k) {
+  case HQ_FREE_FREE: return "free";
+  case HQ_FREE_DELETE: return "delete";
+  case HQ_FREE_DELETE_ARRAY: return "delete[]";
+  case HQ_FREE_REALLOC: return "realloc";
+  case HQ_FREE_MUNMAP: return "munmap";
+  case HQ_FREE_POOL: return "pool";
+  case HQ_FREE_CUDA: return "cuda";
+  default: return "unseen";
+  }
+}
+
+/* Address spaces: heap, mmap, pool and device blocks never pair with each other. */
+enum { CLASS_HEAP = 1, CLASS_MMAP, CLASS_POOL, CLASS_DEVICE };
+
+static int class_of_kind(int kind) {
+  switch (kind) {
+  case HQ_KIND_MMAP: return CLASS_MMAP;
+  case HQ_KIND_POOL: return CLASS_POOL;
+  case HQ_KIND_CUDA_DEVICE: case HQ_KIND_CUDA_MANAGED: case HQ_KIND_CUDA_HOST:
+  case HQ_KIND_CUDA_ASYNC: case HQ_KIND_CUDA_VMM: case HQ_KIND_CUDA_ARRAY:
+    return CLASS_DEVICE;
+  default: return CLASS_HEAP;
+  }
+}
+
+static int class_of_free(int fk) {
+  switch (fk) {
+  case HQ_FREE_MUNMAP: return CLASS_MMAP;
+  case HQ_FREE_POOL: return CLASS_POOL;
+  case HQ_FREE_CUDA: return CLASS_DEVICE;
+  default: return CLASS_HEAP;
+  }
+}
+
+static uint64_t live_key(int cls, uint64_t addr) {
+  return ((uint64_t)cls << 56) ^ addr;
+}
+
+static uint64_t *class_total(import_t *im, int cls) {
+  switch (cls) {
+  case CLASS_MMAP: return &im->mmap_live;
+  case CLASS_POOL: return &im->pool_live;
+  case CLASS_DEVICE: return &im->device_live;
+  default: return &im->heap_live;
+  }
+}
+
+/* ---- pass 1: top-level records ---- */
+
+static stream_t *stream_for(import_t *im, uint32_t tid, int *rc) {
+  uint64_t idx;
+  stream_t s;
+  if (hq__map_get(&im->stream_of, (uint64_t)tid + 1, &idx)) return &im->streams.v[idx - 1];
+  memset(&s, 0, sizeof s);
+  s.tid = tid;
+  VEC_PUSH(im->streams, s, *rc);
+  if (*rc) return NULL;
+  *rc = hq__map_put(&im->stream_of, (uint64_t)tid + 1, im->streams.n);
+  return *rc ? NULL : &im->streams.v[im->streams.n - 1];
+}
+
+/* Index the stack definitions inside one chunk. */
+static int index_chunk(import_t *im, span_t sp) {
+  size_t pos = 0;
+  while (pos + sizeof(hq_rec_hdr_t) <= sp.len) {
+    const hq_rec_hdr_t *h = (const hq_rec_hdr_t *)(sp.p + pos);
+    if (h->len < sizeof *h || (h->len & 7) || pos + h->len > sp.len) return HQ_EFORMAT;
+    if (h->type == HQ_REC_STACK) {
+      const hq_rec_stack_t *s = (const hq_rec_stack_t *)h;
+      uint64_t dummy;
+      if (h->len < sizeof *s || sizeof *s + (size_t)s->depth * 8 > h->len) return HQ_EFORMAT;
+      if (!hq__map_get(&im->stack_def, s->hash, &dummy) &&
+          hq__map_put(&im->stack_def, s->hash, (uint64_t)((const unsigned char *)s - im->map)))
+        return HQ_ENOMEM;
+    }
+    pos += h->len;
+  }
+  return HQ_OK;
+}
+
+static int pass1(import_t *im) {
+  size_t pos = im->hdr->header_size;
+  int rc = HQ_OK;
+  while (pos < im->map_len) {
+    const hq_rec_hdr_t *h = (const hq_rec_hdr_t *)(im->map + pos);
+    if (pos + sizeof *h > im->map_len || h->len < sizeof *h || (h->len & 7) ||
+        pos + h->len > im->map_len) {
+      im->truncated = 1;
+      break;
+    }
+    switch (h->type) {
+    case HQ_REC_CHUNK: {
+      const hq_rec_chunk_t *c = (const hq_rec_chunk_t *)h;
+      span_t sp = {im->map + pos + sizeof *c, h->len - sizeof *c};
+      stream_t *s;
+      if (h->len < sizeof *c) { im->truncated = 1; goto done; }
+      if (index_chunk(im, sp) != HQ_OK) { im->truncated = 1; goto done; }
+      s = stream_for(im, c->tid, &rc);
+      if (!s) return rc;
+      VEC_PUSH(s->spans, sp, rc);
+      break;
+    }
+    case HQ_REC_MODULE: {
+      const hq_rec_module_t *m = (const hq_rec_module_t *)h;
+      module_t mod;
+      if (sizeof *m + m->build_id_len + m->path_len > h->len || m->path_len == 0) {
+        im->truncated = 1;
+        goto done;
+      }
+      mod.base = m->base;
+      mod.size = m->size;
+      mod.gen_first = m->gen;
+      mod.gen_gone = UINT32_MAX;
+      mod.build_id = (const unsigned char *)(m + 1);
+      mod.build_id_len = m->build_id_len;
+      mod.path = (const char *)(m + 1) + m->build_id_len;
+      if (mod.path[m->path_len - 1] != '\0') { im->truncated = 1; goto done; }
+      VEC_PUSH(im->modules, mod, rc);
+      break;
+    }
+    case HQ_REC_MODULE_GONE: {
+      const hq_rec_module_gone_t *g = (const hq_rec_module_gone_t *)h;
+      for (size_t i = im->modules.n; i-- > 0;) {
+        module_t *m = &im->modules.v[i];
+        if (m->base == g->base && m->gen_gone == UINT32_MAX && m->gen_first < g->gen) {
+          m->gen_gone = g->gen;
+          break;
+        }
+      }
+      break;
+    }
+    case HQ_REC_RSS:
+      VEC_PUSH(im->rss, *(const hq_rec_rss_t *)h, rc);
+      break;
+    case HQ_REC_THREAD_NAME: {
+      const hq_rec_thread_name_t *tn = (const hq_rec_thread_name_t *)h;
+      stream_t *s = stream_for(im, tn->tid, &rc);
+      if (!s) return rc;
+      memcpy(s->name, tn->name, 16);
+      s->name[16] = '\0';
+      break;
+    }
+    case HQ_REC_NOTE: {
+      const hq_rec_note_t *n = (const hq_rec_note_t *)h;
+      snprintf(im->reason, sizeof im->reason, "%.*s", (int)sizeof n->text, n->text);
+      break;
+    }
+    case HQ_REC_END:
+      im->end = (const hq_rec_end_t *)h;
+      break;
+    default:
+      break; /* a newer recorder's record: skip it */
+    }
+    if (rc) return rc;
+    pos += h->len;
+  }
+done:
+  im->complete = im->end != NULL && !im->truncated;
+  return rc;
+}
+
+/* ---- frames, stacks ---- */
+
+static int module_for(import_t *im, uint64_t ip, uint32_t gen) {
+  int later = -1, any = -1;
+  for (size_t i = 0; i < im->modules.n; i++) {
+    const module_t *m = &im->modules.v[i];
+    if (ip < m->base || ip >= m->base + m->size) continue;
+    if (m->gen_first <= gen && gen < m->gen_gone) return (int)i;
+    /* Captured before the writer saw the load: the first later mapping is the one. */
+    if (m->gen_first > gen && later < 0) later = (int)i;
+    if (any < 0) any = (int)i;
+  }
+  return later >= 0 ? later : any;
+}
+
+static int frame_id_for(import_t *im, uint64_t ip, uint32_t gen, int64_t *out) {
+  int mod = module_for(im, ip, gen);
+  uint64_t key = ip ^ ((uint64_t)(mod + 1) << 48), id;
+  int rc;
+  if (key == 0) key = 1ull << 63;
+  if (hq__map_get(&im->frame_of, key, &id)) {
+    *out = (int64_t)id;
+    return HQ_OK;
+  }
+  id = (uint64_t)++im->next_frame_id;
+  sqlite3_reset(im->ins_frame);
+  sqlite3_bind_int64(im->ins_frame, 1, (int64_t)id);
+  if (mod >= 0) {
+    sqlite3_bind_int64(im->ins_frame, 2, mod + 1);
+    sqlite3_bind_int64(im->ins_frame, 4, (int64_t)(ip - im->modules.v[mod].base));
+  } else {
+    sqlite3_bind_null(im->ins_frame, 2);
+    sqlite3_bind_null(im->ins_frame, 4);
+  }
+  sqlite3_bind_int64(im->ins_frame, 3, (int64_t)ip);
+  if (sqlite3_step(im->ins_frame) != SQLITE_DONE) return hq__db_sqlerr(im->db, "frames");
+  rc = hq__map_put(&im->frame_of, key, id);
+  *out = (int64_t)id;
+  return rc;
+}
+
+static int stack_id_for(import_t *im, uint64_t hash, int64_t *out) {
+  uint64_t v, off;
+  const hq_rec_stack_t *s;
+  const uint64_t *ips;
+  int64_t node = 0;
+  int rc;
+  *out = 0;
+  if (hash == 0) return HQ_OK;
+  if (hq__map_get(&im->stack_id, hash, &v)) {
+    *out = (int64_t)v;
+    return HQ_OK;
+  }
+  if (!hq__map_get(&im->stack_def, hash, &off)) return HQ_OK; /* definition lost: no stack */
+  s = (const hq_rec_stack_t *)(im->map + off);
+  ips = (const uint64_t *)(s + 1);
+  for (uint32_t d = 0; d < s->depth; d++) {
+    int64_t frame = 0;
+    uint64_t key, child;
+    rc = frame_id_for(im, ips[s->depth - 1 - d], s->gen, &frame);
+    if (rc) return rc;
+    key = ((uint64_t)node << 32) ^ (uint64_t)frame;
+    if (hq__map_get(&im->trie, key, &child)) {
+      node = (int64_t)child;
+      continue;
+    }
+    child = (uint64_t)++im->next_node_id;
+    sqlite3_reset(im->ins_stack);
+    sqlite3_bind_int64(im->ins_stack, 1, (int64_t)child);
+    if (node) sqlite3_bind_int64(im->ins_stack, 2, node);
+    else sqlite3_bind_null(im->ins_stack, 2);
+    sqlite3_bind_int64(im->ins_stack, 3, frame);
+    sqlite3_bind_int64(im->ins_stack, 4, d + 1);
+    if (sqlite3_step(im->ins_stack) != SQLITE_DONE) return hq__db_sqlerr(im->db, "stacks");
+    if ((rc = hq__map_put(&im->trie, key, child))) return rc;
+    node = (int64_t)child;
+  }
+  *out = node;
+  return hq__map_put(&im->stack_id, hash, (uint64_t)node);
+}
+
+/* ---- rows ---- */
+
+/* Rows get ascending ids in the order they are written (when the block's fate is known), so
+ * SQLite appends instead of searching the b-tree; allocation order is t_alloc. */
+static int write_row(import_t *im, pending_t *a, const uint64_t *t_free, int free_kind,
+                     uint32_t free_tid, uint64_t free_seq, int64_t free_stack) {
+  sqlite3_stmt *st = im->ins_alloc;
+  a->id = ++im->next_alloc_id;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  sqlite3_bind_int64(st, 1, a->id);
+  sqlite3_bind_int64(st, 2, im->hdr->pid);
+  sqlite3_bind_text(st, 3, kind_name(a->kind), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 4, (int64_t)a->address);
+  sqlite3_bind_int64(st, 5, (int64_t)a->size);
+  if (a->align) sqlite3_bind_int64(st, 6, (int64_t)a->align);
+  if (a->stack_id) sqlite3_bind_int64(st, 7, a->stack_id);
+  sqlite3_bind_int64(st, 8, a->tid);
+  sqlite3_bind_int64(st, 9, (int64_t)a->t_alloc);
+  if (t_free) {
+    sqlite3_bind_int64(st, 10, (int64_t)*t_free);
+    if (free_stack) sqlite3_bind_int64(st, 11, free_stack);
+    sqlite3_bind_int64(st, 12, free_tid);
+    sqlite3_bind_text(st, 13, free_kind_name(free_kind), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 15, (int64_t)free_seq);
+  }
+  sqlite3_bind_int64(st, 14, (int64_t)a->alloc_seq);
+  if (a->realloc_from) sqlite3_bind_int64(st, 16, a->realloc_from);
+  if (a->kind == HQ_KIND_POOL) sqlite3_bind_int64(st, 17, (int64_t)a->pool);
+  if (a->region_id) sqlite3_bind_int64(st, 18, a->region_id);
+  if (sqlite3_step(st) != SQLITE_DONE) return hq__db_sqlerr(im->db, "allocations");
+  im->rows++;
+  return HQ_OK;
+}
+
+static int emit_sample(import_t *im, uint64_t t, const uint64_t *rss) {
+  sqlite3_stmt *st = im->ins_sample;
+  sqlite3_reset(st);
+  sqlite3_bind_int64(st, 1, im->hdr->pid);
+  sqlite3_bind_int64(st, 2, (int64_t)t);
+  sqlite3_bind_int64(st, 3, (int64_t)im->heap_live);
+  sqlite3_bind_int64(st, 4, (int64_t)im->mmap_live);
+  if (im->device_live) sqlite3_bind_int64(st, 5, (int64_t)im->device_live);
+  else sqlite3_bind_null(st, 5);
+  if (rss) sqlite3_bind_int64(st, 6, (int64_t)*rss);
+  else sqlite3_bind_null(st, 6);
+  if (sqlite3_step(st) != SQLITE_DONE) return hq__db_sqlerr(im->db, "samples");
+  return HQ_OK;
+}
+
+/* Samples due before time t: the recorded RSS samples, or one every 20 ms without them. */
+static int samples_until(import_t *im, uint64_t t) {
+  int rc;
+  if (im->rss.n) {
+    while (im->rss_i < im->rss.n && im->rss.v[im->rss_i].t <= t) {
+      im->last_rss = im->rss.v[im->rss_i].rss_bytes;
+      if ((rc = emit_sample(im, im->rss.v[im->rss_i].t, &im->last_rss))) return rc;
+      im->rss_i++;
+    }
+    return HQ_OK;
+  }
+  while (im->next_synth_sample <= t) {
+    if ((rc = emit_sample(im, im->next_synth_sample, NULL))) return rc;
+    im->next_synth_sample += 20 * 1000 * 1000;
+  }
+  return HQ_OK;
+}
+
+static int do_alloc(import_t *im, stream_t *s, int kind, uint64_t t, uint64_t ptr, uint64_t size,
+                    uint64_t aux, uint64_t stack_hash, int64_t realloc_from) {
+  pending_t a;
+  uint64_t idx, key;
+  int cls = class_of_kind(kind), rc;
+  uint64_t *total = class_total(im, cls);
+  if (!kind_name(kind)) return HQ_OK;
+  memset(&a, 0, sizeof a);
+  if ((rc = stack_id_for(im, stack_hash, &a.stack_id))) return rc;
+  a.kind = kind;
+  a.address = ptr;
+  a.size = size;
+  a.align = (kind == HQ_KIND_ALIGNED || kind == HQ_KIND_NEW || kind == HQ_KIND_NEW_ARRAY) ? aux : 0;
+  a.pool = aux;
+  a.tid = s->tid;
+  a.t_alloc = t;
+  a.alloc_seq = ++s->alloc_seq;
+  a.realloc_from = realloc_from;
+  a.region_id = s->regions.n ? s->regions.v[s->regions.n - 1] : 0;
+  key = live_key(cls, ptr);
+  if (hq__map_del(&im->live, key, &idx)) {
+    /* Handed out again while we thought it live: its release was not seen (MAP_FIXED over a
+     * mapping, a free through a path the recorder could not interpose). */
+    pending_t *old = &im->pend.v[idx - 1];
+    *total -= old->size;
+    if ((rc = write_row(im, old, &t, cls == CLASS_MMAP ? HQ_FREE_MUNMAP : 0, s->tid,
+                        s->alloc_seq - 1, 0)))
+      return rc;
+    VEC_PUSH(im->pend_free, (uint32_t)(idx - 1), rc);
+    if (rc) return rc;
+  }
+  if (im->pend_free.n) {
+    idx = im->pend_free.v[--im->pend_free.n];
+    im->pend.v[idx] = a;
+  } else {
+    VEC_PUSH(im->pend, a, rc);
+    if (rc) return rc;
+    idx = im->pend.n - 1;
+  }
+  if ((rc = hq__map_put(&im->live, key, idx + 1))) return rc;
+  *total += size;
+  if (cls == CLASS_HEAP && im->heap_live > im->peak_heap) {
+    im->peak_heap = im->heap_live;
+    im->peak_heap_t = t;
+    im->peak_mmap_at_heap_peak = im->mmap_live;
+  }
+  if (cls == CLASS_MMAP && im->mmap_live > im->peak_mmap) im->peak_mmap = im->mmap_live;
+  return HQ_OK;
+}
+
+/* Release ptr; *out_id gets the released row's id (0 if unknown). */
+static int do_free(import_t *im, stream_t *s, int free_kind, uint64_t t, uint64_t ptr,
+                   uint64_t stack_hash, int64_t *out_id) {
+  uint64_t idx;
+  int cls = class_of_free(free_kind), rc;
+  int64_t free_stack = 0;
+  pending_t *a;
+  if (out_id) *out_id = 0;
+  if (!hq__map_del(&im->live, live_key(cls, ptr), &idx)) {
+    im->unmatched_frees++;
+    return HQ_OK;
+  }
+  a = &im->pend.v[idx - 1];
+  if (stack_hash && (rc = stack_id_for(im, stack_hash, &free_stack))) return rc;
+  *class_total(im, cls) -= a->size;
+  if ((rc = write_row(im, a, &t, free_kind, s->tid, s->alloc_seq, free_stack))) return rc;
+  if (out_id) *out_id = a->id; /* assigned by write_row */
+  VEC_PUSH(im->pend_free, (uint32_t)(idx - 1), rc);
+  return rc;
+}
+
+/* ---- pass 2: the merge ---- */
+
+/* Load the stream's next record and the time of its next part; cur = NULL at the end. */
+static void stream_advance(import_t *im, stream_t *s) {
+  (void)im;
+  for (;;) {
+    const hq_rec_hdr_t *h;
+    span_t *sp;
+    if (s->span_i >= s->spans.n) {
+      s->cur = NULL;
+      return;
+    }
+    sp = &s->spans.v[s->span_i];
+    if (s->pos + sizeof *h > sp->len) {
+      s->span_i++;
+      s->pos = 0;
+      continue;
+    }
+    h = (const hq_rec_hdr_t *)(sp->p + s->pos);
+    s->pos += h->len;
+    switch (h->type) {
+    case HQ_REC_ALLOC: case HQ_REC_FREE: case HQ_REC_MUNMAP: case HQ_REC_THREAD_START:
+    case HQ_REC_THREAD_END: case HQ_REC_REGION_BEGIN: case HQ_REC_REGION_END:
+    case HQ_REC_COUNTER:
+      s->cur = h;
+      s->sub = 1;
+      s->t = ((const hq_rec_time_t *)h)->t;
+      return;
+    case HQ_REC_REALLOC: {
+      const hq_rec_realloc_t *r = (const hq_rec_realloc_t *)h;
+      s->cur = h;
+      s->sub = r->old_ptr ? 0 : 1;
+      s->t = s->sub ? r->t : r->t_old;
+      return;
+    }
+    case HQ_REC_THREAD_NAME: {
+      const hq_rec_thread_name_t *tn = (const hq_rec_thread_name_t *)h;
+      memcpy(s->name, tn->name, 16);
+      s->name[16] = '\0';
+      continue;
+    }
+    default:
+      continue; /* stack definitions were indexed in pass 1 */
+    }
+  }
+}
+
+static int process(import_t *im, stream_t *s) {
+  const hq_rec_hdr_t *h = s->cur;
+  int rc = HQ_OK;
+  if (!s->has_start) {
+    s->has_start = 1;
+    s->t_start = s->t;
+  }
+  im->events++;
+  if (s->t > im->last_t) im->last_t = s->t;
+  switch (h->type) {
+  case HQ_REC_ALLOC: {
+    const hq_rec_alloc_t *a = (const hq_rec_alloc_t *)h;
+    rc = do_alloc(im, s, h->kind, a->t, a->ptr, a->size, a->aux, a->stack, 0);
+    break;
+  }
+  case HQ_REC_FREE: {
+    const hq_rec_free_t *f = (const hq_rec_free_t *)h;
+    rc = do_free(im, s, h->kind, f->t, f->ptr, f->stack, NULL);
+    break;
+  }
+  case HQ_REC_MUNMAP: {
+    const hq_rec_munmap_t *m = (const hq_rec_munmap_t *)h;
+    uint64_t idx;
+    /* Only a munmap that starts where a recorded mapping starts releases it. */
+    if (hq__map_get(&im->live, live_key(CLASS_MMAP, m->ptr), &idx))
+      rc = do_free(im, s, HQ_FREE_MUNMAP, m->t, m->ptr, 0, NULL);
+    break;
+  }
+  case HQ_REC_REALLOC: {
+    const hq_rec_realloc_t *r = (const hq_rec_realloc_t *)h;
+    int release = h->kind == HQ_KIND_MMAP ? HQ_FREE_MUNMAP : HQ_FREE_REALLOC;
+    if (s->sub == 0) {
+      int64_t from = 0;
+      rc = do_free(im, s, release, r->t_old, r->old_ptr, 0, &from);
+      /* The allocation part stays in the merge, remembering which row it continues. */
+      s->sub = 1;
+      s->t = r->t;
+      s->realloc_from = from;
+      s->pending_alloc_part = 1;
+      return rc;
+    }
+    rc = do_alloc(im, s, h->kind, r->t, r->ptr, r->size, 0, r->stack, s->realloc_from);
+    s->realloc_from = 0;
+    break;
+  }
+  case HQ_REC_THREAD_START:
+    s->t_start = ((const hq_rec_time_t *)h)->t;
+    break;
+  case HQ_REC_THREAD_END:
+    s->has_end = 1;
+    s->t_end = ((const hq_rec_time_t *)h)->t;
+    break;
+  case HQ_REC_REGION_BEGIN: {
+    const hq_rec_region_t *r = (const hq_rec_region_t *)h;
+    region_t reg;
+    memset(&reg, 0, sizeof reg);
+    reg.id = (int64_t)im->regions.n + 1;
+    reg.parent = s->regions.n ? s->regions.v[s->regions.n - 1] : 0;
+    reg.tid = s->tid;
+    reg.t_begin = r->t;
+    reg.name = (const char *)(r + 1);
+    reg.name_len = r->name_len;
+    if (sizeof *r + r->name_len > h->len) reg.name_len = 0;
+    VEC_PUSH(im->regions, reg, rc);
+    if (!rc) VEC_PUSH(s->regions, reg.id, rc);
+    break;
+  }
+  case HQ_REC_REGION_END:
+    if (s->regions.n) {
+      region_t *reg = &im->regions.v[s->regions.v[--s->regions.n] - 1];
+      reg->t_end = ((const hq_rec_region_t *)h)->t;
+      reg->ended = 1;
+    }
+    break;
+  case HQ_REC_COUNTER: {
+    const hq_rec_counter_t *c = (const hq_rec_counter_t *)h;
+    uint32_t n = sizeof *c + c->name_len <= h->len ? c->name_len : 0;
+    sqlite3_reset(im->ins_counter);
+    sqlite3_bind_int64(im->ins_counter, 1, im->hdr->pid);
+    sqlite3_bind_text(im->ins_counter, 2, (const char *)(c + 1), (int)n, SQLITE_STATIC);
+    sqlite3_bind_int64(im->ins_counter, 3, (int64_t)c->t);
+    sqlite3_bind_double(im->ins_counter, 4, c->value);
+    if (sqlite3_step(im->ins_counter) != SQLITE_DONE) rc = hq__db_sqlerr(im->db, "counters");
+    break;
+  }
+  default:
+    break;
+  }
+  return rc;
+}
+
+/* A binary min-heap of stream indices ordered by (time, stream index). */
+static int earlier(import_t *im, uint32_t a, uint32_t b) {
+  const stream_t *sa = &im->streams.v[a], *sb = &im->streams.v[b];
+  return sa->t < sb->t || (sa->t == sb->t && a < b);
+}
+
+static void sift_down(import_t *im, uint32_t *heap, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && earlier(im, heap[l], heap[m])) m = l;
+    if (r < n && earlier(im, heap[r], heap[m])) m = r;
+    if (m == i) return;
+    uint32_t t = heap[i];
+    heap[i] = heap[m];
+    heap[m] = t;
+    i = m;
+  }
+}
+
+static int pass2(import_t *im, hq_progress_t *prog) {
+  size_t n = 0;
+  uint32_t *heap = calloc(im->streams.n + 1, sizeof *heap);
+  int rc = HQ_OK;
+  if (!heap) return HQ_ENOMEM;
+  for (size_t i = 0; i < im->streams.n; i++) {
+    stream_advance(im, &im->streams.v[i]);
+    if (im->streams.v[i].cur) heap[n++] = (uint32_t)i;
+  }
+  for (size_t i = n / 2; i-- > 0;) sift_down(im, heap, n, i);
+  while (n > 0) {
+    stream_t *s = &im->streams.v[heap[0]];
+    if ((rc = samples_until(im, s->t))) break;
+    if ((rc = process(im, s))) break;
+    if (s->pending_alloc_part) {
+      s->pending_alloc_part = 0; /* the realloc's allocation part is next for this stream */
+    } else {
+      stream_advance(im, s);
+    }
+    if (!s->cur) heap[0] = heap[--n];
+    sift_down(im, heap, n, 0);
+    if ((im->events & 0xffff) == 0) hq__progress_update(prog, im->events);
+  }
+  free(heap);
+  return rc;
+}
+
+/* ---- the rest of the database ---- */
+
+static void hex(const unsigned char *b, size_t n, char *out) {
+  static const char d[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = d[b[i] >> 4];
+    out[2 * i + 1] = d[b[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+static int write_modules(import_t *im) {
+  sqlite3_stmt *st = NULL;
+  int rc = hq__db_prepare(im->db,
+      "INSERT INTO modules(id, pid, path, build_id, base, size, gen_first, gen_last) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st);
+  if (rc) return rc;
+  for (size_t i = 0; i < im->modules.n && !rc; i++) {
+    const module_t *m = &im->modules.v[i];
+    char bid[129];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    sqlite3_bind_int64(st, 1, (int64_t)i + 1);
+    sqlite3_bind_int64(st, 2, im->hdr->pid);
+    sqlite3_bind_text(st, 3, m->path, -1, SQLITE_STATIC);
+    if (m->build_id_len) {
+      hex(m->build_id, m->build_id_len > 64 ? 64 : m->build_id_len, bid);
+      sqlite3_bind_text(st, 4, bid, -1, SQLITE_TRANSIENT);
+    }
+    sqlite3_bind_int64(st, 5, (int64_t)m->base);
+    sqlite3_bind_int64(st, 6, (int64_t)m->size);
+    sqlite3_bind_int64(st, 7, m->gen_first);
+    if (m->gen_gone != UINT32_MAX) sqlite3_bind_int64(st, 8, (int64_t)m->gen_gone - 1);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = hq__db_sqlerr(im->db, "modules");
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int write_threads_regions(import_t *im) {
+  sqlite3_stmt *st = NULL;
+  int rc = hq__db_prepare(im->db,
+      "INSERT OR REPLACE INTO threads(pid, tid, name, t_start, t_end) VALUES(?1, ?2, ?3, ?4, ?5)",
+      &st);
+  if (rc) return rc;
+  for (size_t i = 0; i < im->streams.n && !rc; i++) {
+    const stream_t *s = &im->streams.v[i];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    sqlite3_bind_int64(st, 1, im->hdr->pid);
+    sqlite3_bind_int64(st, 2, s->tid);
+    if (s->name[0]) sqlite3_bind_text(st, 3, s->name, -1, SQLITE_STATIC);
+    if (s->has_start) sqlite3_bind_int64(st, 4, (int64_t)s->t_start);
+    if (s->has_end) sqlite3_bind_int64(st, 5, (int64_t)s->t_end);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = hq__db_sqlerr(im->db, "threads");
+  }
+  sqlite3_finalize(st);
+  if (rc) return rc;
+  rc = hq__db_prepare(im->db,
+      "INSERT INTO regions(id, pid, name, parent_id, tid, t_begin, t_end) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st);
+  if (rc) return rc;
+  for (size_t i = 0; i < im->regions.n && !rc; i++) {
+    const region_t *r = &im->regions.v[i];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    sqlite3_bind_int64(st, 1, r->id);
+    sqlite3_bind_int64(st, 2, im->hdr->pid);
+    sqlite3_bind_text(st, 3, r->name, (int)r->name_len, SQLITE_STATIC);
+    if (r->parent) sqlite3_bind_int64(st, 4, r->parent);
+    sqlite3_bind_int64(st, 5, r->tid);
+    sqlite3_bind_int64(st, 6, (int64_t)r->t_begin);
+    if (r->ended) sqlite3_bind_int64(st, 7, (int64_t)r->t_end);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = hq__db_sqlerr(im->db, "regions");
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int meta_text(import_t *im, const char *key, const char *value) {
+  return hq_db_meta_set(im->db, key, value);
+}
+
+static int write_meta(import_t *im) {
+  const hq_raw_header_t *h = im->hdr;
+  uint64_t duration = im->end ? im->end->t : im->last_t;
+  uint64_t peak_rss = 0, peak_rss_t = 0;
+  sqlite3_stmt *st = NULL;
+  int rc = HQ_OK;
+  char prog[sizeof h->program + 1], cmd[sizeof h->cmdline + 1], host[sizeof h->host + 1];
+  snprintf(prog, sizeof prog, "%.*s", (int)sizeof h->program, h->program);
+  snprintf(cmd, sizeof cmd, "%.*s", (int)sizeof h->cmdline, h->cmdline);
+  snprintf(host, sizeof host, "%.*s", (int)sizeof h->host, h->host);
+  for (size_t i = 0; i < im->rss.n; i++) {
+    if (im->rss.v[i].rss_bytes > peak_rss) {
+      peak_rss = im->rss.v[i].rss_bytes;
+      peak_rss_t = im->rss.v[i].t;
+    }
+  }
+  if (!im->complete && !im->reason[0])
+    snprintf(im->reason, sizeof im->reason, "%s",
+             im->truncated ? "the trace is truncated (the process was killed mid-write, or the disk filled)"
+                           : "the process did not finish normally (killed, crashed, or still running)");
+#define SETI(k, v) if (!rc) rc = hq__db_meta_set_int(im->db, k, (int64_t)(v))
+#define SETT(k, v) if (!rc) rc = meta_text(im, k, v)
+  SETT("heapql_version", HQ_VERSION_STRING);
+  SETT("program", prog);
+  SETT("command_line", cmd);
+  SETT("host", host);
+  SETI("pid", h->pid);
+  SETI("ppid", h->ppid);
+  SETI("t_start_unix_ns", h->t0_unix_ns);
+  SETI("duration_ns", duration);
+  if (im->end && im->end->exit_status >= 0) SETI("exit_status", im->end->exit_status);
+  SETI("complete", im->complete);
+  if (!im->complete) {
+    SETT("incomplete_reason", im->reason);
+  } else if (im->reason[0]) {
+    SETT("notes", im->reason);
+  }
+  SETI("dropped_events", im->end ? im->end->dropped : 0);
+  SETI("max_depth", h->max_depth);
+  SETI("mmap_recorded", (h->flags & HQ_RAWF_MMAP) != 0);
+  SETI("free_stacks", (h->flags & HQ_RAWF_FREE_STACK) != 0);
+  SETT("unwinder", (h->flags & HQ_RAWF_FP_UNWIND) ? "fp" : "libunwind");
+  if (im->end) SETI("recorder_bytes", im->end->recorder_bytes);
+  SETI("unmatched_frees", im->unmatched_frees);
+  SETI("symbolized", 0);
+  SETI("peak_heap_bytes", im->peak_heap);
+  SETI("peak_heap_t", im->peak_heap_t);
+  SETI("peak_mmap_bytes", im->peak_mmap);
+  if (im->rss.n) {
+    SETI("peak_rss_bytes", peak_rss);
+    SETI("peak_rss_t", peak_rss_t);
+  }
+  SETT("output", h->output);
+#undef SETI
+#undef SETT
+  if (rc) return rc;
+  rc = hq__db_prepare(im->db,
+      "INSERT OR REPLACE INTO processes(pid, ppid, program, command_line, t_start_unix_ns, "
+      "duration_ns, exit_status, exit_signal, complete) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)",
+      &st);
+  if (rc) return rc;
+  sqlite3_bind_int64(st, 1, h->pid);
+  sqlite3_bind_int64(st, 2, h->ppid);
+  sqlite3_bind_text(st, 3, prog, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, cmd, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 5, (int64_t)h->t0_unix_ns);
+  sqlite3_bind_int64(st, 6, (int64_t)duration);
+  if (im->end && im->end->exit_status >= 0) sqlite3_bind_int64(st, 7, im->end->exit_status);
+  sqlite3_bind_int64(st, 8, im->complete);
+  if (sqlite3_step(st) != SQLITE_DONE) rc = hq__db_sqlerr(im->db, "processes");
+  sqlite3_finalize(st);
+  return rc;
+}
+
+static int prepare_all(import_t *im) {
+  int rc;
+  if ((rc = hq__db_prepare(im->db,
+      "INSERT INTO allocations(id, pid, kind, address, size, alignment, stack_id, tid, t_alloc, "
+      "t_free, free_stack_id, free_tid, free_kind, alloc_seq, free_seq, realloc_from, pool, "
+      "region_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+      "?17, ?18)", &im->ins_alloc))) return rc;
+  if ((rc = hq__db_prepare(im->db,
+      "INSERT INTO frames(id, module_id, ip, offset) VALUES(?1, ?2, ?3, ?4)", &im->ins_frame)))
+    return rc;
+  if ((rc = hq__db_prepare(im->db,
+      "INSERT INTO stacks(id, parent_id, frame_id, depth) VALUES(?1, ?2, ?3, ?4)", &im->ins_stack)))
+    return rc;
+  if ((rc = hq__db_prepare(im->db,
+      "INSERT INTO samples(pid, t, heap_bytes, mmap_bytes, device_bytes, rss_bytes) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)", &im->ins_sample))) return rc;
+  return hq__db_prepare(im->db, "INSERT INTO counters(pid, name, t, value) VALUES(?1, ?2, ?3, ?4)",
+                        &im->ins_counter);
+}
+
+static int finish_rows(import_t *im) {
+  uint64_t t_end = im->end ? im->end->t : im->last_t;
+  int rc = HQ_OK;
+  /* Still live at the end: leaks (or blocks of a program that was killed). */
+  for (size_t i = 0; i < im->live.cap && !rc; i++) {
+    if (!im->live.keys[i]) continue;
+    rc = write_row(im, &im->pend.v[im->live.vals[i] - 1], NULL, 0, 0, 0, 0);
+  }
+  if (rc) return rc;
+  if ((rc = samples_until(im, UINT64_MAX))) return rc;
+  if (!im->rss.n && (rc = emit_sample(im, t_end, NULL))) return rc;
+  /* One sample at the exact peak, so the timeline shows it. */
+  if (im->peak_heap) {
+    uint64_t heap = im->heap_live, mmap = im->mmap_live;
+    im->heap_live = im->peak_heap;
+    im->mmap_live = im->peak_mmap_at_heap_peak;
+    rc = emit_sample(im, im->peak_heap_t, NULL);
+    im->heap_live = heap;
+    im->mmap_live = mmap;
+  }
+  return rc;
+}
+
+static void import_free(import_t *im) {
+  sqlite3_finalize(im->ins_alloc);
+  sqlite3_finalize(im->ins_frame);
+  sqlite3_finalize(im->ins_stack);
+  sqlite3_finalize(im->ins_sample);
+  sqlite3_finalize(im->ins_counter);
+  for (size_t i = 0; i < im->streams.n; i++) {
+    free(im->streams.v[i].spans.v);
+    free(im->streams.v[i].regions.v);
+  }
+  free(im->streams.v);
+  free(im->modules.v);
+  free(im->rss.v);
+  free(im->regions.v);
+  free(im->pend.v);
+  free(im->pend_free.v);
+  hq__map_free(&im->stream_of);
+  hq__map_free(&im->stack_def);
+  hq__map_free(&im->stack_id);
+  hq__map_free(&im->frame_of);
+  hq__map_free(&im->trie);
+  hq__map_free(&im->live);
+  if (im->map) munmap((void *)im->map, im->map_len);
+}
 
 int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t *opts,
               hq_import_stats_t *out_stats, char *errbuf, size_t errcap) {
-  (void)raw_path; (void)db_path; (void)opts; (void)out_stats; (void)errbuf; (void)errcap;
-  return HQ_ENOTSUP;
+  import_t im;
+  hq_progress_t prog;
+  struct stat sb;
+  char tmp_path[4200];
+  int fd = -1, rc = HQ_OK, in_txn = 0;
+  hq_import_opts_t dflt = {0, 0, 0};
+
+  memset(&im, 0, sizeof im);
+  if (errbuf && errcap) errbuf[0] = '\0';
+  if (!opts) opts = &dflt;
+  if (!raw_path || !db_path) return HQ_EINVAL;
+#define FAIL(code, ...) do { rc = (code); if (errbuf && errcap) snprintf(errbuf, errcap, __VA_ARGS__); goto out; } while (0)
+  fd = open(raw_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) FAIL(errno == ENOENT ? HQ_ENOENT : HQ_EIO, "%s: %s", raw_path, strerror(errno));
+  if (fstat(fd, &sb) != 0) FAIL(HQ_EIO, "%s: %s", raw_path, strerror(errno));
+  if (!S_ISREG(sb.st_mode)) FAIL(HQ_EFORMAT, "%s: not a regular file", raw_path);
+  if ((size_t)sb.st_size < sizeof(hq_raw_header_t))
+    FAIL(HQ_EFORMAT, "%s: not a heapql raw trace", raw_path);
+  im.map_len = (size_t)sb.st_size;
+  im.map = mmap(NULL, im.map_len, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (im.map == MAP_FAILED) {
+    im.map = NULL;
+    FAIL(HQ_EIO, "%s: cannot map: %s", raw_path, strerror(errno));
+  }
+  im.hdr = (const hq_raw_header_t *)im.map;
+  if (memcmp(im.hdr->magic, HQ_RAW_MAGIC, 8) != 0)
+    FAIL(HQ_EFORMAT, "%s: not a heapql raw trace", raw_path);
+  if (im.hdr->version != HQ_RAW_VERSION)
+    FAIL(HQ_EFORMAT, "%s: raw trace version %u, this heapql reads version %u", raw_path,
+         im.hdr->version, HQ_RAW_VERSION);
+  if (im.hdr->header_size < sizeof(hq_raw_header_t) || im.hdr->header_size > im.map_len)
+    FAIL(HQ_EFORMAT, "%s: corrupt raw trace header", raw_path);
+
+  if (hq__map_init(&im.stream_of, 64) || hq__map_init(&im.stack_def, 4096) ||
+      hq__map_init(&im.stack_id, 4096) || hq__map_init(&im.frame_of, 4096) ||
+      hq__map_init(&im.trie, 4096) || hq__map_init(&im.live, 4096))
+    FAIL(HQ_ENOMEM, "out of memory");
+  if ((rc = pass1(&im))) FAIL(rc, "%s: %s", raw_path, hq_strerror(rc));
+
+  /* Build into a temporary file beside the target, then rename: never a half database. */
+  snprintf(tmp_path, sizeof tmp_path, "%s.importing", db_path);
+  if (!opts->force && stat(db_path, &sb) == 0)
+    FAIL(HQ_EEXIST, "%s: already exists (use --force to replace it)", db_path);
+  rc = hq_db_open(tmp_path, HQ_DB_CREATE | HQ_DB_FORCE, &im.db);
+  if (rc) FAIL(rc, "%s", hq_db_errmsg(im.db));
+  /* Import-time only: a big page cache and in-memory sorting keep the bulk load off the disk. */
+  if ((rc = hq__db_exec(im.db, "PRAGMA cache_size=-1048576; PRAGMA temp_store=MEMORY; BEGIN")))
+    FAIL(rc, "%s", hq_db_errmsg(im.db));
+  in_txn = 1;
+  if ((rc = prepare_all(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
+  if ((rc = write_modules(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
+  hq__progress_init(&prog, opts->progress, "importing", 0);
+  if ((rc = pass2(&im, &prog))) FAIL(rc, "%s", im.db->errmsg[0] ? hq_db_errmsg(im.db) : hq_strerror(rc));
+  hq__progress_done(&prog);
+  if ((rc = finish_rows(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
+  if ((rc = write_threads_regions(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
+  if ((rc = write_meta(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
+  /* No index on allocations: building one costs a third of the import, and reports read the
+   * aggregate tables.  Ad-hoc queries that filter allocations by stack can add their own. */
+  if ((rc = hq__db_exec(im.db, "CREATE INDEX stacks_by_parent ON stacks(parent_id);")))
+    FAIL(rc, "%s", hq_db_errmsg(im.db));
+#ifndef HQ_IN_PRELOAD
+  /* The recorder writes base tables only; the first analyzer command adds the rest. */
+  if ((rc = hq__aggregate_build(im.db))) FAIL(rc, "%s", hq_db_errmsg(im.db));
+  if ((rc = hq__db_meta_set_int(im.db, "aggregates_built", 1))) FAIL(rc, "%s", hq_db_errmsg(im.db));
+#endif
+  if ((rc = hq__db_exec(im.db, "COMMIT"))) FAIL(rc, "%s", hq_db_errmsg(im.db));
+  in_txn = 0;
+#ifndef HQ_IN_PRELOAD
+  if (opts->symbolize && (rc = hq_symbolize(im.db, opts->progress)))
+    FAIL(rc, "%s", hq_db_errmsg(im.db));
+#endif
+  sqlite3_finalize(im.ins_alloc); im.ins_alloc = NULL;
+  sqlite3_finalize(im.ins_frame); im.ins_frame = NULL;
+  sqlite3_finalize(im.ins_stack); im.ins_stack = NULL;
+  sqlite3_finalize(im.ins_sample); im.ins_sample = NULL;
+  sqlite3_finalize(im.ins_counter); im.ins_counter = NULL;
+  hq_db_close(im.db);
+  im.db = NULL;
+  if (rename(tmp_path, db_path) != 0)
+    FAIL(HQ_EIO, "%s: cannot rename into place: %s", db_path, strerror(errno));
+  if (out_stats) {
+    out_stats->events = im.events;
+    out_stats->allocations = im.rows;
+    out_stats->stacks = im.stack_id.len;
+    out_stats->complete = im.complete;
+  }
+#undef FAIL
+out:
+  if (im.db) {
+    if (in_txn) sqlite3_exec(im.db->sql, "ROLLBACK", NULL, NULL, NULL);
+    import_free(&im);
+    hq_db_close(im.db);
+    im.map = NULL;
+    unlink(tmp_path);
+  } else {
+    import_free(&im);
+  }
+  if (fd >= 0) close(fd);
+  return rc;
 }

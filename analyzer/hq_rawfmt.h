@@ -131,7 +131,8 @@ typedef struct hq_rec_free_s {
 
 typedef struct hq_rec_realloc_s {
   hq_rec_hdr_t hdr;    /* kind = HQ_KIND_REALLOC or HQ_KIND_MMAP (mremap) */
-  uint64_t t;
+  uint64_t t;          /* when the new block was handed out (after the call) */
+  uint64_t t_old;      /* when the old block was released (before the call) */
   uint64_t old_ptr;
   uint64_t ptr;
   uint64_t size;

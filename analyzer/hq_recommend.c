@@ -50,7 +50,7 @@ static int add(hq_report_t *r, const char *name, const char *fix, char *summary,
                const char *advice, hq_site_t *evidence, size_t n_evidence) {
   size_t cap = r->n_findings;
   hq_finding_t *f;
-  if (!summary || hq__grow(&r->findings, &cap, r->n_findings + 1, sizeof *f) != HQ_OK) {
+  if (!summary || hq__grow((void **)&r->findings, &cap, r->n_findings, sizeof *f, 4) != HQ_OK) {
     free(summary);
     hq_sites_free(evidence, n_evidence);
     return HQ_ENOMEM;

@@ -12,10 +12,11 @@
 
 #include "analyzer_int.h"
 
-/* Least-squares slope of live heap bytes against time in seconds over the samples, and the
+/* The samples SQL: %1$s is "samples", or the samples of one process of a merged database.
+ * Least-squares slope of live heap bytes against time in seconds over the samples, and the
  * coefficient of determination of that line. */
 const char hq__sql_growth[] =
-  "WITH s AS (SELECT t / 1e9 AS x, CAST(heap_bytes AS REAL) AS y FROM samples),\n"
+  "WITH s AS (SELECT t / 1e9 AS x, CAST(heap_bytes AS REAL) AS y FROM %1$s),\n"
   "     m AS (SELECT avg(x) AS mx, avg(y) AS my FROM s)\n"
   "SELECT count(*) AS samples,\n"
   "       sum((s.x - m.mx) * (s.y - m.my)) / nullif(sum((s.x - m.mx) * (s.x - m.mx)), 0)\n"
@@ -29,7 +30,7 @@ const char hq__sql_growth[] =
 const char hq__sql_fragmentation[] =
   "SELECT CAST(max(rss_bytes) AS REAL) / nullif(max(heap_bytes + coalesce(mmap_bytes, 0)), 0)\n"
   "         AS fragmentation_ratio\n"
-  "FROM samples";
+  "FROM %1$s";
 
 /* The efficiency score; ?1 leaked heap bytes, ?2 peak heap bytes, ?3 temporary heap
  * allocations, ?4 heap allocations. */
@@ -38,7 +39,7 @@ const char hq__sql_efficiency[] =
   "           + 30.0 * (1.0 - CAST(?3 AS REAL) / max(?4, 1))\n"
   "           + 30.0 * coalesce(min(1.0, (SELECT CAST(max(heap_bytes + coalesce(mmap_bytes, 0))"
   " AS REAL)\n"
-  "                                              / nullif(max(rss_bytes), 0) FROM samples)),"
+  "                                              / nullif(max(rss_bytes), 0) FROM %1$s)),"
   " 1.0),\n"
   "             1) AS efficiency_score";
 
@@ -78,7 +79,8 @@ static int read_run(hq_db_t *db, hq_report_t *r) {
       (rc = meta_text(db, "incomplete_reason", &r->incomplete_reason)) ||
       (rc = meta_int(db, "pid", &r->pid, NULL)) ||
       (rc = meta_int(db, "exit_status", &r->exit_status, &r->has_exit_status)) ||
-      (rc = meta_int(db, "duration_ns", &r->duration_ns, NULL)))
+      (rc = meta_int(db, "duration_ns", &r->duration_ns, NULL)) ||
+      (rc = meta_int(db, "peak_heap_pid", &r->peak_pid, &r->has_peak_pid)))
     return rc;
   if ((rc = meta_int(db, "complete", &v, &has))) return rc;
   r->complete = has && v == 1;
@@ -159,12 +161,26 @@ static int read_leak_classes(hq_db_t *db, hq_report_t *r) {
   return rc;
 }
 
+/* Prepare one of the samples queries above over `samples` (or, in a merged database, the
+ * samples of the process the peaks describe). */
+static int prepare_samples_sql(hq_db_t *db, const hq_report_t *r, const char *fmt,
+                               sqlite3_stmt **st) {
+  char src[96], sql[1024];
+  if (r->has_peak_pid)
+    hq__fmt(src, sizeof src, "(SELECT * FROM samples WHERE pid = %lld)", (long long)r->peak_pid);
+  else
+    hq__fmt(src, sizeof src, "samples");
+  if (hq__fmt(sql, sizeof sql, fmt, src) != HQ_OK) return HQ_ERANGE;
+  return hq__db_prepare(db, sql, st);
+}
+
 static int read_metrics(hq_db_t *db, hq_report_t *r) {
+  static const char rss_sql[] =
+    "SELECT rss_bytes, t FROM %1$s WHERE rss_bytes IS NOT NULL ORDER BY rss_bytes DESC, t LIMIT 1";
   sqlite3_stmt *st = NULL;
   int rc;
 
-  rc = hq__db_prepare(db, "SELECT rss_bytes, t FROM samples WHERE rss_bytes IS NOT NULL"
-                          " ORDER BY rss_bytes DESC, t LIMIT 1", &st);
+  rc = prepare_samples_sql(db, r, rss_sql, &st);
   if (rc) return rc;
   if (sqlite3_step(st) == SQLITE_ROW) {
     r->has_rss = 1;
@@ -173,7 +189,7 @@ static int read_metrics(hq_db_t *db, hq_report_t *r) {
   }
   sqlite3_finalize(st);
 
-  rc = hq__db_prepare(db, hq__sql_growth, &st);
+  rc = prepare_samples_sql(db, r, hq__sql_growth, &st);
   if (rc) return rc;
   if (sqlite3_step(st) != SQLITE_ROW) { rc = hq__db_sqlerr(db, "growth rate"); goto out; }
   r->n_samples = (size_t)sqlite3_column_int64(st, 0);
@@ -182,14 +198,14 @@ static int read_metrics(hq_db_t *db, hq_report_t *r) {
   r->growth_r2 = sqlite3_column_double(st, 2); /* NULL (a flat heap) reads as 0 */
   sqlite3_finalize(st);
 
-  rc = hq__db_prepare(db, hq__sql_fragmentation, &st);
+  rc = prepare_samples_sql(db, r, hq__sql_fragmentation, &st);
   if (rc) return rc;
   if (sqlite3_step(st) != SQLITE_ROW) { rc = hq__db_sqlerr(db, "fragmentation"); goto out; }
   r->has_fragmentation_ratio = sqlite3_column_type(st, 0) != SQLITE_NULL;
   r->fragmentation_ratio = sqlite3_column_double(st, 0);
   sqlite3_finalize(st);
 
-  rc = hq__db_prepare(db, hq__sql_efficiency, &st);
+  rc = prepare_samples_sql(db, r, hq__sql_efficiency, &st);
   if (rc) return rc;
   sqlite3_bind_int64(st, 1, (int64_t)r->leak_bytes);
   sqlite3_bind_int64(st, 2, (int64_t)r->peak_heap_bytes);

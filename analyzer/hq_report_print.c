@@ -56,6 +56,9 @@ int hq_report_write_text(const hq_report_t *r, FILE *out) {
   fprintf(out, "symbolized       %s\n", r->symbolized ? "yes" : "no");
 
   fprintf(out, "\n== Peak\n");
+  if (r->has_peak_pid)
+    fprintf(out, "process          %" PRId64 " (the largest heap peak of this merged database)\n",
+            r->peak_pid);
   bytes_cell(b1, sizeof b1, r->peak_heap_bytes);
   fprintf(out, "heap             %s at %.3f s\n", b1, (double)r->peak_heap_t_ns / 1e9);
   bytes_cell(b1, sizeof b1, r->peak_device_bytes);
@@ -187,6 +190,8 @@ static void sites_json(hq__jw_t *w, const char *key, const hq_site_t *s, size_t 
 
 void hq__peak_json(hq__jw_t *w, const hq_report_t *r) {
   hq__jw_object(w, "peak");
+  if (r->has_peak_pid) hq__jw_i64(w, "pid", r->peak_pid);
+  else hq__jw_null(w, "pid");
   hq__jw_u64(w, "heap_bytes", r->peak_heap_bytes);
   hq__jw_seconds(w, "heap_time_s", r->peak_heap_t_ns);
   hq__jw_u64(w, "device_bytes", r->peak_device_bytes);

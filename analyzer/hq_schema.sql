@@ -323,11 +323,13 @@ CREATE VIEW stack_text AS
 
 -- What was live at the moment of peak heap (meta 'peak_heap_t'), grouped by stack: heap-class
 -- blocks allocated at or before that time and not freed by then.  Summed, the bytes equal the
--- peak heap figure.
+-- peak heap figure.  In a merged database: the blocks of the process meta 'peak_heap_pid'.
 CREATE VIEW peak_sites AS
   SELECT a.stack_id, count(*) AS blocks, sum(a.size) AS bytes
   FROM allocations a
   WHERE a.kind IN (SELECT kind FROM kinds WHERE class = 'heap')
+    AND a.pid = coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'peak_heap_pid'),
+                         a.pid)
     AND a.t_alloc <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'peak_heap_t')
     AND (a.t_free IS NULL
          OR a.t_free > (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'peak_heap_t'))

@@ -108,7 +108,7 @@ int hq__sites_sql(hq_db_t *db, const char *suffix, hq_site_t **out, size_t *out_
   if (rc) return rc;
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     hq_site_t *s;
-    if ((rc = hq__grow(&sites, &cap, n + 1, sizeof *sites))) goto out;
+    if ((rc = hq__grow((void **)&sites, &cap, n, sizeof *sites, 16))) goto out;
     s = &sites[n++];
     memset(s, 0, sizeof *s);
     s->stack_id = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
@@ -217,7 +217,7 @@ int hq_lines_top(hq_db_t *db, hq_metric_t metric, int cls, size_t limit, hq_line
   sqlite3_bind_int64(st, 2, (int64_t)limit);
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     hq_line_t *l;
-    if ((rc = hq__grow(&lines, &cap, n + 1, sizeof *lines))) goto out;
+    if ((rc = hq__grow((void **)&lines, &cap, n, sizeof *lines, 16))) goto out;
     l = &lines[n++];
     memset(l, 0, sizeof *l);
     l->cls = cls;
@@ -278,7 +278,7 @@ int hq_stack_frames(hq_db_t *db, int64_t stack_id, hq_frame_t **out_frames, size
   sqlite3_bind_int64(st, 1, stack_id);
   while ((step = sqlite3_step(st)) == SQLITE_ROW) {
     hq_frame_t *f;
-    if ((rc = hq__grow(&frames, &cap, n + 1, sizeof *frames))) goto out;
+    if ((rc = hq__grow((void **)&frames, &cap, n, sizeof *frames, 32))) goto out;
     f = &frames[n++];
     memset(f, 0, sizeof *f);
     f->ip = (uint64_t)sqlite3_column_int64(st, 0);

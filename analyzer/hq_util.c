@@ -1,6 +1,7 @@
 /* hq_util.c: small helpers: time, formatting, terminal progress. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,4 +48,17 @@ void hq__progress_done(hq_progress_t *p) {
   if (!p->enabled) return;
   fprintf(stderr, "\r\033[K");
   fflush(stderr);
+}
+
+int hq__grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first_cap) {
+  size_t ncap;
+  void *grown;
+  if (n < *cap) return HQ_OK;
+  ncap = *cap ? *cap * 2 : first_cap;
+  if (ncap <= n) ncap = n + 1;
+  grown = realloc(*arr, ncap * elem);
+  if (!grown) return HQ_ENOMEM;
+  *arr = grown;
+  *cap = ncap;
+  return HQ_OK;
 }

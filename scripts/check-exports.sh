@@ -2,7 +2,8 @@
 # check-exports.sh LIB MAP: the dynamic symbols LIB defines must be exactly those MAP exports.
 set -eu
 lib=$1; map=$2
-want=$(sed -n 's/^[[:space:]]*\([A-Za-z_][A-Za-z0-9_]*\);.*$/\1/p' "$map" | sort -u)
+want=$(sed -n '/global:/,/local:/p' "$map" | sed 's|/\*.*\*/||g' | grep -oE '[A-Za-z_][A-Za-z0-9_]*;' \
+       | tr -d ';' | sort -u)
 have=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TWiVBD]/ {sub(/@.*/, "", $3); print $3}' | sort -u)
 extra=$(comm -13 <(echo "$want") <(echo "$have") | grep -v '^$' || true)
 if [ -n "$extra" ]; then

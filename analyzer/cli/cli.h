@@ -66,4 +66,16 @@ int hq_cli_args(const char *cmd, const char *usage, int argc, char **argv,
 int hq_cli_analyze(const char *path, const char *out_path,
                    int (*fn)(hq_db_t *db, FILE *out, void *ctx), void *ctx);
 
+/* cli_option.c */
+/* If argv[*i] is option `name` ("--name VALUE" or "--name=VALUE"): set *out_value, move *i past
+ * it and return 1.  A missing value prints one line and returns -1.  Any other argument: 0. */
+int  hq_cli_option(int argc, char **argv, int *i, const char *name, const char **out_value);
+
+/* cli_output.c */
+typedef int (*hq_cli_writer_fn)(hq_db_t *db, const void *opts, FILE *out);
+/* Open out_path (NULL or "-" = stdout), run write_fn(db, opts, out), close it.  Any failure
+ * prints one line and removes the partly written file.  Returns the exit code (0 = written). */
+int  hq_cli_write_output(hq_db_t *db, const char *out_path, hq_cli_writer_fn write_fn,
+                         const void *opts);
+
 #endif /* HQ_CLI_H */

@@ -1,5 +1,460 @@
-/* cmd_run.c: heapql run (placeholder). */
+/*
+ * cmd_run.c: `heapql run [options] -- CMD [ARGS]` and `heapql import RAW...`.
+ *
+ * run starts CMD with libheapql_preload.so (found next to this binary: ../lib), waits for it,
+ * imports and symbolizes its raw trace (and those of its traced children), prints one summary
+ * line on stderr, and ends the way CMD ended: same exit code, or the same signal re-raised.
+ * Problems with heapql's own options or output are found before CMD starts (exit 2).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../analyzer_int.h"
+#include "../hq_rawfmt.h"
 #include "cli.h"
-int hq_cmd_run(int argc, char **argv) { (void)argc; (void)argv; return HQ_EXIT_INTERNAL; }
-int hq_cmd_import(int argc, char **argv) { (void)argc; (void)argv; return HQ_EXIT_INTERNAL; }
-int hq_cmd_symbolize(int argc, char **argv) { (void)argc; (void)argv; return HQ_EXIT_INTERNAL; }
+
+typedef struct {
+  const char *output;      /* -o pattern, or NULL */
+  int force, follow_fork, follow_exec, quiet, mmap, free_stacks;
+  unsigned depth;
+  const char *unwind;
+  char **cmd;
+} run_opts_t;
+
+static volatile pid_t child_pid;
+
+static void forward_signal(int sig) {
+  if (child_pid > 0) kill(child_pid, sig);
+}
+
+static int find_preload(char *out, size_t cap) {
+  char self[PATH_MAX - 64];
+  const char *env = getenv("HEAPQL_PRELOAD_LIB");
+  ssize_t n;
+  char *slash;
+  if (env && *env) {
+    snprintf(out, cap, "%s", env);
+    return access(out, R_OK) == 0 ? 0 : -1;
+  }
+  n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return -1;
+  self[n] = '\0';
+  slash = strrchr(self, '/');
+  if (!slash) return -1;
+  *slash = '\0';
+  snprintf(out, cap, "%s/../lib/libheapql_preload.so", self);
+  if (access(out, R_OK) == 0) return 0;
+  snprintf(out, cap, "%s/libheapql_preload.so", self);
+  return access(out, R_OK) == 0 ? 0 : -1;
+}
+
+/* Expand %p, %n, %% for pid and program name. */
+static void expand(const char *pattern, pid_t pid, const char *prog, char *out, size_t cap) {
+  size_t o = 0;
+  for (const char *p = pattern; *p && o + 1 < cap; p++) {
+    if (p[0] == '%' && p[1] == 'p') {
+      o += (size_t)snprintf(out + o, cap - o, "%d", (int)pid);
+      p++;
+    } else if (p[0] == '%' && p[1] == 'n') {
+      o += (size_t)snprintf(out + o, cap - o, "%s", prog);
+      p++;
+    } else if (p[0] == '%' && p[1] == '%') {
+      out[o++] = '%';
+      p++;
+    } else {
+      out[o++] = *p;
+    }
+    if (o >= cap) o = cap - 1;
+  }
+  out[o] = '\0';
+}
+
+static void dir_of(const char *path, char *out, size_t cap) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) snprintf(out, cap, ".");
+  else if (slash == path) snprintf(out, cap, "/");
+  else snprintf(out, cap, "%.*s", (int)(slash - path), path);
+}
+
+/* Can we create files where the database will go? */
+static int check_output(const run_opts_t *o, const char *pattern, const char *prog) {
+  char dir[PATH_MAX], probe[PATH_MAX + 64], path[PATH_MAX];
+  struct stat sb;
+  int fd;
+  dir_of(pattern, dir, sizeof dir);
+  if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    hq_cli_error("cannot write the database: directory '%s' does not exist", dir);
+    return HQ_EXIT_USAGE;
+  }
+  snprintf(probe, sizeof probe, "%s/.heapql-probe-XXXXXX", dir);
+  fd = mkstemp(probe);
+  if (fd < 0) {
+    hq_cli_error("cannot write the database in '%s': %s", dir, strerror(errno));
+    return HQ_EXIT_USAGE;
+  }
+  close(fd);
+  unlink(probe);
+  if (!strstr(pattern, "%p")) {
+    expand(pattern, 0, prog, path, sizeof path);
+    if (!o->force && stat(path, &sb) == 0) {
+      hq_cli_error("%s already exists (use --force to replace it)", path);
+      return HQ_EXIT_USAGE;
+    }
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+      hq_cli_error("%s is a directory", path);
+      return HQ_EXIT_USAGE;
+    }
+  }
+  return 0;
+}
+
+static int parse_run(int argc, char **argv, run_opts_t *o) {
+  int i;
+  memset(o, 0, sizeof *o);
+  o->follow_fork = 1;
+  o->mmap = 1;
+  o->depth = 64;
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--")) {
+      i++;
+      break;
+    }
+    if (a[0] != '-') break;
+    if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+      if (++i >= argc || !*argv[i]) { hq_cli_error("%s needs a path", a); return -1; }
+      o->output = argv[i];
+    } else if (!strcmp(a, "--force") || !strcmp(a, "-f")) {
+      o->force = 1;
+    } else if (!strcmp(a, "--no-follow-fork")) {
+      o->follow_fork = 0;
+    } else if (!strcmp(a, "--follow-exec")) {
+      o->follow_exec = 1;
+    } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+      o->quiet = 1;
+    } else if (!strcmp(a, "--no-mmap")) {
+      o->mmap = 0;
+    } else if (!strcmp(a, "--free-stacks")) {
+      o->free_stacks = 1;
+    } else if (!strcmp(a, "--unwind")) {
+      if (++i >= argc || (strcmp(argv[i], "fp") && strcmp(argv[i], "libunwind"))) {
+        hq_cli_error("--unwind takes 'libunwind' or 'fp'");
+        return -1;
+      }
+      o->unwind = argv[i];
+    } else if (!strcmp(a, "--depth")) {
+      char *end = NULL;
+      unsigned long d;
+      if (++i >= argc) { hq_cli_error("--depth needs a number"); return -1; }
+      errno = 0;
+      d = strtoul(argv[i], &end, 10);
+      if (errno || *end || d < 1 || d > 256 || argv[i][0] == '-') {
+        hq_cli_error("--depth '%s' must be a number from 1 to 256", argv[i]);
+        return -1;
+      }
+      o->depth = (unsigned)d;
+    } else if (!strncmp(a, "--gate", 6)) {
+      hq_cli_error("--gate is not available in this build: run 'heapql gate DB' after the run");
+      return -1;
+    } else {
+      hq_cli_error("run: unknown option '%s' (see 'heapql --help')", a);
+      return -1;
+    }
+  }
+  if (i >= argc) {
+    hq_cli_error("run: no command given (usage: heapql run [options] -- CMD [ARGS])");
+    return -1;
+  }
+  o->cmd = argv + i;
+  return 0;
+}
+
+static void set_child_env(const run_opts_t *o, const char *preload, const char *db) {
+  char buf[PATH_MAX * 2 + 64];
+  const char *old = getenv("LD_PRELOAD");
+  if (old && *old) snprintf(buf, sizeof buf, "%s:%s", preload, old);
+  else snprintf(buf, sizeof buf, "%s", preload);
+  setenv("LD_PRELOAD", buf, 1);
+  setenv("HEAPQL_OUTPUT", db, 1);
+  setenv("HEAPQL_DEFER_IMPORT", "1", 1);
+  setenv("HEAPQL_FORCE", "1", 1);
+  setenv("HEAPQL_FOLLOW_FORK", o->follow_fork ? "1" : "0", 1);
+  setenv("HEAPQL_FOLLOW_EXEC", o->follow_exec ? "1" : "0", 1);
+  setenv("HEAPQL_MMAP", o->mmap ? "1" : "0", 1);
+  setenv("HEAPQL_FREE_STACKS", o->free_stacks ? "1" : "0", 1);
+  snprintf(buf, sizeof buf, "%u", o->depth);
+  setenv("HEAPQL_DEPTH", buf, 1);
+  if (o->unwind) setenv("HEAPQL_UNWIND", o->unwind, 1);
+}
+
+static void human(uint64_t b, char *out, size_t cap) {
+  const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = (double)b;
+  int i = 0;
+  while (v >= 1024 && i < 4) { v /= 1024; i++; }
+  if (i == 0) snprintf(out, cap, "%llu B", (unsigned long long)b);
+  else snprintf(out, cap, "%.1f %s", v, u[i]);
+}
+
+static void summary(const char *db_path) {
+  hq_db_t *db = NULL;
+  sqlite3_stmt *st = NULL;
+  char leaked[32], peak[32];
+  if (hq_db_open(db_path, HQ_DB_READONLY, &db) != HQ_OK) goto out;
+  if (hq__db_prepare(db,
+      "SELECT count(*), coalesce(sum(CASE WHEN t_free IS NULL THEN size END), 0), "
+      "sum(t_free IS NULL), (SELECT value FROM meta WHERE key='peak_heap_bytes'), "
+      "(SELECT value FROM meta WHERE key='peak_heap_t') "
+      "FROM allocations JOIN kinds USING(kind) WHERE class = 'heap'", &st) != HQ_OK)
+    goto out;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    human((uint64_t)sqlite3_column_int64(st, 1), leaked, sizeof leaked);
+    human((uint64_t)sqlite3_column_int64(st, 3), peak, sizeof peak);
+    fprintf(stderr, "heapql: %s: %lld allocations, peak heap %s at %.3f s, %s never freed in %lld blocks\n",
+            db_path, (long long)sqlite3_column_int64(st, 0), peak,
+            (double)sqlite3_column_int64(st, 4) / 1e9, leaked, (long long)sqlite3_column_int64(st, 2));
+  }
+out:
+  sqlite3_finalize(st);
+  hq_db_close(db);
+}
+
+/* Import raw -> db, symbolize, and record how the process ended when we know it. */
+static int import_one(const char *raw, const char *db_path, int status_known, int status,
+                      int quiet) {
+  hq_import_opts_t io = {1, 1, 1};
+  hq_import_stats_t stats;
+  char err[1024];
+  int rc = hq_import(raw, db_path, &io, &stats, err, sizeof err);
+  if (rc != HQ_OK) {
+    hq_cli_error("import failed: %s (the raw trace %s is kept)", err[0] ? err : hq_strerror(rc), raw);
+    return rc;
+  }
+  unlink(raw);
+  if (status_known) {
+    hq_db_t *db = NULL;
+    if (hq_db_open(db_path, 0, &db) == HQ_OK) {
+      char sql[256];
+      if (WIFEXITED(status)) {
+        snprintf(sql, sizeof sql,
+                 "INSERT OR REPLACE INTO meta VALUES('exit_status', %d);"
+                 "UPDATE processes SET exit_status = %d", WEXITSTATUS(status), WEXITSTATUS(status));
+      } else {
+        snprintf(sql, sizeof sql,
+                 "INSERT OR REPLACE INTO meta VALUES('exit_signal', %d);"
+                 "UPDATE processes SET exit_signal = %d", WTERMSIG(status), WTERMSIG(status));
+      }
+      hq__db_exec(db, sql);
+    }
+    hq_db_close(db);
+  }
+  if (!quiet) summary(db_path);
+  return HQ_OK;
+}
+
+/* Raw traces of traced children (fork, or exec with --follow-exec) in dir, descendants of root. */
+static void import_children(const char *dir, pid_t root, int quiet) {
+  pid_t known[4096];
+  int n_known = 1, progress = 1;
+  known[0] = root;
+  while (progress) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    progress = 0;
+    if (!d) return;
+    while ((e = readdir(d)) != NULL) {
+      char raw[PATH_MAX + 300], db_path[PATH_MAX + 300];
+      hq_raw_header_t h;
+      size_t len = strlen(e->d_name);
+      int fd, parent_known = 0;
+      if (len < 5 || strcmp(e->d_name + len - 4, HQ_RAW_SUFFIX)) continue;
+      snprintf(raw, sizeof raw, "%s/%s", dir, e->d_name);
+      fd = open(raw, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      if (read(fd, &h, sizeof h) != (ssize_t)sizeof h || memcmp(h.magic, HQ_RAW_MAGIC, 8)) {
+        close(fd);
+        continue;
+      }
+      close(fd);
+      for (int i = 0; i < n_known; i++) parent_known |= (pid_t)h.ppid == known[i];
+      if (!parent_known || (pid_t)h.pid == root) continue;
+      snprintf(db_path, sizeof db_path, "%.*s", (int)(strlen(raw) - 4), raw);
+      if (import_one(raw, db_path, 0, 0, quiet) == HQ_OK && n_known < 4096) {
+        known[n_known++] = (pid_t)h.pid;
+        progress = 1;
+      }
+    }
+    closedir(d);
+  }
+}
+
+int hq_cmd_run(int argc, char **argv) {
+  run_opts_t o;
+  char preload[PATH_MAX + 64], db_path[PATH_MAX], raw[PATH_MAX + 8], dir[PATH_MAX];
+  const char *prog, *pattern;
+  struct sigaction ign, fwd, old_int, old_quit, old_term, old_hup;
+  int status = 0, rc, err_pipe[2];
+  pid_t pid;
+  ssize_t n;
+
+  if (parse_run(argc, argv, &o) != 0) return HQ_EXIT_USAGE;
+  if (find_preload(preload, sizeof preload) != 0) {
+    hq_cli_error("cannot find libheapql_preload.so next to heapql (set HEAPQL_PRELOAD_LIB)");
+    return HQ_EXIT_INTERNAL;
+  }
+  prog = strrchr(o.cmd[0], '/') ? strrchr(o.cmd[0], '/') + 1 : o.cmd[0];
+  pattern = o.output ? o.output : "heapql.%n.%p.db";
+  if ((rc = check_output(&o, pattern, prog)) != 0) return rc;
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    hq_cli_error("pipe: %s", strerror(errno));
+    return HQ_EXIT_INTERNAL;
+  }
+
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  memset(&fwd, 0, sizeof fwd);
+  fwd.sa_handler = forward_signal;
+  /* Like system(): the terminal's ^C and ^\ reach the program; we stay to import. */
+  sigaction(SIGINT, &ign, &old_int);
+  sigaction(SIGQUIT, &ign, &old_quit);
+  sigaction(SIGTERM, &fwd, &old_term);
+  sigaction(SIGHUP, &fwd, &old_hup);
+
+  fflush(NULL);
+  pid = fork();
+  if (pid < 0) {
+    hq_cli_error("fork: %s", strerror(errno));
+    return HQ_EXIT_INTERNAL;
+  }
+  if (pid == 0) {
+    int e;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGHUP, &old_hup, NULL);
+    expand(pattern, getpid(), prog, db_path, sizeof db_path);
+    set_child_env(&o, preload, db_path);
+    execvp(o.cmd[0], o.cmd);
+    e = errno;
+    n = write(err_pipe[1], &e, sizeof e);
+    (void)n;
+    _exit(127);
+  }
+  child_pid = pid;
+  close(err_pipe[1]);
+  {
+    int e = 0;
+    n = read(err_pipe[0], &e, sizeof e);
+    close(err_pipe[0]);
+    if (n == (ssize_t)sizeof e) {
+      waitpid(pid, &status, 0);
+      hq_cli_error("cannot run '%s': %s", o.cmd[0], strerror(e));
+      return e == ENOENT ? 127 : 126;
+    }
+  }
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  child_pid = 0;
+
+  expand(pattern, pid, prog, db_path, sizeof db_path);
+  snprintf(raw, sizeof raw, "%s%s", db_path, HQ_RAW_SUFFIX);
+  if (access(raw, F_OK) == 0) {
+    import_one(raw, db_path, 1, status, o.quiet);
+  } else if (!o.quiet) {
+    hq_cli_error("'%s' left no trace (a statically linked or setuid program cannot be preloaded)",
+                 o.cmd[0]);
+  }
+  dir_of(db_path, dir, sizeof dir);
+  import_children(dir, pid, o.quiet);
+
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGQUIT, &old_quit, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  sigaction(SIGHUP, &old_hup, NULL);
+  if (WIFSIGNALED(status)) {
+    /* End the way the program ended; no core file of our own. */
+    struct rlimit nocore = {0, 0};
+    int sig = WTERMSIG(status);
+    setrlimit(RLIMIT_CORE, &nocore);
+    fflush(NULL);
+    signal(sig, SIG_DFL);
+    {
+      sigset_t s;
+      sigemptyset(&s);
+      sigaddset(&s, sig);
+      sigprocmask(SIG_UNBLOCK, &s, NULL);
+    }
+    raise(sig);
+    return 128 + sig;
+  }
+  return WEXITSTATUS(status);
+}
+
+int hq_cmd_import(int argc, char **argv) {
+  const char *out = NULL;
+  int force = 0, symbols = 1, quiet = 0, n_raw = 0, worst = 0;
+  char **raws = calloc((size_t)argc, sizeof *raws);
+  if (!raws) return HQ_EXIT_INTERNAL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-o")) {
+      if (++i >= argc) { hq_cli_error("-o needs a path"); free(raws); return HQ_EXIT_USAGE; }
+      out = argv[i];
+    } else if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f")) {
+      force = 1;
+    } else if (!strcmp(argv[i], "--no-symbols")) {
+      symbols = 0;
+    } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
+      quiet = 1;
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      hq_cli_error("import: unknown option '%s'", argv[i]);
+      free(raws);
+      return HQ_EXIT_USAGE;
+    } else {
+      raws[n_raw++] = argv[i];
+    }
+  }
+  if (n_raw == 0) {
+    hq_cli_error("import: no raw trace given (usage: heapql import RAW... [-o DB])");
+    free(raws);
+    return HQ_EXIT_USAGE;
+  }
+  if (out && n_raw > 1) {
+    hq_cli_error("import: -o takes one raw trace at a time (or use 'heapql merge' afterwards)");
+    free(raws);
+    return HQ_EXIT_USAGE;
+  }
+  for (int i = 0; i < n_raw; i++) {
+    char db_path[PATH_MAX], err[1024];
+    hq_import_opts_t io = {force, symbols, 1};
+    hq_import_stats_t stats;
+    size_t len = strlen(raws[i]);
+    int rc;
+    if (out) snprintf(db_path, sizeof db_path, "%s", out);
+    else if (len > 4 && !strcmp(raws[i] + len - 4, HQ_RAW_SUFFIX))
+      snprintf(db_path, sizeof db_path, "%.*s", (int)(len - 4), raws[i]);
+    else snprintf(db_path, sizeof db_path, "%s.db", raws[i]);
+    rc = hq_import(raws[i], db_path, &io, &stats, err, sizeof err);
+    if (rc != HQ_OK) {
+      hq_cli_error("%s", err[0] ? err : hq_strerror(rc));
+      if (hq_cli_exit_code(rc) > worst) worst = hq_cli_exit_code(rc);
+      continue;
+    }
+    if (!quiet)
+      fprintf(stderr, "heapql: %s: %llu events, %llu allocations, %llu stacks%s\n", db_path,
+              (unsigned long long)stats.events, (unsigned long long)stats.allocations,
+              (unsigned long long)stats.stacks,
+              stats.complete ? "" : " (incomplete: the process did not finish normally)");
+  }
+  free(raws);
+  return worst;
+}

@@ -8,9 +8,4 @@
     return HQ_EXIT_INTERNAL;                                       \
   }
 
-HQ_STUB(hq_cmd_flamegraph, "flamegraph")
-HQ_STUB(hq_cmd_timeline, "timeline")
 HQ_STUB(hq_cmd_gate, "gate")
-HQ_STUB(hq_cmd_diff, "diff")
-HQ_STUB(hq_cmd_compare, "compare")
-HQ_STUB(hq_cmd_merge, "merge")

@@ -15,18 +15,18 @@ typedef struct {
 static const command_t commands[] = {
   {"run", hq_cmd_run, "run [-o DB] [--force] [--no-follow-fork] [--follow-exec] [--depth N] [-q] [--gate ...] -- CMD [ARGS]"},
   {"import", hq_cmd_import, "import RAW... [-o DB] [--force] [--no-symbols]"},
-  {"symbolize", hq_cmd_symbolize, "symbolize DB"},
+  {"symbolize", hq_cmd_symbolize, "symbolize DB [-q]"},
   {"query", hq_cmd_query, "query DB 'SQL' [--csv|--json]"},
   {"report", hq_cmd_report, "report DB [--format text|json|html] [-o FILE] [--recommend]"},
   {"leaks", hq_cmd_leaks, "leaks DB [--limit N] [--format text|json]"},
   {"top", hq_cmd_top, "top DB [--by count|bytes|peak|temporary|line] [--limit N]"},
   {"peak", hq_cmd_peak, "peak DB [--limit N]"},
-  {"flamegraph", hq_cmd_flamegraph, "flamegraph DB [--metric allocated|leaked|peak] [-o out.svg|--folded]"},
-  {"timeline", hq_cmd_timeline, "timeline DB -o out.svg"},
+  {"flamegraph", hq_cmd_flamegraph, "flamegraph DB [--metric allocated|leaked|peak|count] [--class C] [--pid N] [--folded] [-o out.svg|out.folded]"},
+  {"timeline", hq_cmd_timeline, "timeline DB [-o out.svg] [--pid N] [--width PX] [--height PX]"},
   {"gate", hq_cmd_gate, "gate DB [--max-leaked-bytes N] [--max-leaks N] [--max-peak N] [--suppressions F] [--baseline F] [--format text|json|junit|sarif|github]"},
-  {"diff", hq_cmd_diff, "diff BASE.db NEW.db [--fail-on ...]"},
-  {"compare", hq_cmd_compare, "compare DB..."},
-  {"merge", hq_cmd_merge, "merge DB... -o ALL.db"},
+  {"diff", hq_cmd_diff, "diff BASE.db NEW.db [--fail-on new-leaks|leak-growth|peak-growth[=PCT]] [--format text|json] [--limit N]"},
+  {"compare", hq_cmd_compare, "compare DB... [--format text|json]"},
+  {"merge", hq_cmd_merge, "merge DB... -o ALL.db [--force] [-q]"},
 };
 
 static void usage(FILE *f) {

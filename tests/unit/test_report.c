@@ -654,6 +654,59 @@ static void test_leaks_peak_top_outputs(void **state) {
   hq_db_close(db);
 }
 
+/* A merged database of two processes: counts span both, the time figures describe the process
+ * with the larger heap peak (meta peak_heap_pid), and the peak's sites are that process's. */
+static void test_report_merged_database(void **state) {
+  char dir[512], a[600], b[600], all[600], err[256];
+  const char *inputs[2];
+  hq_merge_opts_t mopts = {0, 0};
+  hq_db_t *db = NULL;
+  hq_report_t *r = NULL;
+  sqlite3 *s;
+  (void)state;
+  snprintf(dir, sizeof dir, "%s", hq_test_tmpdir());
+  snprintf(a, sizeof a, "%s/a.db", dir);
+  snprintf(b, sizeof b, "%s/b.db", dir);
+  snprintf(all, sizeof all, "%s/all.db", dir);
+  hq_fixture_report(a, HQ_FIXTURE_STREAM, 0);
+  hq_fixture_report(b, HQ_FIXTURE_STREAM, 0);
+  /* b: process 200, every size and sample doubled */
+  assert_int_equal(sqlite3_open(b, &s), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(s,
+    "UPDATE allocations SET pid = 200, size = 2 * size; UPDATE modules SET pid = 200;"
+    "UPDATE threads SET pid = 200; UPDATE processes SET pid = 200;"
+    "UPDATE samples SET pid = 200, heap_bytes = 2 * heap_bytes, mmap_bytes = 2 * mmap_bytes,"
+    " rss_bytes = 2 * rss_bytes;"
+    "UPDATE meta SET value = 200 WHERE key = 'pid';"
+    "UPDATE meta SET value = 21672 WHERE key = 'peak_heap_bytes';"
+    "UPDATE meta SET value = 11200000 WHERE key = 'peak_rss_bytes';", NULL, NULL, NULL),
+    SQLITE_OK);
+  sqlite3_close(s);
+  inputs[0] = a;
+  inputs[1] = b;
+  if (hq_merge(inputs, 2, all, &mopts, NULL, err, sizeof err) != HQ_OK) fail_msg("merge: %s", err);
+  assert_int_equal(hq_db_open(all, 0, &db), HQ_OK);
+  assert_int_equal(hq_report_compute(db, NULL, &r), HQ_OK);
+  assert_true(r->has_peak_pid);
+  assert_int_equal(r->peak_pid, 200);
+  assert_int_equal(r->peak_heap_bytes, 21672);
+  assert_int_equal(r->peak_heap_t_ns, 7000000000LL);
+  assert_int_equal(r->peak_rss_bytes, 11200000);
+  assert_int_equal(r->peak_device_bytes, 2097152);
+  assert_int_equal(r->allocations_count, 24);
+  assert_int_equal(r->allocations_bytes, 3 * 13330);
+  assert_int_equal(r->leak_bytes, 3 * 5796);
+  assert_int_equal(r->temporary_count, 10);
+  assert_int_equal(r->n_samples, 11);
+  assert_true(fabs(r->growth_rate_bytes_per_s - 2 * fixture_growth) < 1e-9 * fixture_growth);
+  assert_int_equal(r->top_peak[0].peak_bytes, 11400);
+  assert_int_equal(hq_test_q_int(hq_db_sqlite(db), "SELECT sum(bytes) FROM peak_sites"), 21672);
+  assert_int_equal(hq_test_q_int(hq_db_sqlite(db), "SELECT value FROM meta"
+                                                   " WHERE key = 'peak_heap_bytes'"), 21672);
+  hq_report_free(r);
+  hq_db_close(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_report_figures),
@@ -668,6 +721,7 @@ int main(void) {
     cmocka_unit_test(test_query_refuses_writes),
     cmocka_unit_test(test_query_formats),
     cmocka_unit_test(test_leaks_peak_top_outputs),
+    cmocka_unit_test(test_report_merged_database),
   };
   return cmocka_run_group_tests_name("report", tests, NULL, NULL);
 }

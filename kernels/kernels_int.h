@@ -1,0 +1,33 @@
+/*
+ * kernels_int.h: prototypes shared between kernels/ files (hq__ prefix), grouped by the file
+ * that defines them.  Not installed; not public.
+ */
+#ifndef HQ_KERNELS_INT_H
+#define HQ_KERNELS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "heapql/kernels.h"
+
+#define hq_likely(x)   __builtin_expect(!!(x), 1)
+#define hq_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* hq_kerr.c */
+/* Record a detail for hq_kernels_errmsg() and return rc, so that `return hq__kerr(...)` and
+ * `rc = hq__kerr(...); goto out;` read naturally. */
+int hq__kerr(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The fixed message of an HQ_* code (the library does not depend on libheapql's
+ * hq_strerror). */
+const char *hq__kerr_str(int rc);
+
+/* hq_dtype.c */
+/* Multiply a * b into *out; 0 on success, -1 on size_t overflow. */
+static inline int hq__mul_overflow(size_t a, size_t b, size_t *out) {
+  return __builtin_mul_overflow(a, b, out) ? -1 : 0;
+}
+
+/* hq_tensor.c */
+/* Byte offset span of t's elements: (max offset + 1) * element size; 0 if numel is 0. */
+size_t hq__tensor_span_bytes(const hq_tensor_t *t);
+
+#endif /* HQ_KERNELS_INT_H */

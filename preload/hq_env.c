@@ -1,0 +1,178 @@
+/*
+ * hq_env.c: HEAPQL_* options, read once at start into hq__opts with fixed buffers.
+ *
+ *   HEAPQL_OUTPUT       database path; %p = pid, %n = program name (default heapql.%n.%p.db)
+ *   HEAPQL_DEPTH        frames per stack, 1..256 (default 64)
+ *   HEAPQL_FOLLOW_FORK  0|1: fork children record into their own database (default 1)
+ *   HEAPQL_FOLLOW_EXEC  0|1: exec'd programs are recorded too (default 0)
+ *   HEAPQL_FORCE        0|1: replace an existing database (default 0)
+ *   HEAPQL_MMAP         0|1: record anonymous mmap/mremap/munmap (default 1)
+ *   HEAPQL_FREE_STACKS  0|1: record a stack for every free too (default 0)
+ *   HEAPQL_UNWIND       libunwind|fp (default libunwind)
+ *   HEAPQL_BUFFER_KB    per-thread buffer, 64..65536 KiB (default 1024)
+ *   HEAPQL_DEFER_IMPORT set by `heapql run`: leave the raw trace for it to import
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "preload_int.h"
+
+hq_opts_t hq__opts;
+
+static int parse_uint(const char *name, unsigned lo, unsigned hi, unsigned dflt, unsigned *out,
+                      char *why, size_t cap) {
+  const char *v = getenv(name);
+  char *end = NULL;
+  unsigned long x;
+  *out = dflt;
+  if (!v || !*v) return 0;
+  errno = 0;
+  x = strtoul(v, &end, 10);
+  if (errno || *end || x < lo || x > hi || *v == '-') {
+    snprintf(why, cap, "%s='%s' is not a number from %u to %u", name, v, lo, hi);
+    return -1;
+  }
+  *out = (unsigned)x;
+  return 0;
+}
+
+static int parse_bool(const char *name, int dflt, int *out, char *why, size_t cap) {
+  const char *v = getenv(name);
+  *out = dflt;
+  if (!v || !*v) return 0;
+  if (!strcmp(v, "1") || !strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcasecmp(v, "on")) {
+    *out = 1;
+    return 0;
+  }
+  if (!strcmp(v, "0") || !strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcasecmp(v, "off")) {
+    *out = 0;
+    return 0;
+  }
+  snprintf(why, cap, "%s='%s' must be 0 or 1", name, v);
+  return -1;
+}
+
+static void program_name(char *out, size_t cap) {
+  char exe[1024];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  const char *base;
+  if (n <= 0) {
+    snprintf(out, cap, "unknown");
+    return;
+  }
+  exe[n] = '\0';
+  base = strrchr(exe, '/');
+  base = base ? base + 1 : exe;
+  snprintf(out, cap, "%.*s", (int)(cap - 1), base);
+}
+
+void hq__env_output_for(pid_t pid, char *out, size_t cap) {
+  const char *p = hq__opts.output_pattern;
+  size_t o = 0;
+  int has_pid = strstr(p, "%p") != NULL;
+  for (; *p && o + 1 < cap; p++) {
+    if (p[0] == '%' && p[1] == 'p') {
+      o += (size_t)snprintf(out + o, cap - o, "%d", (int)pid);
+      p++;
+    } else if (p[0] == '%' && p[1] == 'n') {
+      o += (size_t)snprintf(out + o, cap - o, "%s", hq__opts.program);
+      p++;
+    } else if (p[0] == '%' && p[1] == '%') {
+      out[o++] = '%';
+      p++;
+    } else {
+      out[o++] = *p;
+    }
+    if (o >= cap) o = cap - 1;
+  }
+  out[o] = '\0';
+  /* A traced fork child of a process whose output names no %p gets "<stem>.<pid>.db". */
+  if (!has_pid && pid != hq__state.pid && hq__state.pid != 0) {
+    char tmp[1024];
+    char *dot = strrchr(out, '.');
+    char *slash = strrchr(out, '/');
+    if (dot && (!slash || dot > slash)) {
+      snprintf(tmp, sizeof tmp, "%.*s.%d%s", (int)(dot - out), out, (int)pid, dot);
+    } else {
+      snprintf(tmp, sizeof tmp, "%s.%d", out, (int)pid);
+    }
+    snprintf(out, cap, "%s", tmp);
+  }
+}
+
+int hq__env_load(char *why, size_t cap) {
+  const char *out = getenv("HEAPQL_OUTPUT");
+  const char *unwind = getenv("HEAPQL_UNWIND");
+  why[0] = '\0';
+  program_name(hq__opts.program, sizeof hq__opts.program);
+  if (parse_uint("HEAPQL_DEPTH", 1, HQ_MAX_DEPTH_LIMIT, 64, &hq__opts.depth, why, cap)) return -1;
+  if (parse_uint("HEAPQL_BUFFER_KB", 64, 65536, 1024, &hq__opts.ring_kb, why, cap)) return -1;
+  if (parse_bool("HEAPQL_FOLLOW_FORK", 1, &hq__opts.follow_fork, why, cap)) return -1;
+  if (parse_bool("HEAPQL_FOLLOW_EXEC", 0, &hq__opts.follow_exec, why, cap)) return -1;
+  if (parse_bool("HEAPQL_FORCE", 0, &hq__opts.force, why, cap)) return -1;
+  if (parse_bool("HEAPQL_MMAP", 1, &hq__opts.mmap, why, cap)) return -1;
+  if (parse_bool("HEAPQL_FREE_STACKS", 0, &hq__opts.free_stacks, why, cap)) return -1;
+  if (parse_bool("HEAPQL_DEFER_IMPORT", 0, &hq__opts.defer_import, why, cap)) return -1;
+  if (unwind && *unwind && strcmp(unwind, "libunwind") && strcmp(unwind, "fp")) {
+    snprintf(why, cap, "HEAPQL_UNWIND='%s' must be 'libunwind' or 'fp'", unwind);
+    return -1;
+  }
+  hq__opts.fp_unwind = unwind && !strcmp(unwind, "fp");
+  if (out && !*out) {
+    snprintf(why, cap, "HEAPQL_OUTPUT is empty");
+    return -1;
+  }
+  if (out && strlen(out) >= sizeof hq__opts.output_pattern - 32) {
+    snprintf(why, cap, "HEAPQL_OUTPUT is too long");
+    return -1;
+  }
+  snprintf(hq__opts.output_pattern, sizeof hq__opts.output_pattern, "%s",
+           out ? out : "heapql.%n.%p.db");
+  hq__env_output_for(getpid(), hq__opts.output, sizeof hq__opts.output);
+  snprintf(hq__opts.raw, sizeof hq__opts.raw, "%s%s", hq__opts.output, HQ_RAW_SUFFIX);
+  return 0;
+}
+
+extern char **environ;
+
+/* Drop our library from LD_PRELOAD in place (no allocation): children run untraced. */
+void hq__env_strip_preload(void) {
+  for (char **e = environ; e && *e; e++) {
+    char *v, *src, *dst;
+    if (strncmp(*e, "LD_PRELOAD=", 11)) continue;
+    v = *e + 11;
+    src = dst = v;
+    while (*src) {
+      char *tok = src;
+      size_t len = strcspn(src, ": ");
+      char sep = src[len];
+      int ours = memmem(tok, len, "libheapql_preload", 17) != NULL;
+      src += len + (sep ? 1 : 0);
+      if (ours) continue;
+      if (dst != v) *dst++ = ':';
+      memmove(dst, tok, len);
+      dst += len;
+    }
+    *dst = '\0';
+  }
+}
+
+/* Exec'd children inherit HEAPQL_OUTPUT; without %p they would all write one file. */
+void hq__env_children_output(void) {
+  static char buf[1100];
+  const char *p = hq__opts.output_pattern;
+  const char *dot, *slash;
+  if (strstr(p, "%p") && strstr(p, "%n")) return;
+  dot = strrchr(p, '.');
+  slash = strrchr(p, '/');
+  /* The exec'd image keeps the pid of the process that exec'd, whose own (pre-exec) database
+   * is <stem>.<pid>.db: the program name keeps the two apart. */
+  if (dot && (!slash || dot > slash))
+    snprintf(buf, sizeof buf, "HEAPQL_OUTPUT=%.*s.%%p.%%n%s", (int)(dot - p), p, dot);
+  else
+    snprintf(buf, sizeof buf, "HEAPQL_OUTPUT=%s.%%p.%%n", p);
+  putenv(buf);
+}

@@ -1,0 +1,237 @@
+/*
+ * hq_record.c: what one intercepted call costs.  A clock read, one unwind into a fixed array,
+ * the stack interned through this thread's cache of hashes already sent, and one fixed-size
+ * record appended to this thread's ring.  No lock, no malloc, no stdio, no symbol lookup.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hq_guard.h"
+#include "preload_int.h"
+
+__thread int hq__guard __attribute__((tls_model("initial-exec")));
+__thread hq_ring_t *hq__tls_ring __attribute__((tls_model("initial-exec")));
+static __thread int tls_exit_round __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t exit_key;
+static int exit_key_ok;
+
+uint64_t hq__now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - hq__state.t0_mono;
+}
+
+static void on_thread_exit(void *arg) {
+  /* Stay registered through the other keys' destructors (they may still free), then retire. */
+  if (++tls_exit_round < PTHREAD_DESTRUCTOR_ITERATIONS) {
+    pthread_setspecific(exit_key, arg);
+    return;
+  }
+  hq__record_thread_exit();
+}
+
+void hq__record_init_thread_key(void);
+void hq__record_init_thread_key(void) {
+  exit_key_ok = pthread_key_create(&exit_key, on_thread_exit) == 0;
+}
+
+void hq__record_after_fork_child(void);
+void hq__record_after_fork_child(void) {
+  /* Only the forking thread survives; its ring was emptied by hq__ring_reset_all_after_fork. */
+  if (hq__tls_ring) hq__tls_ring->tid = (uint32_t)syscall(SYS_gettid);
+}
+
+hq_cold static hq_ring_t *thread_ring(void) {
+  hq_ring_t *r;
+  hq_rec_time_t start;
+  r = hq__ring_acquire((uint32_t)syscall(SYS_gettid));
+  if (!r) {
+    atomic_fetch_add_explicit(&hq__dropped, 1, memory_order_relaxed);
+    return NULL;
+  }
+  hq__tls_ring = r;
+  if (exit_key_ok) pthread_setspecific(exit_key, r);
+  hq__trace_thread_init();
+  memset(&start, 0, sizeof start);
+  start.hdr.type = HQ_REC_THREAD_START;
+  start.hdr.len = sizeof start;
+  start.t = hq__now();
+  hq__ring_push(r, &start, sizeof start);
+  return r;
+}
+
+static inline hq_ring_t *my_ring(void) {
+  hq_ring_t *r = hq__tls_ring;
+  return hq_likely(r != NULL) ? r : thread_ring();
+}
+
+/* Capture the caller's stack; send its frames once per thread; return its hash. */
+static uint64_t intern_stack(hq_ring_t *r) {
+  struct {
+    hq_rec_stack_t rec;
+    uint64_t ips[HQ_MAX_DEPTH_LIMIT];
+  } s;
+  uint32_t gen = atomic_load_explicit(&hq__modmap_gen, memory_order_acquire);
+  int depth = hq__trace_capture(s.ips, (int)hq__opts.depth);
+  uint64_t h;
+  uint64_t *slot;
+  if (depth <= 0) return 0;
+  h = hq__trace_hash(s.ips, depth, gen);
+  slot = &r->stack_cache[h & (HQ_STACK_CACHE - 1)];
+  if (hq_likely(*slot == h)) return h;
+  s.rec.hdr.type = HQ_REC_STACK;
+  s.rec.hdr.kind = 0;
+  s.rec.hdr.len = (uint32_t)(sizeof s.rec + (size_t)depth * 8);
+  s.rec.hash = h;
+  s.rec.gen = gen;
+  s.rec.depth = (uint32_t)depth;
+  if (hq__ring_push(r, &s, s.rec.hdr.len) == 0) *slot = h;
+  return h;
+}
+
+void hq__record_alloc(int kind, const void *p, size_t size, size_t aux) {
+  hq_rec_alloc_t rec;
+  hq_ring_t *r;
+  hq_guard_enter();
+  r = my_ring();
+  if (hq_likely(r != NULL)) {
+    rec.hdr.type = HQ_REC_ALLOC;
+    rec.hdr.kind = (uint16_t)kind;
+    rec.hdr.len = sizeof rec;
+    rec.stack = intern_stack(r);
+    rec.t = hq__now();
+    rec.ptr = (uint64_t)(uintptr_t)p;
+    rec.size = size;
+    rec.aux = aux;
+    hq__ring_push(r, &rec, sizeof rec);
+  }
+  hq_guard_leave();
+}
+
+void hq__record_free(int free_kind, const void *p) {
+  hq_rec_free_t rec;
+  hq_ring_t *r;
+  hq_guard_enter();
+  r = my_ring();
+  if (hq_likely(r != NULL)) {
+    rec.hdr.type = HQ_REC_FREE;
+    rec.hdr.kind = (uint16_t)free_kind;
+    rec.hdr.len = sizeof rec;
+    rec.stack = hq_unlikely(hq__opts.free_stacks) ? intern_stack(r) : 0;
+    rec.t = hq__now();
+    rec.ptr = (uint64_t)(uintptr_t)p;
+    hq__ring_push(r, &rec, sizeof rec);
+  }
+  hq_guard_leave();
+}
+
+void hq__record_realloc(int kind, const void *old_p, const void *p, size_t size, uint64_t t_old) {
+  hq_rec_realloc_t rec;
+  hq_ring_t *r;
+  hq_guard_enter();
+  r = my_ring();
+  if (hq_likely(r != NULL)) {
+    rec.hdr.type = HQ_REC_REALLOC;
+    rec.hdr.kind = (uint16_t)kind;
+    rec.hdr.len = sizeof rec;
+    rec.stack = intern_stack(r);
+    rec.t = hq__now();
+    rec.t_old = t_old;
+    rec.old_ptr = (uint64_t)(uintptr_t)old_p;
+    rec.ptr = (uint64_t)(uintptr_t)p;
+    rec.size = size;
+    hq__ring_push(r, &rec, sizeof rec);
+  }
+  hq_guard_leave();
+}
+
+void hq__record_munmap(const void *p, size_t len) {
+  hq_rec_munmap_t rec;
+  hq_ring_t *r;
+  hq_guard_enter();
+  r = my_ring();
+  if (hq_likely(r != NULL)) {
+    memset(&rec, 0, sizeof rec);
+    rec.hdr.type = HQ_REC_MUNMAP;
+    rec.hdr.kind = HQ_FREE_MUNMAP;
+    rec.hdr.len = sizeof rec;
+    rec.t = hq__now();
+    rec.ptr = (uint64_t)(uintptr_t)p;
+    rec.len = len;
+    hq__ring_push(r, &rec, sizeof rec);
+  }
+  hq_guard_leave();
+}
+
+void hq__record_region(int type, const char *name) {
+  struct {
+    hq_rec_region_t rec;
+    char name[128];
+  } s;
+  size_t n = name ? strnlen(name, sizeof s.name) : 0;
+  hq_ring_t *r;
+  hq_guard_enter();
+  r = my_ring();
+  if (r) {
+    memset(&s, 0, sizeof s);
+    s.rec.hdr.type = (uint16_t)type;
+    s.rec.hdr.len = (uint32_t)HQ_REC_ALIGN(sizeof s.rec + n);
+    s.rec.t = hq__now();
+    s.rec.name_len = (uint32_t)n;
+    if (n) memcpy(s.name, name, n);
+    hq__ring_push(r, &s, s.rec.hdr.len);
+  }
+  hq_guard_leave();
+}
+
+void hq__record_counter(const char *name, double value) {
+  struct {
+    hq_rec_counter_t rec;
+    char name[128];
+  } s;
+  size_t n = name ? strnlen(name, sizeof s.name) : 0;
+  hq_ring_t *r;
+  hq_guard_enter();
+  r = my_ring();
+  if (r) {
+    memset(&s, 0, sizeof s);
+    s.rec.hdr.type = HQ_REC_COUNTER;
+    s.rec.hdr.len = (uint32_t)HQ_REC_ALIGN(sizeof s.rec + n);
+    s.rec.t = hq__now();
+    s.rec.value = value;
+    s.rec.name_len = (uint32_t)n;
+    if (n) memcpy(s.name, name, n);
+    hq__ring_push(r, &s, s.rec.hdr.len);
+  }
+  hq_guard_leave();
+}
+
+void hq__record_thread_exit(void) {
+  hq_ring_t *r = hq__tls_ring;
+  hq_guard_enter();
+  if (r) {
+    hq_rec_thread_name_t tn;
+    hq_rec_time_t end;
+    memset(&tn, 0, sizeof tn);
+    tn.hdr.type = HQ_REC_THREAD_NAME;
+    tn.hdr.len = sizeof tn;
+    tn.tid = r->tid;
+    prctl(PR_GET_NAME, tn.name, 0, 0, 0);
+    tn.name[15] = '\0';
+    hq__ring_push(r, &tn, sizeof tn);
+    memset(&end, 0, sizeof end);
+    end.hdr.type = HQ_REC_THREAD_END;
+    end.hdr.len = sizeof end;
+    end.t = hq__now();
+    hq__ring_push(r, &end, sizeof end);
+    /* The ring stays this thread's until it is gone: glibc frees a little after this. */
+    hq__ring_retire(r);
+  }
+  hq_guard_leave();
+}

@@ -1,0 +1,198 @@
+/*
+ * preload_int.h: what the recorder's files share (hq__ prefix), grouped by defining file.
+ *
+ * The recorder's rules (DESIGN §3, STYLE §2.4): the hot path takes no lock shared by all threads,
+ * calls no malloc, stdio, SQL or symbol lookup; it unwinds once into a fixed array, interns the
+ * stack by hash in a per-thread cache, and appends one fixed-size record to the thread's ring.
+ * Everything else (file writes, module maps, import) happens on the writer thread or on rare
+ * paths (dlopen, fork, exit), always with the thread's guard set so the recorder's own
+ * allocations go straight to the real allocator.
+ */
+#ifndef HQ_PRELOAD_INT_H
+#define HQ_PRELOAD_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hq_rawfmt.h"
+
+#define hq_likely(x)   __builtin_expect(!!(x), 1)
+#define hq_unlikely(x) __builtin_expect(!!(x), 0)
+#define hq_cold        __attribute__((noinline, cold))
+#define hq_export      __attribute__((visibility("default")))
+
+#define HQ_MAX_DEPTH_LIMIT 256
+#define HQ_STACK_CACHE     4096 /* per-thread direct-mapped cache of stack hashes sent */
+
+/* ---- hq_real.c: the real functions, resolved with dlsym(RTLD_NEXT) ---- */
+typedef struct hq_real_s {
+  void *(*malloc)(size_t);
+  void  (*free)(void *);
+  void *(*calloc)(size_t, size_t);
+  void *(*realloc)(void *, size_t);
+  void *(*reallocarray)(void *, size_t, size_t);
+  int   (*posix_memalign)(void **, size_t, size_t);
+  void *(*aligned_alloc)(size_t, size_t);
+  void *(*memalign)(size_t, size_t);
+  void *(*valloc)(size_t);
+  void *(*pvalloc)(size_t);
+  void *(*mmap)(void *, size_t, int, int, int, off_t);
+  int   (*munmap)(void *, size_t);
+  void *(*mremap)(void *, size_t, size_t, int, ...);
+  void *(*dlopen)(const char *, int);
+  int   (*dlclose)(void *);
+  int   (*close)(int);
+  int   (*dup2)(int, int);
+  int   (*dup3)(int, int, int);
+  int   (*close_range)(unsigned, unsigned, int);
+  void  (*exit_)(int) __attribute__((noreturn));
+  void  (*Exit_)(int) __attribute__((noreturn));
+  void  (*abort_)(void) __attribute__((noreturn));
+  /* C++ runtime: resolved lazily (a C program has no libstdc++) */
+  void *(*op_new)(size_t);
+  void *(*op_new_array)(size_t);
+  void *(*op_new_nothrow)(size_t, const void *);
+  void *(*op_new_array_nothrow)(size_t, const void *);
+  void *(*op_new_aligned)(size_t, size_t);
+  void *(*op_new_array_aligned)(size_t, size_t);
+  void *(*op_new_aligned_nothrow)(size_t, size_t, const void *);
+  void *(*op_new_array_aligned_nothrow)(size_t, size_t, const void *);
+} hq_real_t;
+
+extern hq_real_t hq__real;
+extern void *hq__real_dlopen;             /* read by the hq_dlopen.S stub */
+void  hq__real_resolve(void);          /* idempotent; aborts only if a required hook is missing */
+void *hq__real_cxx(const char *name);  /* dlsym(RTLD_NEXT, name) for the C++ runtime, or NULL */
+/* The bootstrap pool serves calloc/malloc while dlsym itself allocates. */
+void *hq__boot_alloc(size_t size);
+int   hq__boot_owns(const void *p);
+size_t hq__boot_size(const void *p);
+
+/* ---- hq_guard.h (inline) ---- */
+
+/* ---- hq_env.c: options, read once ---- */
+typedef struct hq_opts_s {
+  char     output[1024];     /* database path, patterns expanded */
+  char     raw[1040];        /* output + ".raw" */
+  unsigned depth;            /* frames per stack */
+  unsigned ring_kb;          /* per-thread ring size */
+  int      follow_fork;
+  int      follow_exec;
+  int      force;
+  int      mmap;
+  int      free_stacks;
+  int      fp_unwind;
+  int      defer_import;     /* heapql run imports; the process leaves the raw trace */
+  char     program[256];
+  char     output_pattern[1024];
+} hq_opts_t;
+extern hq_opts_t hq__opts;
+/* Read HEAPQL_* into hq__opts; returns 0, or -1 with a one-line reason in why. */
+int  hq__env_load(char *why, size_t cap);
+/* Expand the output pattern for pid into out. */
+void hq__env_output_for(pid_t pid, char *out, size_t cap);
+/* Remove libheapql_preload from LD_PRELOAD in environ (children run untraced). */
+void hq__env_strip_preload(void);
+/* Make exec'd children write their own databases: HEAPQL_OUTPUT gets a %p. */
+void hq__env_children_output(void);
+
+/* ---- hq_trace.c ---- */
+/* Fill ips (innermost first) with the caller's stack, skipping the recorder's own frames.
+ * Returns the depth (0..max). */
+int      hq__trace_capture(uint64_t *ips, int max);
+uint64_t hq__trace_hash(const uint64_t *ips, int depth, uint32_t gen);
+void     hq__trace_init(uintptr_t self_lo, uintptr_t self_hi);
+void     hq__trace_thread_init(void);
+
+/* ---- hq_ring.c: per-thread buffers ---- */
+typedef struct hq_ring_s {
+  _Atomic uint64_t head;          /* bytes produced (owner thread writes) */
+  char pad0[56];
+  _Atomic uint64_t tail;          /* bytes consumed (writer thread writes) */
+  char pad1[56];
+  uint64_t tail_cache;            /* owner's last view of tail */
+  uint64_t cap;                   /* power of two */
+  uint64_t mask;
+  uint32_t tid;
+  _Atomic int state;              /* HQ_RING_* */
+  struct hq_ring_s *next;         /* registry (all rings ever made) */
+  uint64_t map_bytes;
+  uint64_t alloc_events;          /* events pushed, for statistics */
+  uint64_t stack_cache[HQ_STACK_CACHE];
+  unsigned char data[];
+} hq_ring_t;
+
+/* ACTIVE: its thread records into it.  EXITING: its thread ran its last TLS destructor round
+ * but may still free a little on its way out (glibc's own thread teardown); the writer frees
+ * the ring once the kernel says the thread is gone.  FREE: drained, reusable. */
+enum { HQ_RING_ACTIVE = 0, HQ_RING_EXITING = 1, HQ_RING_FREE = 2 };
+
+hq_ring_t *hq__ring_acquire(uint32_t tid);   /* a ring for the calling thread; NULL if none */
+void       hq__ring_retire(hq_ring_t *r);
+/* Append len bytes; waits for the writer if the ring is full.  Returns 0 or -1 (recording off). */
+int        hq__ring_push(hq_ring_t *r, const void *rec, uint32_t len);
+hq_ring_t *hq__ring_list(void);
+void       hq__ring_reset_all_after_fork(hq_ring_t *keep);
+uint64_t   hq__ring_bytes(void);
+void      *hq__sys_map(size_t bytes);
+void       hq__sys_unmap(void *p, size_t bytes);
+
+/* ---- hq_record.c: turning a call into records ---- */
+extern __thread hq_ring_t *hq__tls_ring __attribute__((tls_model("initial-exec")));
+void hq__record_alloc(int kind, const void *p, size_t size, size_t aux);
+void hq__record_free(int free_kind, const void *p);
+void hq__record_realloc(int kind, const void *old_p, const void *p, size_t size, uint64_t t_old);
+void hq__record_munmap(const void *p, size_t len);
+void hq__record_region(int type, const char *name);
+void hq__record_counter(const char *name, double value);
+void hq__record_thread_exit(void);
+uint64_t hq__now(void);                     /* ns since t0 */
+
+/* ---- hq_writer.c ---- */
+int  hq__writer_open(char *why, size_t cap);  /* create the raw trace, write its header */
+int  hq__writer_start(void);                  /* start the writer thread */
+void hq__writer_wake(void);
+/* Write one top-level record (module, note, ...), under the file lock. */
+void hq__writer_put(const void *rec, uint32_t len);
+/* Drain every ring now (exit, fork prepare). Caller holds nothing. */
+void hq__writer_flush(void);
+void hq__writer_end(int exit_status);          /* flush, END record, close */
+void hq__writer_degrade(const char *reason, int err);
+int  hq__writer_fd(void);
+int  hq__writer_statm_fd(void);
+void hq__writer_try_flush(void);               /* abort: flush unless the lock is busy */
+void hq__writer_drain_ring(hq_ring_t *r);
+int  hq__writer_owns_fd(int fd);
+void hq__writer_move_fds(int fd);            /* fd is about to be taken by dup2: move ours */
+void hq__writer_lock(void);
+void hq__writer_unlock(void);
+void hq__writer_after_fork_child(void);
+void hq__writer_note(const char *text);
+extern _Atomic uint64_t hq__dropped;
+
+/* ---- hq_modmap.c ---- */
+extern _Atomic uint32_t hq__modmap_gen;
+void hq__modmap_refresh(void);                 /* after dlopen/dlclose, and at start */
+void hq__modmap_rewrite(void);                 /* all live modules again (fork child) */
+void hq__modmap_poll(void);                    /* writer: refresh if the loader's counters moved */
+void hq__modmap_self(uintptr_t *lo, uintptr_t *hi);
+
+/* ---- hq_init.c ---- */
+typedef struct hq_state_s {
+  _Atomic int enabled;       /* recording on */
+  _Atomic int finished;      /* hq__finish ran */
+  int initialized;
+  pid_t pid;
+  uint64_t t0_mono;
+  uint64_t t0_unix;
+  int exit_status;           /* from on_exit, -1 unknown */
+  int degraded_err;
+  char degraded_reason[200];
+} hq_state_t;
+extern hq_state_t hq__state;
+void hq__finish(int exit_status);
+
+#endif /* HQ_PRELOAD_INT_H */

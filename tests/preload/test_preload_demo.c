@@ -1,0 +1,132 @@
+/*
+ * test_preload_demo.c: the kernels demo under the recorder.  Each memory switch must show in the
+ * database what it promises (issue "kernels"): pool -> >= 100x fewer heap allocations;
+ * checkpointing -> the peak falls by exactly what the sqrt(n) law predicts; chunked -> peak
+ * independent of the data size; sparse at 10% -> hidden weights <= 22% of dense.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hq_test.h"
+
+/* Run heapql-demo ARGS... under `heapql run`; returns the open database and the demo's stdout. */
+static sqlite3 *run_demo(const char *name, char **out_text, const char *a1, const char *a2,
+                         const char *a3, const char *a4, const char *a5, const char *a6) {
+  const char *db = hq_test_join(hq_test_tmpdir(), name);
+  char *argv[16] = {(char *)hq_test_build_path("bin/heapql"), "run", "-q", "-o", (char *)db, "--",
+                    (char *)hq_test_build_path("bin/heapql-demo")};
+  const char *extra[] = {a1, a2, a3, a4, a5, a6};
+  hq_test_proc_t p;
+  int n = 7;
+  for (int i = 0; i < 6 && extra[i]; i++) argv[n++] = (char *)extra[i];
+  argv[n] = NULL;
+  assert_int_equal(hq_test_run(argv, NULL, NULL, 120, &p), 0);
+  if (p.exit_status != 0) fail_msg("heapql-demo failed: %s", p.err);
+  if (out_text) *out_text = strdup(p.out);
+  hq_test_proc_free(&p);
+  return hq_test_sqlite_open(db);
+}
+
+#define HEAP_ALLOCS "SELECT count(*) FROM allocations JOIN kinds USING(kind) WHERE class = 'heap'"
+#define PEAK "SELECT value FROM meta WHERE key = 'peak_heap_bytes'"
+
+static void test_demo_pool_cuts_heap_allocations(void **state) {
+  (void)state;
+  char *t_pool;
+  long buffers = -1;
+  sqlite3 *plain = run_demo("plain.db", NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+  sqlite3 *pool = run_demo("pool.db", &t_pool, "--pool", NULL, NULL, NULL, NULL, NULL);
+  int64_t a = hq_test_q_int(plain, HEAP_ALLOCS), b = hq_test_q_int(pool, HEAP_ALLOCS);
+  print_message("heap allocations: %lld without the pool, %lld with it\n", (long long)a, (long long)b);
+  assert_true(b > 0);
+  assert_true(a >= 100 * b);
+  /* the pool's blocks are reported beside the heap, as kind 'pool': every buffer the demo
+   * says it took from the pool */
+  for (const char *line = t_pool; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+    if (sscanf(line, "memory: %ld allocations, ", &buffers) == 1) break;
+  assert_int_equal(hq_test_q_int(pool, "SELECT count(*) FROM allocations WHERE kind = 'pool'"), buffers);
+  assert_true(a >= buffers);
+  free(t_pool);
+  /* and its counters and the regions of the training step are there */
+  assert_true(hq_test_q_int(pool, "SELECT count(*) FROM counters WHERE name LIKE 'pool%%.hits'") > 0);
+  assert_int_equal(hq_test_q_int(pool, "SELECT count(*) FROM regions WHERE name = 'forward'"),
+                   hq_test_q_int(pool, "SELECT count(*) FROM regions WHERE name = 'backward'"));
+  sqlite3_close(plain);
+  sqlite3_close(pool);
+}
+
+static long activation_peak(const char *text, const char *what) {
+  const char *p = strstr(text, "activations peak ");
+  long peak = -1, law = -1, without = -1;
+  assert_non_null(p);
+  assert_int_equal(sscanf(p, "activations peak %ld B (law %ld B; without checkpointing %ld B)", &peak,
+                          &law, &without), 3);
+  assert_int_equal(peak, law); /* the demo's own accounting agrees with the law */
+  return !strcmp(what, "without") ? without : peak;
+}
+
+static void test_demo_checkpoint_peak_follows_law(void **state) {
+  (void)state;
+  char *t_plain, *t_ckpt;
+  sqlite3 *plain = run_demo("nockpt.db", &t_plain, "--layers", "16", NULL, NULL, NULL, NULL);
+  sqlite3 *ckpt = run_demo("ckpt.db", &t_ckpt, "--layers", "16", "--checkpoint", NULL, NULL, NULL);
+  long act_plain = activation_peak(t_plain, "peak"), act_ckpt = activation_peak(t_ckpt, "peak");
+  int64_t measured = hq_test_q_int(plain, PEAK) - hq_test_q_int(ckpt, PEAK);
+  print_message("peak heap fell by %lld B; the sqrt(n) law predicts %ld B\n", (long long)measured,
+                act_plain - act_ckpt);
+  assert_true(act_ckpt < act_plain);
+  assert_int_equal(activation_peak(t_ckpt, "without"), act_plain);
+  assert_int_equal(measured, act_plain - act_ckpt);
+  /* the recomputation shows as its own regions */
+  assert_true(hq_test_q_int(ckpt, "SELECT count(*) FROM regions WHERE name LIKE '%%recompute%%'") > 0);
+  assert_int_equal(hq_test_q_int(plain, "SELECT count(*) FROM regions WHERE name LIKE '%%recompute%%'"), 0);
+  free(t_plain);
+  free(t_ckpt);
+  sqlite3_close(plain);
+  sqlite3_close(ckpt);
+}
+
+static void test_demo_chunked_peak_independent_of_size(void **state) {
+  (void)state;
+  sqlite3 *small = run_demo("small.db", NULL, "--chunk-size", "256", "--mmap-data", "--days", "2048", NULL);
+  sqlite3 *big = run_demo("big.db", NULL, "--chunk-size", "256", "--mmap-data", "--days", "8192", NULL);
+  sqlite3 *whole_small = run_demo("ws.db", NULL, "--days", "2048", NULL, NULL, NULL, NULL);
+  sqlite3 *whole_big = run_demo("wb.db", NULL, "--days", "8192", NULL, NULL, NULL, NULL);
+  int64_t s = hq_test_q_int(small, PEAK), b = hq_test_q_int(big, PEAK);
+  print_message("chunked peak heap: %lld B at 2048 days, %lld B at 8192 days\n", (long long)s, (long long)b);
+  assert_int_equal(s, b);
+  /* without chunking the peak grows with the data */
+  assert_true(hq_test_q_int(whole_big, PEAK) > hq_test_q_int(whole_small, PEAK) + 1000000);
+  sqlite3_close(small);
+  sqlite3_close(big);
+  sqlite3_close(whole_small);
+  sqlite3_close(whole_big);
+}
+
+/* Bytes allocated inside the "hidden weights" regions and still live when each region ended. */
+#define HIDDEN "SELECT sum(a.size) FROM allocations a JOIN regions r ON r.id = a.region_id " \
+               "WHERE r.name = 'hidden weights' AND (a.t_free IS NULL OR a.t_free > r.t_end)"
+
+static void test_demo_sparse_weights_bytes(void **state) {
+  (void)state;
+  sqlite3 *dense = run_demo("dense.db", NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+  sqlite3 *sparse = run_demo("sparse.db", NULL, "--sparse-weights", "0.1", NULL, NULL, NULL, NULL);
+  int64_t d = hq_test_q_int(dense, HIDDEN), s = hq_test_q_int(sparse, HIDDEN);
+  print_message("hidden weights: %lld B dense, %lld B sparse (%.1f%%)\n", (long long)d, (long long)s,
+                100.0 * (double)s / (double)d);
+  assert_true(s > 0);
+  assert_true(s * 100 <= d * 22);
+  sqlite3_close(dense);
+  sqlite3_close(sparse);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_demo_pool_cuts_heap_allocations),
+    cmocka_unit_test(test_demo_checkpoint_peak_follows_law),
+    cmocka_unit_test(test_demo_chunked_peak_independent_of_size),
+    cmocka_unit_test(test_demo_sparse_weights_bytes),
+  };
+  return cmocka_run_group_tests_name("preload_demo", tests, NULL, NULL);
+}

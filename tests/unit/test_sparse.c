@@ -1,0 +1,320 @@
+/* test_sparse.c: CSR/COO construction, canonicalisation (COO -> CSR sums duplicates),
+ * products against dense BLAS, memory usage of each form. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cblas.h>
+
+#include "hq_test.h"
+#include "heapql/kernels.h"
+
+static void test_sparse_from_dense_threshold(void **state) {
+  (void)state;
+  /* 3 x 5, row stride 6 (one padding column that must be ignored) */
+  const float d[18] = {
+    0.0f, 0.6f, -0.4f, 0.0f, -2.0f, 99.0f,
+    0.5f, 0.0f,  0.0f, 0.0f,  0.0f, 99.0f,
+    NAN, -0.0f, 3.0f, -0.51f, 0.1f, 99.0f,
+  };
+  hq_sparse_t *csr = NULL, *coo = NULL, *all = NULL;
+  assert_int_equal(hq_sparse_from_dense(d, 3, 5, 6, 0.5f, HQ_SPARSE_CSR, HQ_INDEX_I32, &csr), HQ_OK);
+  assert_int_equal(csr->nnz, 5); /* 0.6, -2, NaN, 3, -0.51; 0.5 is not > 0.5 */
+  assert_true(csr->canonical);
+  const int32_t *rp = csr->rowptr, *ci = csr->colind;
+  int32_t erp[4] = {0, 2, 2, 5}, eci[5] = {1, 4, 0, 2, 3};
+  float ev[5] = {0.6f, -2.0f, NAN, 3.0f, -0.51f};
+  for (int i = 0; i < 4; i++) assert_int_equal(rp[i], erp[i]);
+  for (int k = 0; k < 5; k++) {
+    assert_int_equal(ci[k], eci[k]);
+    if (k == 2) assert_true(isnan(csr->values[k]));
+    else assert_true(csr->values[k] == ev[k]);
+  }
+  assert_int_equal(hq_sparse_from_dense(d, 3, 5, 6, 0.5f, HQ_SPARSE_COO, HQ_INDEX_I64, &coo), HQ_OK);
+  const int64_t *rr = coo->rowptr, *cc = coo->colind;
+  int64_t err[5] = {0, 0, 2, 2, 2};
+  for (int k = 0; k < 5; k++) {
+    assert_int_equal(rr[k], err[k]);
+    assert_int_equal(cc[k], eci[k]);
+  }
+  /* threshold 0 keeps every nonzero; -0.0 is zero */
+  assert_int_equal(hq_sparse_from_dense(d, 3, 5, 6, 0.0f, HQ_SPARSE_CSR, HQ_INDEX_I32, &all), HQ_OK);
+  assert_int_equal(all->nnz, 8);
+  /* back to dense: the kept entries, zeros elsewhere, the padding column untouched */
+  float back[18];
+  for (int i = 0; i < 18; i++) back[i] = -1.0f;
+  assert_int_equal(hq_sparse_to_dense(csr, back, 6), HQ_OK);
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 5; j++) {
+      float x = d[i * 6 + j], expect = (fabsf(x) > 0.5f || isnan(x)) ? x : 0.0f;
+      if (isnan(expect)) assert_true(isnan(back[i * 6 + j]));
+      else assert_true(back[i * 6 + j] == expect);
+    }
+  assert_true(back[5] == -1.0f && back[17] == -1.0f);
+  assert_int_equal(hq_sparse_from_dense(d, 3, 5, 4, 0.5f, HQ_SPARSE_CSR, HQ_INDEX_I32, &all), HQ_EINVAL);
+  assert_int_equal(hq_sparse_from_dense(d, 3, 5, 6, -1.0f, HQ_SPARSE_CSR, HQ_INDEX_I32, &all), HQ_EINVAL);
+  hq_sparse_free(csr);
+  hq_sparse_free(coo);
+  hq_sparse_free(all);
+}
+
+static void test_sparse_coo_to_csr_sums_duplicates(void **state) {
+  (void)state;
+  int32_t row[7] = {0, 2, 0, 1, 0, 2, 0};
+  int32_t col[7] = {1, 0, 1, 3, 0, 0, 1};
+  float val[7] = {1.0f, 5.0f, 2.0f, 4.0f, 7.0f, -5.0f, 0.25f};
+  hq_sparse_t *coo = NULL, *csr = NULL;
+  float dense_coo[12], dense_csr[12];
+  assert_int_equal(hq_sparse_coo_from_triplets(3, 4, 7, row, col, val, &coo), HQ_OK);
+  assert_false(coo->canonical);
+  assert_int_equal(hq_sparse_to_dense(coo, dense_coo, 4), HQ_OK); /* sums duplicates too */
+  assert_int_equal(hq_sparse_convert(coo, HQ_SPARSE_CSR, &csr), HQ_OK);
+  assert_int_equal(coo->nnz, 7); /* the source is unchanged */
+  assert_int_equal(csr->nnz, 4);
+  assert_true(csr->canonical);
+  const int32_t *rp = csr->rowptr, *ci = csr->colind;
+  assert_int_equal(rp[0], 0);
+  assert_int_equal(rp[1], 2);
+  assert_int_equal(rp[2], 3);
+  assert_int_equal(rp[3], 4);
+  assert_int_equal(ci[0], 0);
+  assert_int_equal(ci[1], 1);
+  assert_int_equal(ci[2], 3);
+  assert_int_equal(ci[3], 0);
+  assert_true(csr->values[0] == 7.0f);
+  assert_true(csr->values[1] == 3.25f);
+  assert_true(csr->values[2] == 4.0f);
+  assert_true(csr->values[3] == 0.0f); /* 5 + -5: an explicit zero is kept */
+  assert_int_equal(hq_sparse_to_dense(csr, dense_csr, 4), HQ_OK);
+  assert_memory_equal(dense_coo, dense_csr, sizeof dense_csr);
+  /* in place on the COO: sorted, summed, rows expanded */
+  assert_int_equal(hq_sparse_canonicalize(coo), HQ_OK);
+  assert_int_equal(coo->nnz, 4);
+  const int32_t *rr = coo->rowptr, *cc = coo->colind;
+  int32_t er[4] = {0, 0, 1, 2}, ec[4] = {0, 1, 3, 0};
+  for (int k = 0; k < 4; k++) {
+    assert_int_equal(rr[k], er[k]);
+    assert_int_equal(cc[k], ec[k]);
+  }
+  assert_true(coo->values[1] == 3.25f);
+  hq_sparse_free(coo);
+  hq_sparse_free(csr);
+  /* out-of-range triplets are refused */
+  row[3] = 3;
+  assert_int_equal(hq_sparse_coo_from_triplets(3, 4, 7, row, col, val, &coo), HQ_EINVAL);
+  assert_non_null(strstr(hq_kernels_errmsg(), "entry 3"));
+}
+
+static void test_sparse_canonicalize_csr_in_place(void **state) {
+  (void)state;
+  hq_sparse_t *s = NULL;
+  assert_int_equal(hq_sparse_create(HQ_SPARSE_CSR, HQ_INDEX_I64, 2, 40, 64, &s), HQ_OK);
+  int64_t *rp = s->rowptr, *ci = s->colind;
+  /* row 0: 3 entries out of order with a duplicate; row 1: 40 entries, reversed, each twice */
+  rp[0] = 0, rp[1] = 3, rp[2] = 43;
+  ci[0] = 5, ci[1] = 2, ci[2] = 5;
+  s->values[0] = 1, s->values[1] = 2, s->values[2] = 3;
+  for (int k = 0; k < 40; k++) {
+    ci[3 + k] = 19 - (k % 20);
+    s->values[3 + k] = (float)k;
+  }
+  s->nnz = 43;
+  s->canonical = 0;
+  assert_int_equal(hq_sparse_canonicalize(s), HQ_OK);
+  assert_int_equal(s->nnz, 2 + 20);
+  assert_int_equal(rp[1], 2);
+  assert_int_equal(rp[2], 22);
+  assert_int_equal(ci[0], 2);
+  assert_int_equal(ci[1], 5);
+  assert_true(s->values[0] == 2.0f && s->values[1] == 4.0f);
+  for (int j = 0; j < 20; j++) {
+    assert_int_equal(ci[2 + j], j);
+    /* column j came from k = 19 - j and k = 39 - j */
+    assert_true(s->values[2 + j] == (float)(19 - j + 39 - j));
+  }
+  /* malformed: rowptr decreasing, column out of range */
+  rp[1] = 30;
+  assert_int_equal(hq_sparse_canonicalize(s), HQ_EINVAL);
+  assert_non_null(strstr(hq_kernels_errmsg(), "rowptr decreases"));
+  rp[1] = 2;
+  ci[0] = 40;
+  assert_int_equal(hq_sparse_canonicalize(s), HQ_EINVAL);
+  assert_non_null(strstr(hq_kernels_errmsg(), "column 40"));
+  hq_sparse_free(s);
+}
+
+static uint32_t rng = 1;
+static float urand(void) {
+  rng = rng * 1664525u + 1013904223u;
+  return (float)(rng >> 8) / 16777216.0f;
+}
+
+/* rows x cols with about density of entries; integer values in [-8, 8] when ints. */
+static float *random_dense(int64_t rows, int64_t cols, float density, int ints) {
+  float *d = calloc((size_t)(rows * cols), sizeof(float));
+  for (int64_t i = 0; i < rows * cols; i++)
+    if (urand() < density) d[i] = ints ? (float)((int)(urand() * 17) - 8) : urand() * 2 - 1;
+  return d;
+}
+
+static void check_spmv_exact(hq_sparse_format_t fmt, hq_index_type_t it) {
+  const int64_t m = 300, n = 200;
+  float *d = random_dense(m, n, 0.1f, 1);
+  float x[300], y[300], ref[300];
+  hq_sparse_t *s = NULL;
+  for (int op = 0; op < 2; op++) {
+    int64_t xl = op ? m : n, yl = op ? n : m;
+    for (int64_t i = 0; i < xl; i++) x[i] = (float)((int)(urand() * 9) - 4);
+    for (int64_t i = 0; i < yl; i++) y[i] = ref[i] = (float)((int)(urand() * 9) - 4);
+    assert_int_equal(hq_sparse_from_dense(d, m, n, n, 0.0f, fmt, it, &s), HQ_OK);
+    cblas_sgemv(CblasRowMajor, op ? CblasTrans : CblasNoTrans, (int)m, (int)n, 2.0f, d, (int)n, x,
+                1, 0.5f, ref, 1);
+    assert_int_equal(hq_sparse_spmv(op ? HQ_OP_T : HQ_OP_N, 2.0f, s, x, 0.5f, y), HQ_OK);
+    /* small integers: every partial sum is exact, so the results are equal, not close */
+    assert_memory_equal(y, ref, (size_t)yl * sizeof(float));
+    /* beta 0 overwrites even NaN */
+    for (int64_t i = 0; i < yl; i++) y[i] = NAN;
+    cblas_sgemv(CblasRowMajor, op ? CblasTrans : CblasNoTrans, (int)m, (int)n, 1.0f, d, (int)n, x,
+                1, 0.0f, ref, 1);
+    assert_int_equal(hq_sparse_spmv(op ? HQ_OP_T : HQ_OP_N, 1.0f, s, x, 0.0f, y), HQ_OK);
+    assert_memory_equal(y, ref, (size_t)yl * sizeof(float));
+    hq_sparse_free(s);
+  }
+  free(d);
+}
+
+static void test_sparse_spmv_equals_dense(void **state) {
+  (void)state;
+  check_spmv_exact(HQ_SPARSE_CSR, HQ_INDEX_I32);
+  check_spmv_exact(HQ_SPARSE_CSR, HQ_INDEX_I64);
+  check_spmv_exact(HQ_SPARSE_COO, HQ_INDEX_I32);
+  check_spmv_exact(HQ_SPARSE_COO, HQ_INDEX_I64);
+}
+
+static double max_rel_diff(const float *a, const float *b, int64_t n) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < n; i++) {
+    num = fmax(num, fabs((double)a[i] - b[i]));
+    den = fmax(den, fabs((double)b[i]));
+  }
+  return den > 0 ? num / den : num;
+}
+
+static void check_spmm(hq_sparse_format_t fmt, hq_index_type_t it) {
+  const int64_t m = 200, k = 150, n = 33, ldb = 40, ldc = 37;
+  float *a = random_dense(m, k, 0.1f, 0);
+  float *b = malloc((size_t)(m * ldb) * sizeof(float));
+  float *c = malloc((size_t)(m * ldc) * sizeof(float));
+  float *ref = malloc((size_t)(m * ldc) * sizeof(float));
+  hq_sparse_t *s = NULL;
+  assert_int_equal(hq_sparse_from_dense(a, m, k, k, 0.0f, fmt, it, &s), HQ_OK);
+  for (int op = 0; op < 2; op++) {
+    int64_t crows = op ? k : m, brows = op ? m : k;
+    for (int64_t i = 0; i < brows * ldb; i++) b[i] = urand() * 2 - 1;
+    for (int64_t i = 0; i < crows * ldc; i++) c[i] = ref[i] = urand() * 2 - 1;
+    cblas_sgemm(CblasRowMajor, op ? CblasTrans : CblasNoTrans, CblasNoTrans, (int)crows, (int)n,
+                (int)brows, 1.5f, a, (int)k, b, (int)ldb, 0.25f, ref, (int)ldc);
+    assert_int_equal(hq_sparse_spmm(op ? HQ_OP_T : HQ_OP_N, 1.5f, s, b, ldb, n, 0.25f, c, ldc), HQ_OK);
+    for (int64_t i = 0; i < crows; i++) {
+      double rel = max_rel_diff(c + i * ldc, ref + i * ldc, n);
+      if (rel > 1e-5) fail_msg("op %d row %lld: relative difference %g", op, (long long)i, rel);
+      /* the padding between n and ldc is untouched */
+      for (int64_t j = n; j < ldc; j++) assert_true(c[i * ldc + j] == ref[i * ldc + j]);
+    }
+  }
+  hq_sparse_free(s);
+  free(a), free(b), free(c), free(ref);
+}
+
+static void test_sparse_spmm_matches_blas(void **state) {
+  (void)state;
+  check_spmm(HQ_SPARSE_CSR, HQ_INDEX_I32);
+  check_spmm(HQ_SPARSE_CSR, HQ_INDEX_I64);
+  check_spmm(HQ_SPARSE_COO, HQ_INDEX_I32);
+  check_spmm(HQ_SPARSE_COO, HQ_INDEX_I64);
+}
+
+static void test_sparse_sddmm_on_pattern(void **state) {
+  (void)state;
+  const int64_t m = 30, n = 20, k = 7;
+  float *pattern = random_dense(m, n, 0.2f, 0);
+  float x[30 * 7], y[20 * 7];
+  for (int i = 0; i < 30 * 7; i++) x[i] = urand() - 0.5f;
+  for (int i = 0; i < 20 * 7; i++) y[i] = urand() - 0.5f;
+  for (int f = 0; f < 2; f++) {
+    hq_sparse_t *s = NULL;
+    float dense[600];
+    assert_int_equal(hq_sparse_from_dense(pattern, m, n, n, 0.0f, f ? HQ_SPARSE_COO : HQ_SPARSE_CSR,
+                                          HQ_INDEX_I32, &s), HQ_OK);
+    assert_int_equal(hq_sparse_sddmm(s, 2.0f, x, k, y, k, k, 0.0f), HQ_OK);
+    assert_int_equal(hq_sparse_to_dense(s, dense, n), HQ_OK);
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) {
+        double r = 0;
+        for (int64_t p = 0; p < k; p++) r += (double)x[i * k + p] * y[j * k + p];
+        r = pattern[i * n + j] != 0.0f ? 2 * r : 0.0;
+        assert_true(fabs(dense[i * n + j] - r) < 1e-5);
+      }
+    hq_sparse_free(s);
+  }
+  free(pattern);
+}
+
+static void test_sparse_nbytes_each_form(void **state) {
+  (void)state;
+  /* 100 x 100 at exactly 10% density */
+  float *d = calloc(10000, sizeof(float));
+  hq_sparse_t *csr = NULL, *coo = NULL, *csr64 = NULL;
+  size_t bytes, cap;
+  for (int i = 0; i < 10000; i += 10) d[i] = 1.0f + (float)i;
+  assert_int_equal(hq_sparse_from_dense(d, 100, 100, 100, 0.0f, HQ_SPARSE_CSR, HQ_INDEX_I32, &csr), HQ_OK);
+  assert_int_equal(hq_sparse_from_dense(d, 100, 100, 100, 0.0f, HQ_SPARSE_COO, HQ_INDEX_I32, &coo), HQ_OK);
+  assert_int_equal(hq_sparse_from_dense(d, 100, 100, 100, 0.0f, HQ_SPARSE_CSR, HQ_INDEX_I64, &csr64), HQ_OK);
+  assert_int_equal(csr->nnz, 1000);
+  assert_int_equal(hq_sparse_nbytes(csr, &bytes, &cap), HQ_OK);
+  assert_int_equal(bytes, (101 + 1000) * 4 + 1000 * 4); /* 8404 */
+  assert_int_equal(cap, bytes + sizeof(hq_sparse_t));
+  assert_true(bytes * 100 <= 40000 * 22); /* <= 22% of the dense f32 bytes */
+  assert_int_equal(hq_sparse_nbytes(coo, &bytes, NULL), HQ_OK);
+  assert_int_equal(bytes, 2 * 1000 * 4 + 1000 * 4);
+  assert_int_equal(hq_sparse_nbytes(csr64, &bytes, NULL), HQ_OK);
+  assert_int_equal(bytes, (101 + 1000) * 8 + 1000 * 4);
+  assert_int_equal(hq_sparse_nbytes(NULL, &bytes, NULL), HQ_EINVAL);
+  hq_sparse_free(csr), hq_sparse_free(coo), hq_sparse_free(csr64);
+  free(d);
+}
+
+static void test_sparse_bad_arguments(void **state) {
+  (void)state;
+  hq_sparse_t *s = NULL;
+  float x[4] = {0}, y[4] = {0};
+  assert_int_equal(hq_sparse_create(HQ_SPARSE_CSR, HQ_INDEX_I32, (int64_t)1 << 32, 4, 0, &s), HQ_ERANGE);
+  assert_int_equal(hq_sparse_create(HQ_SPARSE_CSR, HQ_INDEX_I64, (int64_t)1 << 32, 4, (int64_t)1 << 62, &s), HQ_ERANGE);
+  assert_int_equal(hq_sparse_create((hq_sparse_format_t)5, HQ_INDEX_I32, 4, 4, 0, &s), HQ_EINVAL);
+  assert_int_equal(hq_sparse_create(HQ_SPARSE_COO, (hq_index_type_t)5, 4, 4, 0, &s), HQ_EINVAL);
+  assert_int_equal(hq_sparse_create(HQ_SPARSE_COO, HQ_INDEX_I32, -1, 4, 0, &s), HQ_EINVAL);
+  assert_int_equal(hq_sparse_create(HQ_SPARSE_CSR, HQ_INDEX_I32, 4, 4, 0, &s), HQ_OK);
+  assert_int_equal(hq_sparse_spmv(HQ_OP_N, 1.0f, s, x, 0.0f, y), HQ_OK); /* empty: y = 0 */
+  assert_true(y[0] == 0.0f);
+  assert_int_equal(hq_sparse_spmv((hq_op_t)3, 1.0f, s, x, 0.0f, y), HQ_EINVAL);
+  assert_int_equal(hq_sparse_spmv(HQ_OP_N, 1.0f, s, NULL, 0.0f, y), HQ_EINVAL);
+  assert_int_equal(hq_sparse_spmm(HQ_OP_N, 1.0f, s, x, 1, 2, 0.0f, y, 2), HQ_EINVAL);
+  assert_int_equal(hq_sparse_spmv(HQ_OP_N, 1.0f, NULL, x, 0.0f, y), HQ_EINVAL);
+  assert_int_equal(hq_sparse_convert(s, (hq_sparse_format_t)9, &s), HQ_EINVAL);
+  hq_sparse_free(s);
+  hq_sparse_free(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_sparse_from_dense_threshold),
+    cmocka_unit_test(test_sparse_coo_to_csr_sums_duplicates),
+    cmocka_unit_test(test_sparse_canonicalize_csr_in_place),
+    cmocka_unit_test(test_sparse_spmv_equals_dense),
+    cmocka_unit_test(test_sparse_spmm_matches_blas),
+    cmocka_unit_test(test_sparse_sddmm_on_pattern),
+    cmocka_unit_test(test_sparse_nbytes_each_form),
+    cmocka_unit_test(test_sparse_bad_arguments),
+  };
+  return cmocka_run_group_tests_name("sparse", tests, NULL, NULL);
+}
