@@ -48,6 +48,18 @@ int  hq_cli_parse_count(const char *s, size_t *out);
  * "heapql: CMD: --format must be ..." and returns -1. */
 int  hq_cli_parse_format(const char *s, const char *cmd, int allow_csv, hq_format_t *out);
 
+/* cli_option.c */
+/* If argv[*i] is option `name` ("--name VALUE" or "--name=VALUE"): set *out_value, move *i past
+ * it and return 1.  A missing value prints one line and returns -1.  Any other argument: 0. */
+int  hq_cli_option(int argc, char **argv, int *i, const char *name, const char **out_value);
+
+/* cli_output.c */
+typedef int (*hq_cli_writer_fn)(hq_db_t *db, const void *opts, FILE *out);
+/* Open out_path (NULL or "-" = stdout), run write_fn(db, opts, out), close it.  Any failure
+ * prints one line and removes the partly written file.  Returns the exit code (0 = written). */
+int  hq_cli_write_output(hq_db_t *db, const char *out_path, hq_cli_writer_fn write_fn,
+                         const void *opts);
+
 /* cli_analysis.c: shared by report, leaks, top, peak and query */
 /* An option: "--name VALUE" / "--name=VALUE" (value set) or a flag (flag set). */
 typedef struct hq_cli_opt_s {
@@ -61,21 +73,9 @@ typedef struct hq_cli_opt_s {
 int hq_cli_args(const char *cmd, const char *usage, int argc, char **argv,
                 const hq_cli_opt_t *opts, size_t n_opts, const char **pos, size_t max_pos,
                 size_t *out_n_pos);
-/* Open path for analysis (hq_cli_open), open out_path (hq_cli_fopen_out), run fn, print its
- * error as one line, close both; a failed run removes out_path.  Returns the exit code. */
-int hq_cli_analyze(const char *path, const char *out_path,
-                   int (*fn)(hq_db_t *db, FILE *out, void *ctx), void *ctx);
-
-/* cli_option.c */
-/* If argv[*i] is option `name` ("--name VALUE" or "--name=VALUE"): set *out_value, move *i past
- * it and return 1.  A missing value prints one line and returns -1.  Any other argument: 0. */
-int  hq_cli_option(int argc, char **argv, int *i, const char *name, const char **out_value);
-
-/* cli_output.c */
-typedef int (*hq_cli_writer_fn)(hq_db_t *db, const void *opts, FILE *out);
-/* Open out_path (NULL or "-" = stdout), run write_fn(db, opts, out), close it.  Any failure
- * prints one line and removes the partly written file.  Returns the exit code (0 = written). */
-int  hq_cli_write_output(hq_db_t *db, const char *out_path, hq_cli_writer_fn write_fn,
-                         const void *opts);
+/* Open path for analysis (hq_cli_open) and write fn's output with hq_cli_write_output() (one
+ * line on failure, no half-written file).  Returns the exit code. */
+int hq_cli_analyze(const char *path, const char *out_path, hq_cli_writer_fn fn,
+                   const void *ctx);
 
 #endif /* HQ_CLI_H */

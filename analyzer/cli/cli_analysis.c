@@ -4,7 +4,6 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -15,8 +14,6 @@ int hq_cli_args(const char *cmd, const char *usage, int argc, char **argv,
   int only_pos = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    const hq_cli_opt_t *o = NULL;
-    const char *eq = NULL;
     if (!only_pos && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
       printf("usage: %s\n", usage);
       return HQ_EXIT_OK;
@@ -26,27 +23,18 @@ int hq_cli_args(const char *cmd, const char *usage, int argc, char **argv,
       continue;
     }
     if (!only_pos && a[0] == '-' && a[1]) {
-      eq = strchr(a, '=');
-      for (size_t k = 0; k < n_opts && !o; k++) {
-        size_t len = eq ? (size_t)(eq - a) : strlen(a);
-        if (strlen(opts[k].name) == len && !strncmp(opts[k].name, a, len)) o = &opts[k];
-      }
-      if (!o) {
-        hq_cli_error("%s: unknown option '%s' (see 'heapql %s --help')", cmd, a, cmd);
-        return HQ_EXIT_USAGE;
-      }
-      if (o->flag) {
-        if (eq) {
-          hq_cli_error("%s: %s takes no value", cmd, o->name);
-          return HQ_EXIT_USAGE;
+      int r = 0;
+      for (size_t k = 0; k < n_opts && !r; k++) {
+        if (opts[k].flag) {
+          r = !strcmp(a, opts[k].name);
+          if (r) *opts[k].flag = 1;
+        } else {
+          r = hq_cli_option(argc, argv, &i, opts[k].name, opts[k].value);
         }
-        *o->flag = 1;
-      } else if (eq) {
-        *o->value = eq + 1;
-      } else if (i + 1 < argc) {
-        *o->value = argv[++i];
-      } else {
-        hq_cli_error("%s: %s needs a value", cmd, o->name);
+      }
+      if (r < 0) return HQ_EXIT_USAGE;
+      if (!r) {
+        hq_cli_error("%s: unknown option '%s' (see 'heapql %s --help')", cmd, a, cmd);
         return HQ_EXIT_USAGE;
       }
       continue;
@@ -61,26 +49,12 @@ int hq_cli_args(const char *cmd, const char *usage, int argc, char **argv,
   return -1;
 }
 
-int hq_cli_analyze(const char *path, const char *out_path,
-                   int (*fn)(hq_db_t *db, FILE *out, void *ctx), void *ctx) {
+int hq_cli_analyze(const char *path, const char *out_path, hq_cli_writer_fn fn,
+                   const void *ctx) {
   hq_db_t *db = NULL;
-  FILE *out;
-  int rc, code = hq_cli_open(path, 0, &db);
+  int code = hq_cli_open(path, 0, &db);
   if (code) return code;
-  out = hq_cli_fopen_out(out_path);
-  if (!out) {
-    hq_db_close(db);
-    return HQ_EXIT_USAGE;
-  }
-  rc = fn(db, out, ctx);
-  if (rc && rc != HQ_EIO) {
-    hq_cli_error("%s", hq_db_errmsg(db)[0] ? hq_db_errmsg(db) : hq_strerror(rc));
-    code = hq_cli_exit_code(rc);
-  }
-  rc = hq_cli_fclose_out(out, out_path);
-  if (!code) code = rc;
-  /* a failed command leaves no half-written output behind */
-  if (code && out_path && strcmp(out_path, "-") != 0) unlink(out_path);
+  code = hq_cli_write_output(db, out_path, fn, ctx);
   hq_db_close(db);
   return code;
 }

@@ -5,7 +5,7 @@
 
 typedef struct leaks_args_s { size_t limit; hq_format_t format; } leaks_args_t;
 
-static int write_leaks(hq_db_t *db, FILE *out, void *ctx) {
+static int write_leaks(hq_db_t *db, const void *ctx, FILE *out) {
   const leaks_args_t *a = ctx;
   return hq_leaks_write(db, a->limit, a->format, out);
 }

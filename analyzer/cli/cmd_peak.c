@@ -5,7 +5,7 @@
 
 typedef struct peak_args_s { size_t limit; hq_format_t format; } peak_args_t;
 
-static int write_peak(hq_db_t *db, FILE *out, void *ctx) {
+static int write_peak(hq_db_t *db, const void *ctx, FILE *out) {
   const peak_args_t *a = ctx;
   return hq_peak_write(db, a->limit, a->format, out);
 }

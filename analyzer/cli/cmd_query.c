@@ -12,7 +12,7 @@
 
 typedef struct query_args_s { const char *path, *sql; hq_format_t format; } query_args_t;
 
-static int run_query(hq_db_t *db, FILE *out, void *ctx) {
+static int run_query(hq_db_t *db, const void *ctx, FILE *out) {
   const query_args_t *a = ctx;
   hq_db_t *ro = NULL;
   int rc;

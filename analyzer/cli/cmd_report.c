@@ -11,7 +11,7 @@ typedef struct report_args_s {
   hq_report_opts_t opts;
 } report_args_t;
 
-static int write_report(hq_db_t *db, FILE *out, void *ctx) {
+static int write_report(hq_db_t *db, const void *ctx, FILE *out) {
   const report_args_t *a = ctx;
   hq_report_t *report = NULL;
   int rc = hq_report_compute(db, &a->opts, &report);

@@ -16,7 +16,7 @@ typedef struct top_args_s {
   hq_format_t format;
 } top_args_t;
 
-static int write_top(hq_db_t *db, FILE *out, void *ctx) {
+static int write_top(hq_db_t *db, const void *ctx, FILE *out) {
   const top_args_t *a = ctx;
   return hq_top_write(db, a->metric, a->by_line, a->cls, a->limit, a->format, out);
 }
