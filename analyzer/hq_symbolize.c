@@ -309,6 +309,8 @@ int hq_symbolize(hq_db_t *db, int progress) {
   if (rc) goto out;
   if ((rc = write_statuses(&s))) goto out;
   if ((rc = hq__db_meta_set_int(db, "symbolized", 1))) goto out;
+  /* per-line aggregates depend on the names just written (a no-op before any aggregates) */
+  if ((rc = hq__aggregate_refresh_symbols(db))) goto out;
   rc = hq__db_exec(db, "RELEASE hq_symbolize");
   in_savepoint = 0;
 out:
