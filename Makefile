@@ -318,6 +318,13 @@ $(CUDA_TEST_DIR)/v_next: $(CUDA_TEST_SRC)/v_next.c $(CUDA_TEST_DIR)/libvnext_b.s
 	$(call quiet,CC,$<)$(CC) $(CUDA_TEST_CFLAGS) -o $@ $< -L$(CUDA_TEST_DIR) -Wl,--no-as-needed \
 	  -l:libvnext_b.so -l:libvnext_c.so $(CUDA_TEST_RPATH) -ldl
 tests: $(CUDA_TEST_ARTIFACTS)
+ifeq ($(HQ_CUDA),1)
+# Static cudart (nvcc's default), to check its driver bootstrap goes through the hooks.
+$(CUDA_TEST_DIR)/rt_bootstrap: $(CUDA_TEST_SRC)/rt_bootstrap.cu
+	@mkdir -p $(@D)
+	$(call quiet,NVCC,$<)$(NVCC) -O1 -g -o $@ $<
+tests: $(CUDA_TEST_DIR)/rt_bootstrap
+endif
 
 test: tests
 	$(Q)HEAPQL_TEST_BUILD=$(BUILD) $(SHELL) scripts/run-tests.sh $(UNIT_BINS) $(PRELOAD_TEST_BINS)

@@ -14,12 +14,16 @@
  *                                        doing anything; with @SIZE only for that size.
  * Built with -DFAKE_CUDA_NO_VMM_CREATE it stands for an older driver without cuMemCreate.
  *
+ *   FAKE_CUDA_LOG=1                      every cuGetProcAddress(_v2) call prints
+ *                                        "gpa SYMBOL@VERSION/FLAGS from MODULE" on stderr, MODULE
+ *                                        being the caller's (heapql's hook, or cudart itself).
  *   FAKE_CUDA_SELF_CALL=1                cuMemAllocHost_v2 calls the exported cuMemHostAlloc
  *                                        through dlsym(RTLD_DEFAULT), as a driver calling its
  *                                        own exports would (under the preload: through the hook).
  */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -382,6 +386,55 @@ FAKE_API CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
   return found ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
+/* ---- the rest of what scripts/gpu-check/drv_alloc.cu calls, so that script can be dry-run
+ * against this double: streams and pools are opaque numbers, memsets do nothing ---- */
+
+FAKE_API CUresult cuDeviceGet(CUdevice *dev, int ordinal) {
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!dev || ordinal < 0 || ordinal >= NDEV) return CUDA_ERROR_INVALID_VALUE;
+  *dev = ordinal;
+  return CUDA_SUCCESS;
+}
+FAKE_API CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev) {
+  return dev >= 0 && dev < NDEV ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+FAKE_API CUresult cuStreamCreate(CUstream *s, unsigned flags) {
+  static uintptr_t next = 0x57000;
+  (void)flags;
+  if (!s) return CUDA_ERROR_INVALID_VALUE;
+  *s = (CUstream)(next += 0x100);
+  return CUDA_SUCCESS;
+}
+FAKE_API CUresult cuStreamSynchronize(CUstream s) { (void)s; return CUDA_SUCCESS; }
+FAKE_API CUresult cuStreamSynchronize_ptsz(CUstream s) { (void)s; return CUDA_SUCCESS; }
+FAKE_API CUresult cuStreamDestroy_v2(CUstream s) { return s ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; }
+FAKE_API CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool, CUdevice dev) {
+  if (!pool || dev < 0 || dev >= NDEV) return CUDA_ERROR_INVALID_VALUE;
+  *pool = (CUmemoryPool)(uintptr_t)(0x9000 + dev);
+  return CUDA_SUCCESS;
+}
+FAKE_API CUresult cuMemGetAllocationGranularity(size_t *gran, const CUmemAllocationProp *prop, int option) {
+  (void)option;
+  if (!gran || !prop) return CUDA_ERROR_INVALID_VALUE;
+  *gran = 2u << 20;
+  return CUDA_SUCCESS;
+}
+FAKE_API CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const void *desc, size_t count) {
+  return ptr && size && desc && count ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+FAKE_API CUresult cuMemsetD8_v2(CUdeviceptr ptr, unsigned char value, size_t n) {
+  (void)value;
+  return ptr && n ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+FAKE_API CUresult cuMemsetD8_v2_ptds(CUdeviceptr ptr, unsigned char value, size_t n) {
+  return cuMemsetD8_v2(ptr, value, n);
+}
+FAKE_API CUresult cuGetErrorString(CUresult rc, const char **str) {
+  if (!str) return CUDA_ERROR_INVALID_VALUE;
+  *str = rc == CUDA_SUCCESS ? "no error" : "fake_libcuda error";
+  return CUDA_SUCCESS;
+}
+
 /* ---- entry points by name ---- */
 
 typedef struct {
@@ -423,8 +476,19 @@ static const proc_t procs[] = {
   {"cuMemAddressFree", 10020, (void *)cuMemAddressFree, NULL},
 };
 
-FAKE_API CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int version, cuuint64_t flags,
-                                      int *status) {
+static void log_lookup(const char *symbol, int version, cuuint64_t flags, const void *caller) {
+  const char *log = getenv("FAKE_CUDA_LOG"), *module = "?", *slash;
+  Dl_info info;
+  if (!log || *log != '1') return;
+  if (dladdr(caller, &info) && info.dli_fname) {
+    slash = strrchr(info.dli_fname, '/');
+    module = slash ? slash + 1 : info.dli_fname;
+  }
+  fprintf(stderr, "gpa %s@%d/%llu from %s\n", symbol ? symbol : "(null)", version,
+          (unsigned long long)flags, module);
+}
+
+static CUresult get_proc(const char *symbol, void **pfn, int version, cuuint64_t flags, int *status) {
   const proc_t *best = NULL;
   int known = 0;
   if (!symbol || !pfn || flags > 2) return CUDA_ERROR_INVALID_VALUE;
@@ -446,6 +510,13 @@ FAKE_API CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int versio
   return CUDA_SUCCESS; /* *pfn = NULL for what is not there, as the driver does */
 }
 
+FAKE_API CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int version, cuuint64_t flags,
+                                      int *status) {
+  log_lookup(symbol, version, flags, __builtin_return_address(0));
+  return get_proc(symbol, pfn, version, flags, status);
+}
+
 FAKE_API CUresult cuGetProcAddress(const char *symbol, void **pfn, int version, cuuint64_t flags) {
-  return cuGetProcAddress_v2(symbol, pfn, version, flags, NULL);
+  log_lookup(symbol, version, flags, __builtin_return_address(0));
+  return get_proc(symbol, pfn, version, flags, NULL);
 }
