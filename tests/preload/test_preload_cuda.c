@@ -158,6 +158,14 @@ static void test_cuda_plt_rows_exact(void **state) {
   assert_int_equal(hq_test_q_int(s, "SELECT max(device_bytes) FROM samples"), 40731);
   assert_int_equal(hq_test_q_int(s, "SELECT sum(size) FROM leaks WHERE kind LIKE 'cuda%%'"), 3000 + 5000 + 6000 + 500);
   assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key='unmatched_frees'"), 0);
+  /* docs/schema.md, "CUDA": failed calls; device memory left at exit per device and stack. */
+  assert_string_equal(hq_test_q_text(s, "SELECT group_concat(api || ':' || result || ':' || calls, ' ') FROM "
+                                        "(SELECT api, result, count(*) AS calls FROM cuda_calls WHERE result <> 0 "
+                                        "GROUP BY api, result)"), "cuMemAlloc_v2:2:1 cuMemFree_v2:1:1");
+  assert_string_equal(hq_test_q_text(s, "SELECT group_concat(device || ':' || bytes, ' ') FROM (SELECT device, "
+                                        "stack_id, count(*) AS blocks, sum(size) AS bytes FROM allocations WHERE kind "
+                                        "IN ('cuda_device', 'cuda_managed', 'cuda_async', 'cuda_vmm') AND t_free IS NULL "
+                                        "GROUP BY device, stack_id ORDER BY bytes DESC)"), "1:6000 0:3000 1:500");
   /* CUDA never counts as heap. */
   assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations a JOIN kinds k USING(kind) "
                                     "WHERE k.class = 'heap' AND a.size IN (1000, 4000, 5000, 7000)"), 0);
@@ -269,9 +277,42 @@ static void test_cuda_vmm_handles_and_mappings(void **state) {
   /* Device totals: 4 MiB at the peak (h1 + h2), 2 MiB at the end (h3 + h4). */
   assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key='peak_device_bytes'"), 4 * MIB);
   assert_int_equal(hq_test_q_int(s, "SELECT device_bytes FROM samples ORDER BY t DESC LIMIT 1"), 2 * MIB);
+  /* docs/schema.md, "CUDA": handles whose memory outlived their release. */
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM (SELECT h.handle, h.size, h.t_release, a.t_free "
+                                    "FROM vmm_handles h JOIN allocations a ON a.kind = 'cuda_vmm' AND "
+                                    "a.address = h.handle AND a.t_alloc = h.t_create WHERE a.t_free > h.t_release)"), 1);
+  assert_int_equal(hq_test_q_int(s, "SELECT h.handle FROM vmm_handles h JOIN allocations a ON a.kind = 'cuda_vmm' "
+                                    "AND a.address = h.handle AND a.t_alloc = h.t_create WHERE a.t_free > h.t_release"), h[1]);
   /* Address reservations hold no memory: calls only. */
   assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM cuda_calls WHERE api LIKE 'cuMemAddress%%'"), 3);
   assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE size = %lld", 4 * MIB), 0);
+  sqlite3_close(s);
+  hq_test_proc_free(&p);
+}
+
+static void test_cuda_threads_devices_exact(void **state) {
+  (void)state;
+  const char *db = hq_test_join(hq_test_tmpdir(), "threads.db");
+  hq_test_proc_t p;
+  sqlite3 *s;
+  run_cuda("v_cuda_threads", db, NULL, &p);
+  assert_int_equal(p.exit_status, 0);
+  assert_string_equal(p.out, "bad=0\n");
+  s = hq_test_sqlite_open(db);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM cuda_calls"), 8000);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM cuda_calls WHERE result <> 0"), 0);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE kind = 'cuda_device'"), 4000);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE kind = 'cuda_device' AND t_free IS NULL"), 0);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(DISTINCT tid) FROM allocations WHERE kind = 'cuda_device'"), 4);
+  /* Each thread's blocks carry its own context's device: size 100 + i on device i % 2. */
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE kind = 'cuda_device' AND "
+                                    "device = (size - 100) %% 2"), 4000);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM cuda_calls WHERE api = 'cuMemFree_v2' AND "
+                                    "device = (SELECT a.device FROM allocations a WHERE a.address = "
+                                    "cuda_calls.address AND a.t_free = cuda_calls.t)"), 4000);
+  assert_true(hq_test_q_int(s, "SELECT value FROM meta WHERE key='peak_device_bytes'") <= 100 + 101 + 102 + 103);
+  assert_true(hq_test_q_int(s, "SELECT value FROM meta WHERE key='peak_device_bytes'") >= 100);
+  assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key='unmatched_frees'"), 0);
   sqlite3_close(s);
   hq_test_proc_free(&p);
 }
@@ -409,6 +450,7 @@ int main(void) {
     cmocka_unit_test(test_cuda_plt_rows_exact),
     cmocka_unit_test(test_cuda_getprocaddress_routes),
     cmocka_unit_test(test_cuda_vmm_handles_and_mappings),
+    cmocka_unit_test(test_cuda_threads_devices_exact),
     cmocka_unit_test(test_cuda_dlsym_rtld_next_from_library),
     cmocka_unit_test(test_cuda_dlsym_is_a_jump),
     cmocka_unit_test(test_cuda_missing_driver),
