@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hq_fixture.h"
 #include "hq_test.h"
 
 #define MIB (1ll << 20)
@@ -402,13 +403,6 @@ static void test_cuda_missing_driver(void **state) {
   hq_test_proc_free(&p);
 }
 
-/* Lines of text that contain needle. */
-static int count_lines(const char *text, const char *needle) {
-  int n = 0;
-  for (const char *at = text; (at = strstr(at, needle)); at += strlen(needle)) n++;
-  return n;
-}
-
 static void test_cuda_static_cudart_bootstrap(void **state) {
   (void)state;
   static char lib_path[4200];
@@ -424,19 +418,19 @@ static void test_cuda_static_cudart_bootstrap(void **state) {
   snprintf(lib_path, sizeof lib_path, "LD_LIBRARY_PATH=%s", hq_test_build_path("tests/cuda"));
   /* Unpreloaded, cudart asks the driver for every entry point itself. */
   run_cuda("rt_bootstrap", NULL, env, &plain);
-  lookups = count_lines(plain.err, "\ngpa ") + !strncmp(plain.err, "gpa ", 4);
+  lookups = (int)hq_fx_count(plain.err, "\ngpa ") + !strncmp(plain.err, "gpa ", 4);
   assert_true(lookups > 100);
-  assert_int_equal(count_lines(plain.err, " from rt_bootstrap\n"), lookups);
+  assert_int_equal((int)hq_fx_count(plain.err, " from rt_bootstrap\n"), lookups);
   /* Preloaded, the same lookups all come through heapql's cuGetProcAddress_v2 hook: cudart got
    * it from dlsym(libcuda, "cuGetProcAddress_v2") and then from ("cuGetProcAddress", 12000). */
   run_cuda("rt_bootstrap", db, env, &p);
   assert_int_equal(p.exit_status, plain.exit_status);
   assert_string_equal(p.out, plain.out);
-  assert_int_equal(count_lines(p.err, " from libheapql_preload.so\n"), lookups);
-  assert_int_equal(count_lines(p.err, " from rt_bootstrap\n"), 0);
-  assert_int_equal(count_lines(p.err, "gpa cuGetProcAddress@12000/0 from libheapql_preload.so\n"), 1);
-  assert_int_equal(count_lines(p.err, "gpa cuMemAlloc@3020/0 from libheapql_preload.so\n"), 1);
-  assert_int_equal(count_lines(p.err, "gpa cuMemAllocAsync@11020/2 from libheapql_preload.so\n"), 1);
+  assert_int_equal((int)hq_fx_count(p.err, " from libheapql_preload.so\n"), lookups);
+  assert_int_equal((int)hq_fx_count(p.err, " from rt_bootstrap\n"), 0);
+  assert_int_equal((int)hq_fx_count(p.err, "gpa cuGetProcAddress@12000/0 from libheapql_preload.so\n"), 1);
+  assert_int_equal((int)hq_fx_count(p.err, "gpa cuMemAlloc@3020/0 from libheapql_preload.so\n"), 1);
+  assert_int_equal((int)hq_fx_count(p.err, "gpa cuMemAllocAsync@11020/2 from libheapql_preload.so\n"), 1);
   /* and every variant of a wrapped entry point that cudart was handed was recognised. */
   s = hq_test_sqlite_open(db);
   assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM counters WHERE name LIKE 'cuda_unhooked:%%'"), 0);

@@ -2,23 +2,13 @@
  * libcuda: dlopen("libcuda.so.1") (found through this program's RUNPATH), one
  * dlsym(handle, "cuGetProcAddress_v2"), then every entry point through the pointer returned for
  * ("cuGetProcAddress", 12000).  Prints which module each pointer it was handed lives in. */
-#include <dlfcn.h>
 #include <stdio.h>
-#include <string.h>
 
-#include "fake_cuda.h"
+#include "victim_util.h"
 
 typedef CUresult (*retain_fn)(CUcontext *, CUdevice);
 typedef CUresult (*set_ctx_fn)(CUcontext);
 typedef CUresult (*managed_fn)(CUdeviceptr *, size_t, unsigned);
-
-static const char *module_of(const void *fn) {
-  Dl_info info;
-  const char *slash;
-  if (!fn || !dladdr(fn, &info) || !info.dli_fname) return "none";
-  slash = strrchr(info.dli_fname, '/');
-  return slash ? slash + 1 : info.dli_fname;
-}
 
 #define LOOKUP(gpa, name, out, version, flags)                                          \
   do {                                                                                  \

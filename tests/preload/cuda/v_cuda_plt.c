@@ -2,28 +2,9 @@
  * entry points through the PLT, as driver-API code does.  Prints what it got, one "key=value"
  * per line, for the test to compare with the database.  Exit 0 when every call did what the
  * driver documents (the test runs it with FAKE_CUDA_FAIL=cuMemAlloc_v2@777=2). */
-#include <dlfcn.h>
 #include <stdio.h>
-#include <string.h>
 
-#include "fake_cuda.h"
-
-#define CHECK(call)                                                  \
-  do {                                                               \
-    CUresult rc_ = (call);                                           \
-    if (rc_ != CUDA_SUCCESS) {                                       \
-      printf("failed=%s rc=%d\n", #call, rc_);                       \
-      return 1;                                                      \
-    }                                                                \
-  } while (0)
-
-static const char *module_of(const void *fn) {
-  Dl_info info;
-  const char *slash;
-  if (!fn || !dladdr(fn, &info) || !info.dli_fname) return "none";
-  slash = strrchr(info.dli_fname, '/');
-  return slash ? slash + 1 : info.dli_fname;
-}
+#include "victim_util.h"
 
 int main(void) {
   CUcontext c0, c1;

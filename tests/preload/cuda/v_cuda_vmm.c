@@ -6,18 +6,8 @@
  *   h4 (1 MiB): mapped and left mapped, never released (leak, mapping open)
  * plus a failed cuMemCreate (FAKE_CUDA_FAIL=cuMemCreate@12345=2) and a reserve/free pair. */
 #include <stdio.h>
-#include <string.h>
 
-#include "fake_cuda.h"
-
-#define CHECK(call)                                                  \
-  do {                                                               \
-    CUresult rc_ = (call);                                           \
-    if (rc_ != CUDA_SUCCESS) {                                       \
-      printf("failed=%s rc=%d\n", #call, rc_);                       \
-      return 1;                                                      \
-    }                                                                \
-  } while (0)
+#include "victim_util.h"
 
 #define MIB (1ull << 20)
 
