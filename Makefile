@@ -289,6 +289,43 @@ $(FAKE_ANNOTATE_SO): tests/unit/fake/hq_fake_annotate.c include/heapql/annotate.
 	$(call quiet,CC,$<)$(CC) -std=gnu11 -g -O1 -fPIC -shared -Iinclude -o $@ $< -lpthread
 tests: $(FAKE_ANNOTATE_SO)
 
+# CUDA recorder tests: the libcuda.so.1 test double and the programs that call it (no toolkit,
+# no GPU).  Victims linked with it bind to the driver through the PLT and find it by RUNPATH.
+CUDA_TEST_DIR := $(TEST_BIN)/cuda
+CUDA_TEST_SRC := tests/preload/cuda
+CUDA_TEST_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O0 -fno-omit-frame-pointer -I$(CUDA_TEST_SRC)
+CUDA_TEST_RPATH := -Wl,-rpath,$(abspath $(CUDA_TEST_DIR))
+CUDA_TEST_ARTIFACTS := $(addprefix $(CUDA_TEST_DIR)/,libcuda.so.1 old/libcuda.so.1 v_cuda_plt \
+                         v_cuda_vmm v_cuda_threads v_cuda_dlopen v_cuda_probe v_next)
+$(CUDA_TEST_DIR)/libcuda.so.1: $(CUDA_TEST_SRC)/fake_libcuda.c $(CUDA_TEST_SRC)/fake_cuda.h
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) $(CUDA_TEST_CFLAGS) -fPIC -shared -Wl,-soname,libcuda.so.1 -Wl,-Bsymbolic -o $@ $< -ldl -lpthread
+$(CUDA_TEST_DIR)/old/libcuda.so.1: $(CUDA_TEST_SRC)/fake_libcuda.c $(CUDA_TEST_SRC)/fake_cuda.h
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) $(CUDA_TEST_CFLAGS) -DFAKE_CUDA_NO_VMM_CREATE -fPIC -shared -Wl,-soname,libcuda.so.1 -Wl,-Bsymbolic -o $@ $< -ldl -lpthread
+$(addprefix $(CUDA_TEST_DIR)/,v_cuda_plt v_cuda_vmm v_cuda_threads): $(CUDA_TEST_DIR)/%: $(CUDA_TEST_SRC)/%.c $(CUDA_TEST_SRC)/victim_util.h $(CUDA_TEST_SRC)/fake_cuda.h $(CUDA_TEST_DIR)/libcuda.so.1
+	$(call quiet,CC,$<)$(CC) $(CUDA_TEST_CFLAGS) -o $@ $< -L$(CUDA_TEST_DIR) -l:libcuda.so.1 $(CUDA_TEST_RPATH) -ldl -lpthread
+$(CUDA_TEST_DIR)/v_cuda_dlopen: $(CUDA_TEST_SRC)/v_cuda_dlopen.c $(CUDA_TEST_SRC)/victim_util.h $(CUDA_TEST_SRC)/fake_cuda.h
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CUDA_TEST_CFLAGS) -o $@ $< $(CUDA_TEST_RPATH) -ldl
+$(CUDA_TEST_DIR)/v_cuda_probe: $(CUDA_TEST_SRC)/v_cuda_probe.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CUDA_TEST_CFLAGS) -o $@ $< -ldl
+$(CUDA_TEST_DIR)/libvnext_%.so: $(CUDA_TEST_SRC)/libvnext_%.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CUDA_TEST_CFLAGS) -fPIC -shared -o $@ $< -ldl
+$(CUDA_TEST_DIR)/v_next: $(CUDA_TEST_SRC)/v_next.c $(CUDA_TEST_DIR)/libvnext_b.so $(CUDA_TEST_DIR)/libvnext_c.so
+	$(call quiet,CC,$<)$(CC) $(CUDA_TEST_CFLAGS) -o $@ $< -L$(CUDA_TEST_DIR) -Wl,--no-as-needed \
+	  -l:libvnext_b.so -l:libvnext_c.so $(CUDA_TEST_RPATH) -ldl
+tests: $(CUDA_TEST_ARTIFACTS)
+ifeq ($(HQ_CUDA),1)
+# Static cudart (nvcc's default), to check its driver bootstrap goes through the hooks.
+$(CUDA_TEST_DIR)/rt_bootstrap: $(CUDA_TEST_SRC)/rt_bootstrap.cu
+	@mkdir -p $(@D)
+	$(call quiet,NVCC,$<)$(NVCC) -O1 -g -o $@ $<
+tests: $(CUDA_TEST_DIR)/rt_bootstrap
+endif
+
 test: tests
 	$(Q)HEAPQL_TEST_BUILD=$(BUILD) $(SHELL) scripts/run-tests.sh $(UNIT_BINS) $(PRELOAD_TEST_BINS)
 

@@ -81,7 +81,42 @@ typedef struct {
   int64_t stack_id, realloc_from, region_id;
   uint32_t tid;
   uint64_t t_alloc, alloc_seq;
+  int cuda;                /* a CUDA block: device, stream and pool are its own */
+  int32_t device;          /* ordinal, -1 unknown */
+  uint64_t stream;
 } pending_t;
+
+/* CUDA VMM: physical handles and their mappings (hq_rec_cuda_call_t, "CUDA" below). */
+typedef struct {
+  int64_t id;              /* vmm_handles.id */
+  uint64_t handle, size, t_create, t_release;
+  int32_t device;
+  int released, freed;
+  uint32_t maps;           /* live mappings */
+  pending_t row;           /* its allocations row (kind cuda_vmm), written when the memory goes */
+} vmm_handle_t;
+
+typedef struct {
+  int64_t id;              /* vmm_mappings.id */
+  size_t handle_ix;        /* index+1 into handles, 0 = a handle the trace never saw */
+  uint64_t address, size, offset, t_map;
+} vmm_map_t;
+
+typedef struct {
+  int seen;                /* any CUDA call: samples carry device_bytes from then on */
+  uint64_t pinned_live;    /* cuda_host: pinned host memory, not device memory */
+  uint64_t peak_device, peak_device_t, heap_at_peak, mmap_at_peak;
+  uint64_t device_at_heap_peak;
+  int64_t next_call_id, next_handle_id, next_map_id;
+  int alloc_pending;       /* do_alloc is making a CUDA row: the three fields below are its */
+  int32_t device;
+  uint64_t stream, pool;
+  VEC(vmm_handle_t) handles;
+  VEC(vmm_map_t) maps;
+  hq_map_t handle_live;    /* handle -> handles index+1, until cuMemRelease */
+  hq_map_t map_live;       /* mapped address -> maps index+1, until cuMemUnmap */
+  sqlite3_stmt *ins_call, *ins_handle, *ins_map;
+} cuda_import_t;
 
 typedef struct {
   hq_db_t *db;
@@ -115,6 +150,7 @@ typedef struct {
   uint64_t last_rss;
 
   sqlite3_stmt *ins_alloc, *ins_frame, *ins_stack, *ins_sample, *ins_counter;
+  cuda_import_t cu;
 } import_t;
 
 static const char *kind_name(int kind) {
@@ -142,14 +178,16 @@ static const char *free_kind_name(int k) {
   }
 }
 
-/* Address spaces: heap, mmap, pool and device blocks never pair with each other. */
-enum { CLASS_HEAP = 1, CLASS_MMAP, CLASS_POOL, CLASS_DEVICE };
+/* Address spaces: heap, mmap, pool and device blocks never pair with each other.  Pinned host
+ * memory (cuda_host) is CUDA's but not on the device: paired apart, not in device_bytes. */
+enum { CLASS_HEAP = 1, CLASS_MMAP, CLASS_POOL, CLASS_DEVICE, CLASS_PINNED };
 
 static int class_of_kind(int kind) {
   switch (kind) {
   case HQ_KIND_MMAP: return CLASS_MMAP;
   case HQ_KIND_POOL: return CLASS_POOL;
-  case HQ_KIND_CUDA_DEVICE: case HQ_KIND_CUDA_MANAGED: case HQ_KIND_CUDA_HOST:
+  case HQ_KIND_CUDA_HOST: return CLASS_PINNED;
+  case HQ_KIND_CUDA_DEVICE: case HQ_KIND_CUDA_MANAGED:
   case HQ_KIND_CUDA_ASYNC: case HQ_KIND_CUDA_VMM: case HQ_KIND_CUDA_ARRAY:
     return CLASS_DEVICE;
   default: return CLASS_HEAP;
@@ -174,6 +212,7 @@ static uint64_t *class_total(import_t *im, int cls) {
   case CLASS_MMAP: return &im->mmap_live;
   case CLASS_POOL: return &im->pool_live;
   case CLASS_DEVICE: return &im->device_live;
+  case CLASS_PINNED: return &im->cu.pinned_live;
   default: return &im->heap_live;
   }
 }
@@ -401,8 +440,10 @@ static int write_row(import_t *im, pending_t *a, const uint64_t *t_free, int fre
   }
   sqlite3_bind_int64(st, 14, (int64_t)a->alloc_seq);
   if (a->realloc_from) sqlite3_bind_int64(st, 16, a->realloc_from);
-  if (a->kind == HQ_KIND_POOL) sqlite3_bind_int64(st, 17, (int64_t)a->pool);
+  if (a->kind == HQ_KIND_POOL || (a->cuda && a->pool)) sqlite3_bind_int64(st, 17, (int64_t)a->pool);
   if (a->region_id) sqlite3_bind_int64(st, 18, a->region_id);
+  if (a->cuda && a->device >= 0) sqlite3_bind_int64(st, 19, a->device);
+  if (a->cuda && a->kind == HQ_KIND_CUDA_ASYNC) sqlite3_bind_int64(st, 20, (int64_t)a->stream);
   if (sqlite3_step(st) != SQLITE_DONE) return hq__db_sqlerr(im->db, "allocations");
   im->rows++;
   return HQ_OK;
@@ -415,7 +456,7 @@ static int emit_sample(import_t *im, uint64_t t, const uint64_t *rss) {
   sqlite3_bind_int64(st, 2, (int64_t)t);
   sqlite3_bind_int64(st, 3, (int64_t)im->heap_live);
   sqlite3_bind_int64(st, 4, (int64_t)im->mmap_live);
-  if (im->device_live) sqlite3_bind_int64(st, 5, (int64_t)im->device_live);
+  if (im->device_live || im->cu.seen) sqlite3_bind_int64(st, 5, (int64_t)im->device_live);
   else sqlite3_bind_null(st, 5);
   if (rss) sqlite3_bind_int64(st, 6, (int64_t)*rss);
   else sqlite3_bind_null(st, 6);
@@ -460,6 +501,12 @@ static int do_alloc(import_t *im, stream_t *s, int kind, uint64_t t, uint64_t pt
   a.alloc_seq = ++s->alloc_seq;
   a.realloc_from = realloc_from;
   a.region_id = s->regions.n ? s->regions.v[s->regions.n - 1] : 0;
+  if (im->cu.alloc_pending) {
+    a.cuda = 1;
+    a.device = im->cu.device;
+    a.stream = im->cu.stream;
+    a.pool = im->cu.pool;
+  }
   key = live_key(cls, ptr);
   if (hq__map_del(&im->live, key, &idx)) {
     /* Handed out again while we thought it live: its release was not seen (MAP_FIXED over a
@@ -486,16 +533,17 @@ static int do_alloc(import_t *im, stream_t *s, int kind, uint64_t t, uint64_t pt
     im->peak_heap = im->heap_live;
     im->peak_heap_t = t;
     im->peak_mmap_at_heap_peak = im->mmap_live;
+    im->cu.device_at_heap_peak = im->device_live;
   }
   if (cls == CLASS_MMAP && im->mmap_live > im->peak_mmap) im->peak_mmap = im->mmap_live;
   return HQ_OK;
 }
 
-/* Release ptr; *out_id gets the released row's id (0 if unknown). */
-static int do_free(import_t *im, stream_t *s, int free_kind, uint64_t t, uint64_t ptr,
-                   uint64_t stack_hash, int64_t *out_id) {
+/* Release ptr in address space cls; *out_id gets the released row's id (0 if unknown). */
+static int do_free_in(import_t *im, stream_t *s, int cls, int free_kind, uint64_t t, uint64_t ptr,
+                      uint64_t stack_hash, int64_t *out_id) {
   uint64_t idx;
-  int cls = class_of_free(free_kind), rc;
+  int rc;
   int64_t free_stack = 0;
   pending_t *a;
   if (out_id) *out_id = 0;
@@ -509,6 +557,332 @@ static int do_free(import_t *im, stream_t *s, int free_kind, uint64_t t, uint64_
   if ((rc = write_row(im, a, &t, free_kind, s->tid, s->alloc_seq, free_stack))) return rc;
   if (out_id) *out_id = a->id; /* assigned by write_row */
   VEC_PUSH(im->pend_free, (uint32_t)(idx - 1), rc);
+  return rc;
+}
+
+static int do_free(import_t *im, stream_t *s, int free_kind, uint64_t t, uint64_t ptr,
+                   uint64_t stack_hash, int64_t *out_id) {
+  return do_free_in(im, s, class_of_free(free_kind), free_kind, t, ptr, stack_hash, out_id);
+}
+
+/* ---- CUDA: driver calls, device totals, VMM handles and mappings ----
+ *
+ * One HQ_REC_CUDA_CALL per wrapped driver call becomes one cuda_calls row (failed calls too).
+ * A successful call then acts on memory: an allocation row (kinds cuda_device, cuda_managed,
+ * cuda_host, cuda_async), the release of one, or VMM bookkeeping.  Releases take effect at the
+ * time the call was entered, allocations at the time it returned, so a block given back by one
+ * thread and handed out again to another pairs in the right order.
+ *
+ * VMM: cuMemCreate's handle is physical memory (an allocation row of kind cuda_vmm whose
+ * address is the handle); it is returned only once cuMemRelease was called AND every mapping of
+ * it is unmapped, whichever comes last.  Address reservations hold no memory.
+ */
+
+static const char *cuda_api_name(int api) {
+#define HQ_CU_NAME_(id, name, role, kind) [id] = name,
+  static const char *const names[HQ_CU_MAX_] = {HQ_CUDA_API_MAP(HQ_CU_NAME_)};
+#undef HQ_CU_NAME_
+  return api > 0 && api < HQ_CU_MAX_ ? names[api] : NULL;
+}
+
+static int cuda_api_role(int api) {
+#define HQ_CU_ROLE_(id, name, role, kind) [id] = role,
+  static const int roles[HQ_CU_MAX_] = {HQ_CUDA_API_MAP(HQ_CU_ROLE_)};
+#undef HQ_CU_ROLE_
+  return api > 0 && api < HQ_CU_MAX_ ? roles[api] : 0;
+}
+
+static int cuda_api_kind(int api) {
+#define HQ_CU_KIND_(id, name, role, kind) [id] = kind,
+  static const int kinds[HQ_CU_MAX_] = {HQ_CUDA_API_MAP(HQ_CU_KIND_)};
+#undef HQ_CU_KIND_
+  return api > 0 && api < HQ_CU_MAX_ ? kinds[api] : 0;
+}
+
+static int cuda_api_has_stream(int api) {
+  switch (api) {
+  case HQ_CU_MEM_ALLOC_ASYNC: case HQ_CU_MEM_ALLOC_ASYNC_PTSZ: case HQ_CU_MEM_ALLOC_POOL_ASYNC:
+  case HQ_CU_MEM_ALLOC_POOL_ASYNC_PTSZ: case HQ_CU_MEM_FREE_ASYNC: case HQ_CU_MEM_FREE_ASYNC_PTSZ:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* When the call acts in the merge: releases when entered, everything else when it returned. */
+static uint64_t cuda_order_t(const hq_rec_cuda_call_t *c) {
+  int role = cuda_api_role(c->hdr.kind);
+  int release = role == HQ_CU_ROLE_FREE || role == HQ_CU_ROLE_VMM_RELEASE || role == HQ_CU_ROLE_VMM_UNMAP;
+  return release && c->duration_ns <= c->t ? c->t - c->duration_ns : c->t;
+}
+
+static uint64_t nz_key(uint64_t v) { return v ? v : 1ull << 63; }
+
+static int cuda_prepare(import_t *im) {
+  int rc;
+  if (im->cu.ins_call) return HQ_OK;
+  if ((rc = hq__map_init(&im->cu.handle_live, 64)) || (rc = hq__map_init(&im->cu.map_live, 64)))
+    return rc;
+  if ((rc = hq__db_prepare(im->db,
+      "INSERT INTO cuda_calls(id, pid, tid, t, api, result, address, handle, size, flags, stream, "
+      "pool, device, duration_ns, stack_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+      "?12, ?13, ?14, ?15)", &im->cu.ins_call))) return rc;
+  if ((rc = hq__db_prepare(im->db,
+      "INSERT INTO vmm_handles(id, pid, handle, size, device, t_create, t_release, stack_id) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &im->cu.ins_handle))) return rc;
+  return hq__db_prepare(im->db,
+      "INSERT INTO vmm_mappings(id, pid, handle_id, address, size, offset, t_map, t_unmap) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &im->cu.ins_map);
+}
+
+static void cuda_free(import_t *im) {
+  sqlite3_finalize(im->cu.ins_call);
+  sqlite3_finalize(im->cu.ins_handle);
+  sqlite3_finalize(im->cu.ins_map);
+  im->cu.ins_call = im->cu.ins_handle = im->cu.ins_map = NULL;
+  free(im->cu.handles.v);
+  free(im->cu.maps.v);
+  memset(&im->cu.handles, 0, sizeof im->cu.handles);
+  memset(&im->cu.maps, 0, sizeof im->cu.maps);
+  hq__map_free(&im->cu.handle_live);
+  hq__map_free(&im->cu.map_live);
+}
+
+static void cuda_note_peak(import_t *im, uint64_t t) {
+  if (im->device_live <= im->cu.peak_device) return;
+  im->cu.peak_device = im->device_live;
+  im->cu.peak_device_t = t;
+  im->cu.heap_at_peak = im->heap_live;
+  im->cu.mmap_at_peak = im->mmap_live;
+}
+
+static int cuda_insert_call(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c, int64_t stack_id) {
+  sqlite3_stmt *st = im->cu.ins_call;
+  const char *name = cuda_api_name(c->hdr.kind);
+  char unknown[32];
+  if (!name) {
+    snprintf(unknown, sizeof unknown, "unknown_%u", (unsigned)c->hdr.kind);
+    name = unknown;
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  sqlite3_bind_int64(st, 1, ++im->cu.next_call_id);
+  sqlite3_bind_int64(st, 2, im->hdr->pid);
+  sqlite3_bind_int64(st, 3, s->tid);
+  sqlite3_bind_int64(st, 4, (int64_t)(c->duration_ns <= c->t ? c->t - c->duration_ns : c->t));
+  sqlite3_bind_text(st, 5, name, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 6, c->result);
+  if (c->address) sqlite3_bind_int64(st, 7, (int64_t)c->address);
+  if (c->handle) sqlite3_bind_int64(st, 8, (int64_t)c->handle);
+  if (c->size || cuda_api_role(c->hdr.kind) == HQ_CU_ROLE_ALLOC) sqlite3_bind_int64(st, 9, (int64_t)c->size);
+  sqlite3_bind_int64(st, 10, (int64_t)c->flags);
+  if (cuda_api_has_stream(c->hdr.kind)) sqlite3_bind_int64(st, 11, (int64_t)c->stream);
+  if (c->pool) sqlite3_bind_int64(st, 12, (int64_t)c->pool);
+  if (c->device >= 0) sqlite3_bind_int64(st, 13, c->device);
+  sqlite3_bind_int64(st, 14, (int64_t)c->duration_ns);
+  if (stack_id) sqlite3_bind_int64(st, 15, stack_id);
+  if (sqlite3_step(st) != SQLITE_DONE) return hq__db_sqlerr(im->db, "cuda_calls");
+  return HQ_OK;
+}
+
+static int cuda_write_handle(import_t *im, const vmm_handle_t *h) {
+  sqlite3_stmt *st = im->cu.ins_handle;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  sqlite3_bind_int64(st, 1, h->id);
+  sqlite3_bind_int64(st, 2, im->hdr->pid);
+  sqlite3_bind_int64(st, 3, (int64_t)h->handle);
+  sqlite3_bind_int64(st, 4, (int64_t)h->size);
+  if (h->device >= 0) sqlite3_bind_int64(st, 5, h->device);
+  sqlite3_bind_int64(st, 6, (int64_t)h->t_create);
+  if (h->released) sqlite3_bind_int64(st, 7, (int64_t)h->t_release);
+  if (h->row.stack_id) sqlite3_bind_int64(st, 8, h->row.stack_id);
+  if (sqlite3_step(st) != SQLITE_DONE) return hq__db_sqlerr(im->db, "vmm_handles");
+  return HQ_OK;
+}
+
+static int cuda_write_map(import_t *im, const vmm_map_t *m, const uint64_t *t_unmap) {
+  sqlite3_stmt *st = im->cu.ins_map;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  sqlite3_bind_int64(st, 1, m->id);
+  sqlite3_bind_int64(st, 2, im->hdr->pid);
+  if (m->handle_ix) sqlite3_bind_int64(st, 3, im->cu.handles.v[m->handle_ix - 1].id);
+  sqlite3_bind_int64(st, 4, (int64_t)m->address);
+  sqlite3_bind_int64(st, 5, (int64_t)m->size);
+  sqlite3_bind_int64(st, 6, (int64_t)m->offset);
+  sqlite3_bind_int64(st, 7, (int64_t)m->t_map);
+  if (t_unmap) sqlite3_bind_int64(st, 8, (int64_t)*t_unmap);
+  if (sqlite3_step(st) != SQLITE_DONE) return hq__db_sqlerr(im->db, "vmm_mappings");
+  return HQ_OK;
+}
+
+/* The physical memory of handle h is gone (released and unmapped) at t. */
+static int vmm_free(import_t *im, stream_t *s, vmm_handle_t *h, uint64_t t, int64_t free_stack) {
+  int rc;
+  h->freed = 1;
+  if (h->device >= 0) im->device_live -= h->size;
+  if ((rc = write_row(im, &h->row, &t, HQ_FREE_CUDA, s->tid, s->alloc_seq, free_stack))) return rc;
+  return cuda_write_handle(im, h);
+}
+
+static int vmm_release(import_t *im, stream_t *s, uint64_t handle, uint64_t t, int64_t stack) {
+  uint64_t ix;
+  vmm_handle_t *h;
+  if (!hq__map_del(&im->cu.handle_live, nz_key(handle), &ix)) {
+    im->unmatched_frees++;
+    return HQ_OK;
+  }
+  h = &im->cu.handles.v[ix - 1];
+  h->released = 1;
+  h->t_release = t;
+  return h->maps ? HQ_OK : vmm_free(im, s, h, t, stack);
+}
+
+static int vmm_create(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c, int64_t stack_id) {
+  vmm_handle_t h;
+  int rc = HQ_OK;
+  /* The driver hands out a handle value again only after it was released: that release was
+   * not seen.  Treat it as released now. */
+  if (hq__map_get(&im->cu.handle_live, nz_key(c->handle), &(uint64_t){0}) &&
+      (rc = vmm_release(im, s, c->handle, c->t, 0)))
+    return rc;
+  memset(&h, 0, sizeof h);
+  h.id = ++im->cu.next_handle_id;
+  h.handle = c->handle;
+  h.size = c->size;
+  h.device = c->device;
+  h.t_create = c->t;
+  h.row.kind = HQ_KIND_CUDA_VMM;
+  h.row.address = c->handle;
+  h.row.size = c->size;
+  h.row.stack_id = stack_id;
+  h.row.tid = s->tid;
+  h.row.t_alloc = c->t;
+  h.row.alloc_seq = ++s->alloc_seq;
+  h.row.region_id = s->regions.n ? s->regions.v[s->regions.n - 1] : 0;
+  h.row.cuda = 1;
+  h.row.device = c->device;
+  VEC_PUSH(im->cu.handles, h, rc);
+  if (rc) return rc;
+  if ((rc = hq__map_put(&im->cu.handle_live, nz_key(c->handle), im->cu.handles.n))) return rc;
+  /* A handle on a host location (CUDA 12.2+) is not device memory. */
+  if (c->device >= 0) im->device_live += c->size;
+  cuda_note_peak(im, c->t);
+  return HQ_OK;
+}
+
+static int vmm_unmap_one(import_t *im, stream_t *s, uint64_t addr, uint64_t t, int64_t stack,
+                         uint64_t *out_size) {
+  uint64_t ix;
+  vmm_map_t *m;
+  int rc;
+  *out_size = 0;
+  if (!hq__map_del(&im->cu.map_live, nz_key(addr), &ix)) return HQ_OK;
+  m = &im->cu.maps.v[ix - 1];
+  *out_size = m->size;
+  if ((rc = cuda_write_map(im, m, &t))) return rc;
+  if (m->handle_ix) {
+    vmm_handle_t *h = &im->cu.handles.v[m->handle_ix - 1];
+    if (h->maps) h->maps--;
+    if (!h->maps && h->released && !h->freed) return vmm_free(im, s, h, t, stack);
+  }
+  return HQ_OK;
+}
+
+static int vmm_map(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c) {
+  vmm_map_t m;
+  uint64_t ix = 0, dummy;
+  int rc = HQ_OK;
+  if (hq__map_get(&im->cu.map_live, nz_key(c->address), &dummy) &&
+      (rc = vmm_unmap_one(im, s, c->address, c->t, 0, &dummy)))
+    return rc; /* mapped again: its unmap was not seen */
+  memset(&m, 0, sizeof m);
+  m.id = ++im->cu.next_map_id;
+  if (hq__map_get(&im->cu.handle_live, nz_key(c->handle), &ix)) {
+    m.handle_ix = (size_t)ix;
+    im->cu.handles.v[ix - 1].maps++;
+  }
+  m.address = c->address;
+  m.size = c->size;
+  m.offset = c->aux;
+  m.t_map = c->t;
+  VEC_PUSH(im->cu.maps, m, rc);
+  if (rc) return rc;
+  return hq__map_put(&im->cu.map_live, nz_key(c->address), im->cu.maps.n);
+}
+
+/* cuMemUnmap takes a whole mapped range: every mapping from address on, back to back. */
+static int vmm_unmap(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c, uint64_t t, int64_t stack) {
+  uint64_t addr = c->address, end = c->address + c->size, size;
+  int rc;
+  while (addr < end) {
+    if ((rc = vmm_unmap_one(im, s, addr, t, stack, &size))) return rc;
+    if (!size) break;
+    addr += size;
+  }
+  return HQ_OK;
+}
+
+static int cuda_call(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c) {
+  int api = c->hdr.kind, kind = cuda_api_kind(api), rc;
+  uint64_t t_enter = cuda_order_t(c);
+  int64_t stack_id = 0;
+  im->cu.seen = 1;
+  if ((rc = cuda_prepare(im))) return rc;
+  if ((rc = stack_id_for(im, c->stack, &stack_id))) return rc;
+  if ((rc = cuda_insert_call(im, s, c, stack_id))) return rc;
+  if (c->result != 0) return HQ_OK;
+  switch (cuda_api_role(api)) {
+  case HQ_CU_ROLE_ALLOC:
+    im->cu.alloc_pending = 1;
+    im->cu.device = kind == HQ_KIND_CUDA_HOST ? -1 : c->device; /* host memory has no device */
+    im->cu.stream = c->stream;
+    im->cu.pool = c->pool;
+    rc = do_alloc(im, s, kind, c->t, c->address, c->size, 0, c->stack, 0);
+    im->cu.alloc_pending = 0;
+    cuda_note_peak(im, c->t);
+    return rc;
+  case HQ_CU_ROLE_FREE:
+    return do_free_in(im, s, kind == HQ_KIND_CUDA_HOST ? CLASS_PINNED : CLASS_DEVICE, HQ_FREE_CUDA,
+                      t_enter, c->address, c->stack, NULL);
+  case HQ_CU_ROLE_VMM_CREATE:
+    return vmm_create(im, s, c, stack_id);
+  case HQ_CU_ROLE_VMM_RELEASE:
+    return vmm_release(im, s, c->handle, t_enter, stack_id);
+  case HQ_CU_ROLE_VMM_MAP:
+    return vmm_map(im, s, c);
+  case HQ_CU_ROLE_VMM_UNMAP:
+    return vmm_unmap(im, s, c, t_enter, stack_id);
+  default:
+    return HQ_OK; /* address reservations: the cuda_calls row is all */
+  }
+}
+
+/* At the end: VMM rows still open, and one sample at the exact device peak. */
+static int cuda_finish(import_t *im) {
+  int rc = HQ_OK;
+  if (!im->cu.seen) return HQ_OK;
+  for (size_t i = 0; i < im->cu.maps.n && !rc; i++) {
+    uint64_t ix;
+    if (hq__map_get(&im->cu.map_live, nz_key(im->cu.maps.v[i].address), &ix) && ix == i + 1)
+      rc = cuda_write_map(im, &im->cu.maps.v[i], NULL);
+  }
+  for (size_t i = 0; i < im->cu.handles.n && !rc; i++) {
+    vmm_handle_t *h = &im->cu.handles.v[i];
+    if (h->freed) continue;
+    if (!(rc = write_row(im, &h->row, NULL, 0, 0, 0, 0))) rc = cuda_write_handle(im, h);
+  }
+  if (!rc && im->cu.peak_device) {
+    uint64_t heap = im->heap_live, mmap = im->mmap_live, dev = im->device_live;
+    im->heap_live = im->cu.heap_at_peak;
+    im->mmap_live = im->cu.mmap_at_peak;
+    im->device_live = im->cu.peak_device;
+    rc = emit_sample(im, im->cu.peak_device_t, NULL);
+    im->heap_live = heap;
+    im->mmap_live = mmap;
+    im->device_live = dev;
+  }
   return rc;
 }
 
@@ -539,6 +913,12 @@ static void stream_advance(import_t *im, stream_t *s) {
       s->cur = h;
       s->sub = 1;
       s->t = ((const hq_rec_time_t *)h)->t;
+      return;
+    case HQ_REC_CUDA_CALL:
+      if (h->len < sizeof(hq_rec_cuda_call_t)) continue;
+      s->cur = h;
+      s->sub = 1;
+      s->t = cuda_order_t((const hq_rec_cuda_call_t *)h);
       return;
     case HQ_REC_REALLOC: {
       const hq_rec_realloc_t *r = (const hq_rec_realloc_t *)h;
@@ -644,6 +1024,9 @@ static int process(import_t *im, stream_t *s) {
     if (sqlite3_step(im->ins_counter) != SQLITE_DONE) rc = hq__db_sqlerr(im->db, "counters");
     break;
   }
+  case HQ_REC_CUDA_CALL:
+    rc = cuda_call(im, s, (const hq_rec_cuda_call_t *)h);
+    break;
   default:
     break;
   }
@@ -827,6 +1210,8 @@ static int write_meta(import_t *im) {
   SETI("peak_heap_bytes", im->peak_heap);
   SETI("peak_heap_t", im->peak_heap_t);
   SETI("peak_mmap_bytes", im->peak_mmap);
+  SETI("peak_device_bytes", im->cu.peak_device);
+  if (im->cu.peak_device) SETI("peak_device_t", im->cu.peak_device_t);
   if (im->rss.n) {
     SETI("peak_rss_bytes", peak_rss);
     SETI("peak_rss_t", peak_rss_t);
@@ -858,8 +1243,8 @@ static int prepare_all(import_t *im) {
   if ((rc = hq__db_prepare(im->db,
       "INSERT INTO allocations(id, pid, kind, address, size, alignment, stack_id, tid, t_alloc, "
       "t_free, free_stack_id, free_tid, free_kind, alloc_seq, free_seq, realloc_from, pool, "
-      "region_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-      "?17, ?18)", &im->ins_alloc))) return rc;
+      "region_id, device, stream) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+      "?14, ?15, ?16, ?17, ?18, ?19, ?20)", &im->ins_alloc))) return rc;
   if ((rc = hq__db_prepare(im->db,
       "INSERT INTO frames(id, module_id, ip, offset) VALUES(?1, ?2, ?3, ?4)", &im->ins_frame)))
     return rc;
@@ -886,17 +1271,21 @@ static int finish_rows(import_t *im) {
   if (!im->rss.n && (rc = emit_sample(im, t_end, NULL))) return rc;
   /* One sample at the exact peak, so the timeline shows it. */
   if (im->peak_heap) {
-    uint64_t heap = im->heap_live, mmap = im->mmap_live;
+    uint64_t heap = im->heap_live, mmap = im->mmap_live, dev = im->device_live;
     im->heap_live = im->peak_heap;
     im->mmap_live = im->peak_mmap_at_heap_peak;
+    im->device_live = im->cu.device_at_heap_peak;
     rc = emit_sample(im, im->peak_heap_t, NULL);
     im->heap_live = heap;
     im->mmap_live = mmap;
+    im->device_live = dev;
   }
+  if (!rc) rc = cuda_finish(im);
   return rc;
 }
 
 static void import_free(import_t *im) {
+  cuda_free(im);
   sqlite3_finalize(im->ins_alloc);
   sqlite3_finalize(im->ins_frame);
   sqlite3_finalize(im->ins_stack);
@@ -1000,6 +1389,7 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
   sqlite3_finalize(im.ins_stack); im.ins_stack = NULL;
   sqlite3_finalize(im.ins_sample); im.ins_sample = NULL;
   sqlite3_finalize(im.ins_counter); im.ins_counter = NULL;
+  cuda_free(&im);
   hq_db_close(im.db);
   im.db = NULL;
   if (rename(tmp_path, db_path) != 0)

@@ -74,6 +74,7 @@ enum {
   HQ_REC_REGION_BEGIN,   /* hq_rec_region_t + name */
   HQ_REC_REGION_END,     /* hq_rec_region_t (name empty) */
   HQ_REC_COUNTER,        /* hq_rec_counter_t + name */
+  HQ_REC_CUDA_CALL,      /* hq_rec_cuda_call_t: one wrapped CUDA driver call, after it returned */
 };
 
 /* Allocation kinds; the names the database uses are in hq_kind_name(). */
@@ -219,6 +220,66 @@ typedef struct hq_rec_end_s {
   uint64_t dropped;       /* events lost (recorder degraded) */
   uint64_t recorder_bytes;/* memory the recorder itself held at its peak */
 } hq_rec_end_t;
+
+/* ---- CUDA driver calls ----
+ *
+ * The driver entry points the recorder wraps (preload/hq_cuda_hooks.c): the id stored in the
+ * record's hdr.kind, the exported name, what a successful call does to memory, and the kind of
+ * the block it hands out (or, for releases, the kind that picks the address space).  Ids are
+ * part of the trace format: new entry points are appended, never inserted.
+ */
+enum {
+  HQ_CU_ROLE_ALLOC = 1,   /* hands out a block: address, size */
+  HQ_CU_ROLE_FREE,        /* releases a block (cuMemFreeAsync: the release is requested on a stream) */
+  HQ_CU_ROLE_VMM_CREATE,  /* physical memory: handle, size */
+  HQ_CU_ROLE_VMM_RELEASE, /* the handle is released; memory goes when its last mapping goes */
+  HQ_CU_ROLE_VMM_MAP,     /* handle mapped at address, size, offset (aux) */
+  HQ_CU_ROLE_VMM_UNMAP,   /* every mapping inside [address, address + size) */
+  HQ_CU_ROLE_VA,          /* address-range reservation: no memory */
+};
+
+#define HQ_CUDA_API_MAP(XX)                                                                   \
+  XX(HQ_CU_MEM_ALLOC,                "cuMemAlloc_v2",                HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_DEVICE)  \
+  XX(HQ_CU_MEM_ALLOC_PITCH,          "cuMemAllocPitch_v2",           HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_DEVICE)  \
+  XX(HQ_CU_MEM_ALLOC_MANAGED,        "cuMemAllocManaged",            HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_MANAGED) \
+  XX(HQ_CU_MEM_ALLOC_HOST,           "cuMemAllocHost_v2",            HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_HOST)    \
+  XX(HQ_CU_MEM_HOST_ALLOC,           "cuMemHostAlloc",               HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_HOST)    \
+  XX(HQ_CU_MEM_ALLOC_ASYNC,          "cuMemAllocAsync",              HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_ASYNC)   \
+  XX(HQ_CU_MEM_ALLOC_ASYNC_PTSZ,     "cuMemAllocAsync_ptsz",         HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_ASYNC)   \
+  XX(HQ_CU_MEM_ALLOC_POOL_ASYNC,     "cuMemAllocFromPoolAsync",      HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_ASYNC)   \
+  XX(HQ_CU_MEM_ALLOC_POOL_ASYNC_PTSZ,"cuMemAllocFromPoolAsync_ptsz", HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_ASYNC)   \
+  XX(HQ_CU_MEM_FREE,                 "cuMemFree_v2",                 HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_DEVICE)  \
+  XX(HQ_CU_MEM_FREE_HOST,            "cuMemFreeHost",                HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_HOST)    \
+  XX(HQ_CU_MEM_FREE_ASYNC,           "cuMemFreeAsync",               HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_DEVICE)  \
+  XX(HQ_CU_MEM_FREE_ASYNC_PTSZ,      "cuMemFreeAsync_ptsz",          HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_DEVICE)  \
+  XX(HQ_CU_MEM_CREATE,               "cuMemCreate",                  HQ_CU_ROLE_VMM_CREATE,  HQ_KIND_CUDA_VMM) \
+  XX(HQ_CU_MEM_RELEASE,              "cuMemRelease",                 HQ_CU_ROLE_VMM_RELEASE, HQ_KIND_CUDA_VMM) \
+  XX(HQ_CU_MEM_MAP,                  "cuMemMap",                     HQ_CU_ROLE_VMM_MAP,     HQ_KIND_CUDA_VMM) \
+  XX(HQ_CU_MEM_UNMAP,                "cuMemUnmap",                   HQ_CU_ROLE_VMM_UNMAP,   HQ_KIND_CUDA_VMM) \
+  XX(HQ_CU_MEM_ADDRESS_RESERVE,      "cuMemAddressReserve",          HQ_CU_ROLE_VA,          0)               \
+  XX(HQ_CU_MEM_ADDRESS_FREE,         "cuMemAddressFree",             HQ_CU_ROLE_VA,          0)
+
+#define HQ_CU_ENUM_(id, name, role, kind) id,
+enum { HQ_CU_NONE_ = 0, HQ_CUDA_API_MAP(HQ_CU_ENUM_) HQ_CU_MAX_ };
+#undef HQ_CU_ENUM_
+
+#define HQ_CU_STREAM_PER_THREAD 2u  /* CU_STREAM_PER_THREAD: what stream 0 means to a _ptsz call */
+
+typedef struct hq_rec_cuda_call_s {
+  hq_rec_hdr_t hdr;     /* kind = HQ_CU_* */
+  uint64_t t;           /* when the call returned (ns since t0) */
+  uint64_t duration_ns; /* it was entered at t - duration_ns */
+  uint64_t address;     /* the pointer or address the call handed out or took; 0 if none */
+  uint64_t handle;      /* VMM handle (cuMemCreate, cuMemRelease, cuMemMap) */
+  uint64_t size;        /* bytes; pitch x height for cuMemAllocPitch */
+  uint64_t flags;       /* the call's flags argument (ElementSizeBytes for cuMemAllocPitch) */
+  uint64_t stream;      /* CUstream as a number; a _ptsz call's stream 0 as HQ_CU_STREAM_PER_THREAD */
+  uint64_t pool;        /* CUmemoryPool of cuMemAllocFromPoolAsync */
+  uint64_t aux;         /* pitch (cuMemAllocPitch), offset (cuMemMap), alignment (cuMemAddressReserve) */
+  uint64_t stack;       /* stack hash of the caller */
+  int32_t  result;      /* CUresult; 0 = CUDA_SUCCESS */
+  int32_t  device;      /* device ordinal: the current context's, or cuMemCreate's location; -1 unknown */
+} hq_rec_cuda_call_t;
 
 #define HQ_REC_ALIGN(n) (((n) + 7u) & ~7u)
 

@@ -169,6 +169,19 @@ void hq__record_munmap(const void *p, size_t len) {
   hq_guard_leave();
 }
 
+void hq__record_cuda_call(hq_rec_cuda_call_t *rec) {
+  hq_ring_t *r;
+  hq_guard_enter();
+  r = my_ring();
+  if (hq_likely(r != NULL)) {
+    rec->hdr.type = HQ_REC_CUDA_CALL;
+    rec->hdr.len = sizeof *rec;
+    rec->stack = intern_stack(r);
+    hq__ring_push(r, rec, sizeof *rec);
+  }
+  hq_guard_leave();
+}
+
 void hq__record_region(int type, const char *name) {
   struct {
     hq_rec_region_t rec;

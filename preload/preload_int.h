@@ -149,6 +149,8 @@ void hq__record_munmap(const void *p, size_t len);
 void hq__record_region(int type, const char *name);
 void hq__record_counter(const char *name, double value);
 void hq__record_thread_exit(void);
+/* Stamp rec with the caller's stack and append it (the hook filled every other field). */
+void hq__record_cuda_call(hq_rec_cuda_call_t *rec);
 uint64_t hq__now(void);                     /* ns since t0 */
 
 /* ---- hq_writer.c ---- */
@@ -179,6 +181,12 @@ void hq__modmap_refresh(void);                 /* after dlopen/dlclose, and at s
 void hq__modmap_rewrite(void);                 /* all live modules again (fork child) */
 void hq__modmap_poll(void);                    /* writer: refresh if the loader's counters moved */
 void hq__modmap_self(uintptr_t *lo, uintptr_t *hi);
+
+/* ---- hq_cuda_hooks.c: the CUDA driver boundary (and the exported dlsym, hq_dlsym.S) ---- */
+extern void *hq__real_dlsym;                 /* read by the hq_dlsym.S stub */
+void  hq__cuda_dlsym_init(void);             /* resolve hq__real_dlsym with dlvsym */
+int   hq__cuda_wraps(const char *name);      /* 1 if dlsym of this exact name is ours to map */
+void *hq__cuda_dlsym(void *handle, const char *name); /* real dlsym, then our hook by identity */
 
 /* ---- hq_init.c ---- */
 typedef struct hq_state_s {
