@@ -150,6 +150,7 @@ typedef struct {
   uint64_t last_rss;
 
   sqlite3_stmt *ins_alloc, *ins_frame, *ins_stack, *ins_sample, *ins_counter;
+  hq__agg_t *agg;         /* streaming aggregates (hq_aggregate.c), fed in time order */
   cuda_import_t cu;
 } import_t;
 
@@ -414,6 +415,40 @@ static int stack_id_for(import_t *im, uint64_t hash, int64_t *out) {
 
 /* ---- rows ---- */
 
+/* The aggregate tables are built while the events stream by, in the order the sweep meets
+ * them (time order): one feed per allocation, one per release. */
+static int agg_alloc(import_t *im, const pending_t *a) {
+  hq__agg_event_t ev;
+  if (!im->agg) return HQ_OK;
+  memset(&ev, 0, sizeof ev);
+  ev.kind = kind_name(a->kind);
+  ev.stack_id = a->stack_id;
+  ev.has_stack = a->stack_id != 0;
+  ev.size = a->size;
+  ev.t = (int64_t)a->t_alloc;
+  ev.from_realloc = a->realloc_from != 0;
+  return hq__agg_alloc(im->agg, &ev);
+}
+
+static int agg_free(import_t *im, const pending_t *a, uint64_t t_free, int free_kind,
+                    uint32_t free_tid, uint64_t free_seq) {
+  hq__agg_event_t ev;
+  if (!im->agg) return HQ_OK;
+  memset(&ev, 0, sizeof ev);
+  ev.kind = kind_name(a->kind);
+  ev.stack_id = a->stack_id;
+  ev.has_stack = a->stack_id != 0;
+  ev.size = a->size;
+  ev.t = (int64_t)t_free;
+  ev.from_realloc = a->realloc_from != 0;
+  ev.free_kind = free_kind_name(free_kind);
+  ev.tid = a->tid;
+  ev.alloc_seq = (int64_t)a->alloc_seq;
+  ev.free_tid = free_tid;
+  ev.free_seq = (int64_t)free_seq;
+  return hq__agg_free(im->agg, &ev);
+}
+
 /* Rows get ascending ids in the order they are written (when the block's fate is known), so
  * SQLite appends instead of searching the b-tree; allocation order is t_alloc. */
 static int write_row(import_t *im, pending_t *a, const uint64_t *t_free, int free_kind,
@@ -446,7 +481,7 @@ static int write_row(import_t *im, pending_t *a, const uint64_t *t_free, int fre
   if (a->cuda && a->kind == HQ_KIND_CUDA_ASYNC) sqlite3_bind_int64(st, 20, (int64_t)a->stream);
   if (sqlite3_step(st) != SQLITE_DONE) return hq__db_sqlerr(im->db, "allocations");
   im->rows++;
-  return HQ_OK;
+  return t_free ? agg_free(im, a, *t_free, free_kind, free_tid, free_seq) : HQ_OK;
 }
 
 static int emit_sample(import_t *im, uint64_t t, const uint64_t *rss) {
@@ -528,6 +563,7 @@ static int do_alloc(import_t *im, stream_t *s, int kind, uint64_t t, uint64_t pt
     idx = im->pend.n - 1;
   }
   if ((rc = hq__map_put(&im->live, key, idx + 1))) return rc;
+  if ((rc = agg_alloc(im, &im->pend.v[idx]))) return rc;
   *total += size;
   if (cls == CLASS_HEAP && im->heap_live > im->peak_heap) {
     im->peak_heap = im->heap_live;
@@ -766,6 +802,7 @@ static int vmm_create(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c, in
   VEC_PUSH(im->cu.handles, h, rc);
   if (rc) return rc;
   if ((rc = hq__map_put(&im->cu.handle_live, nz_key(c->handle), im->cu.handles.n))) return rc;
+  if ((rc = agg_alloc(im, &h.row))) return rc;
   /* A handle on a host location (CUDA 12.2+) is not device memory. */
   if (c->device >= 0) im->device_live += c->size;
   cuda_note_peak(im, c->t);
@@ -1285,6 +1322,8 @@ static int finish_rows(import_t *im) {
 }
 
 static void import_free(import_t *im) {
+  if (im->agg) hq__agg_abort(im->agg);
+  im->agg = NULL;
   cuda_free(im);
   sqlite3_finalize(im->ins_alloc);
   sqlite3_finalize(im->ins_frame);
@@ -1362,6 +1401,7 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
     FAIL(rc, "%s", hq_db_errmsg(im.db));
   in_txn = 1;
   if ((rc = prepare_all(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
+  if ((rc = hq__agg_begin(im.db, &im.agg))) FAIL(rc, "%s", hq_db_errmsg(im.db));
   if ((rc = write_modules(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
   hq__progress_init(&prog, opts->progress, "importing", 0);
   if ((rc = pass2(&im, &prog))) FAIL(rc, "%s", im.db->errmsg[0] ? hq_db_errmsg(im.db) : hq_strerror(rc));
@@ -1373,11 +1413,11 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
    * aggregate tables.  Ad-hoc queries that filter allocations by stack can add their own. */
   if ((rc = hq__db_exec(im.db, "CREATE INDEX stacks_by_parent ON stacks(parent_id);")))
     FAIL(rc, "%s", hq_db_errmsg(im.db));
-#ifndef HQ_IN_PRELOAD
-  /* The recorder writes base tables only; the first analyzer command adds the rest. */
-  if ((rc = hq__aggregate_build(im.db))) FAIL(rc, "%s", hq_db_errmsg(im.db));
+  /* The aggregates were fed during the sweep; this writes them (and the exact peak meta). */
+  rc = hq__agg_finish(im.agg);
+  im.agg = NULL;
+  if (rc) FAIL(rc, "%s", hq_db_errmsg(im.db));
   if ((rc = hq__db_meta_set_int(im.db, "aggregates_built", 1))) FAIL(rc, "%s", hq_db_errmsg(im.db));
-#endif
   if ((rc = hq__db_exec(im.db, "COMMIT"))) FAIL(rc, "%s", hq_db_errmsg(im.db));
   in_txn = 0;
 #ifndef HQ_IN_PRELOAD

@@ -274,6 +274,37 @@ static void test_run_symbolized_call_chain(void **state) {
   hq_test_proc_free(&p);
 }
 
+/* The report's JSON contract on a recorded victim whose truth is known (v_kinds.c). */
+static void test_run_report_json_truth(void **state) {
+  (void)state;
+  const char *db = hq_test_join(hq_test_tmpdir(), "kinds.db");
+  char *run[] = {HEAPQL(), "run", "-q", "-o", (char *)db, "--", VICTIM("v_kinds"), NULL};
+  char *rep[] = {HEAPQL(), "report", (char *)db, "--format", "json", NULL};
+  char *py[] = {"/usr/bin/python3", "-c",
+                "import json,sys; d=json.load(open(sys.argv[1])); "
+                "print(d['allocations']['count'], d['allocations']['bytes'], d['frees']['count'], "
+                "d['peak']['heap_bytes'], d['leaks']['blocks'], d['leaks']['bytes'], "
+                "d['temporary']['count'], d['leaks']['definitely_lost'])", NULL, NULL};
+  const char *json = hq_test_join(hq_test_tmpdir(), "kinds.json");
+  hq_test_proc_t p;
+  FILE *f;
+  HQ_TEST_REQUIRE(hq_test_exists("/usr/bin/python3"), "/usr/bin/python3");
+  hq_test_run(run, NULL, NULL, 60, &p);
+  assert_int_equal(p.exit_status, 0);
+  hq_test_proc_free(&p);
+  hq_test_run(rep, NULL, NULL, 60, &p);
+  assert_int_equal(p.exit_status, 0);
+  f = fopen(json, "w");
+  fwrite(p.out, 1, p.out_len, f);
+  fclose(f);
+  hq_test_proc_free(&p);
+  py[3] = (char *)json;
+  hq_test_run(py, NULL, NULL, 60, &p);
+  /* 8 calls, 11460 B, 4 frees, peak 10660 B, 3 leaked blocks of 2764 B, 1 temporary */
+  assert_string_equal(p.out, "8 11460 4 10660 3 2764 1 None\n");
+  hq_test_proc_free(&p);
+}
+
 /* ---- real programs ---- */
 
 static void compare_real(const char *name, char *const argv[], int64_t min_allocs) {
@@ -375,6 +406,7 @@ int main(void) {
     cmocka_unit_test(test_run_fork_children_imported),
     cmocka_unit_test(test_import_truncated_and_foreign),
     cmocka_unit_test(test_run_symbolized_call_chain),
+    cmocka_unit_test(test_run_report_json_truth),
     cmocka_unit_test(test_real_python3),
     cmocka_unit_test(test_real_perl),
     cmocka_unit_test(test_real_sqlite3),
