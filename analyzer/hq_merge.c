@@ -34,14 +34,18 @@ static const struct { const char *key; int how; } merged_keys[] = {
 };
 #define N_MERGED (sizeof merged_keys / sizeof merged_keys[0])
 
+/* Process peaks the merge keeps the largest of: "<name>_bytes", "<name>_t", "<name>_pid". */
+#define N_PEAKS 3
+static const char *const peak_names[N_PEAKS] = {"peak_heap", "peak_rss", "peak_device"};
+
 typedef struct {
   const char *path;
   int64_t pid, ppid;
   int64_t rows;                /* allocations */
   int64_t start_ns, end_ns;    /* wall clock, 0 when unknown */
   int have_start;
-  int64_t peak_heap, peak_heap_t, peak_rss, peak_rss_t, peak_mmap;
-  int have_peak_heap, have_peak_rss;
+  int64_t peak[N_PEAKS], peak_t[N_PEAKS], peak_mmap;  /* indexed like peak_names */
+  int have_peak[N_PEAKS];
   int64_t merged[N_MERGED];
   int have_merged[N_MERGED];
 } input_t;
@@ -117,10 +121,13 @@ static int survey(merge_t *m, input_t *in) {
   in->have_start = hq__db_meta_int(db, "t_start_unix_ns", &in->start_ns) == HQ_OK;
   if (hq__db_meta_int(db, "duration_ns", &dur) != HQ_OK) dur = 0;
   in->end_ns = in->start_ns + dur;
-  in->have_peak_heap = hq__db_meta_int(db, "peak_heap_bytes", &in->peak_heap) == HQ_OK;
-  if (hq__db_meta_int(db, "peak_heap_t", &in->peak_heap_t) != HQ_OK) in->peak_heap_t = -1;
-  in->have_peak_rss = hq__db_meta_int(db, "peak_rss_bytes", &in->peak_rss) == HQ_OK;
-  if (hq__db_meta_int(db, "peak_rss_t", &in->peak_rss_t) != HQ_OK) in->peak_rss_t = -1;
+  for (int k = 0; k < N_PEAKS; k++) {
+    char key[64];
+    snprintf(key, sizeof key, "%s_bytes", peak_names[k]);
+    in->have_peak[k] = hq__db_meta_int(db, key, &in->peak[k]) == HQ_OK;
+    snprintf(key, sizeof key, "%s_t", peak_names[k]);
+    if (hq__db_meta_int(db, key, &in->peak_t[k]) != HQ_OK) in->peak_t[k] = -1;
+  }
   if (hq__db_meta_int(db, "peak_mmap_bytes", &in->peak_mmap) != HQ_OK) in->peak_mmap = 0;
   for (size_t k = 0; k < N_MERGED; k++)
     in->have_merged[k] = hq__db_meta_int(db, merged_keys[k].key, &in->merged[k]) == HQ_OK;
@@ -291,7 +298,7 @@ static size_t root_input(const input_t *in, size_t n) {
 }
 
 static int write_meta(merge_t *m, const input_t *in, size_t n) {
-  size_t root = root_input(in, n), heap_i = n, rss_i = n;
+  size_t root = root_input(in, n);
   int64_t start = INT64_MAX, end = INT64_MIN, processes = 0;
   int rc, found;
   char *quoted = NULL;
@@ -314,8 +321,6 @@ static int write_meta(merge_t *m, const input_t *in, size_t n) {
       if (in[i].start_ns < start) start = in[i].start_ns;
       if (in[i].end_ns > end) end = in[i].end_ns;
     }
-    if (in[i].have_peak_heap && (heap_i == n || in[i].peak_heap > in[heap_i].peak_heap)) heap_i = i;
-    if (in[i].have_peak_rss && (rss_i == n || in[i].peak_rss > in[rss_i].peak_rss)) rss_i = i;
   }
   for (size_t k = 0; k < N_MERGED && !rc; k++) {
     int64_t v = 0;
@@ -336,15 +341,18 @@ static int write_meta(merge_t *m, const input_t *in, size_t n) {
   }
   /* Peaks of different processes happened on different clocks: the merge keeps the largest
    * process peak and says whose it is (peak_heap_t is on that process's clock). */
-  if (!rc && heap_i < n) {
-    rc = set_meta_int(m, "peak_heap_bytes", in[heap_i].peak_heap);
-    if (!rc && in[heap_i].peak_heap_t >= 0) rc = set_meta_int(m, "peak_heap_t", in[heap_i].peak_heap_t);
-    if (!rc) rc = set_meta_int(m, "peak_heap_pid", in[heap_i].pid);
-  }
-  if (!rc && rss_i < n) {
-    rc = set_meta_int(m, "peak_rss_bytes", in[rss_i].peak_rss);
-    if (!rc && in[rss_i].peak_rss_t >= 0) rc = set_meta_int(m, "peak_rss_t", in[rss_i].peak_rss_t);
-    if (!rc) rc = set_meta_int(m, "peak_rss_pid", in[rss_i].pid);
+  for (int k = 0; k < N_PEAKS && !rc; k++) {
+    size_t best = n;
+    char key[64];
+    for (size_t i = 0; i < n; i++)
+      if (in[i].have_peak[k] && (best == n || in[i].peak[k] > in[best].peak[k])) best = i;
+    if (best == n) continue;
+    snprintf(key, sizeof key, "%s_bytes", peak_names[k]);
+    rc = set_meta_int(m, key, in[best].peak[k]);
+    snprintf(key, sizeof key, "%s_t", peak_names[k]);
+    if (!rc && in[best].peak_t[k] >= 0) rc = set_meta_int(m, key, in[best].peak_t[k]);
+    snprintf(key, sizeof key, "%s_pid", peak_names[k]);
+    if (!rc) rc = set_meta_int(m, key, in[best].pid);
   }
   if (!rc) {
     int64_t mm = 0;
