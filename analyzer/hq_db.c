@@ -154,7 +154,7 @@ out:
 
 static int create_schema(hq_db_t *db) {
   char pragmas[128];
-  int rc = hq__db_exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN");
+  int rc = hq__db_exec(db, "PRAGMA page_size=65536; PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN");
   if (rc) return rc;
   rc = hq__db_exec(db, hq__schema_sql);
   if (rc) return rc;
