@@ -22,8 +22,15 @@ work=$(mktemp -d /tmp/heapql-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 have_heaptrack=0; command -v heaptrack >/dev/null && have_heaptrack=1
-have_memray=0; /usr/bin/python3 -c 'import memray' 2>/dev/null && have_memray=1
-[ "$have_memray" = 0 ] && python3 -c 'import memray' 2>/dev/null && have_memray=2
+# memray needs an interpreter it is installed in; Debian's python3 is externally managed, so the
+# Python comparison uses the first python3 on PATH (installing memray there when missing), run
+# by its real path (a pyenv shim would exec past the preload).
+MEMRAY_PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null || true)
+have_memray=0
+if [ -n "$MEMRAY_PY" ]; then
+  "$MEMRAY_PY" -c 'import memray' 2>/dev/null || "$MEMRAY_PY" -m pip install -q memray >/dev/null 2>&1
+  "$MEMRAY_PY" -c 'import memray' 2>/dev/null && have_memray=1
+fi
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -92,15 +99,17 @@ report "sqlite3-insert"
 run_workload "perl-hash" /usr/bin/perl -e 'my %h; $h{$_} = join(",", 1..($_ % 40)) for 1..100000; print scalar(keys %h), "\n";'
 report "perl-hash"
 
-if [ "$have_memray" != 0 ]; then
-  py=/usr/bin/python3; [ "$have_memray" = 2 ] && py=python3
-  tm=$(time_cmd memray "$py" -m memray run -q -f -o "$work/out/m.bin" "$work/py.py")
-  tmn=$(time_cmd memray-native "$py" -m memray run --native -q -f -o "$work/out/m.bin" "$work/py.py")
-  awk -v p="${T[python3-json.plain]}" -v m="$tm" -v mn="$tmn" -v h="${T[python3-json.heapql]}" -v r="${T[python3-json.record]}" 'BEGIN {
+if [ "$have_memray" = 1 ]; then
+  # Side by side on one interpreter: plain, heapql (record only and full run), memray.
+  run_workload "python3-memray-interp" "$MEMRAY_PY" "$work/py.py"; report "python3-memray-interp"
+  tm=$(time_cmd memray "$MEMRAY_PY" -m memray run -q -f -o "$work/out/m.bin" "$work/py.py")
+  tmn=$(time_cmd memray-native "$MEMRAY_PY" -m memray run --native -q -f -o "$work/out/m.bin" "$work/py.py")
+  awk -v p="${T[python3-memray-interp.plain]}" -v m="$tm" -v mn="$tmn" -v h="${T[python3-memray-interp.heapql]}" \
+      -v r="${T[python3-memray-interp.record]}" 'BEGIN {
     printf "%-22s memray %7.3fs (x%5.2f) | memray --native %7.3fs (x%5.2f) | heapql record x%5.2f, run x%5.2f\n",
-      "python3-json", m, m/p, mn, mn/p, r/p, h/p }'
+      "python3 (memray)", m, m/p, mn, mn/p, r/p, h/p }'
 else
-  echo "python3-json           memray: not installed (pip install memray) - skipped"
+  echo "python3 (memray)       memray: not installable here (pip install memray) - skipped"
 fi
 
 awk -v p="${T[churn-1thread.plain]}" -v r="${T[churn-1thread.record]}" -v k="${T[churn-1thread.heaptrack]}" 'BEGIN {
