@@ -16,24 +16,11 @@
 
 /* Run build/tests/cuda/<victim>, preloaded when db is not NULL; extra: "K=V" entries. */
 static void run_cuda(const char *victim, const char *db, const char *const *extra, hq_test_proc_t *out) {
-  static char env_preload[4200], env_out[4200], path[4200];
-  char *env[16];
-  char *argv[2];
-  int n = 0;
-  if (db) {
-    snprintf(env_preload, sizeof env_preload, "LD_PRELOAD=%s",
-             hq_test_build_path("lib/libheapql_preload.so"));
-    snprintf(env_out, sizeof env_out, "HEAPQL_OUTPUT=%s", db);
-    env[n++] = env_preload;
-    env[n++] = env_out;
-  }
-  for (int i = 0; extra && extra[i] && n < 15; i++) env[n++] = (char *)extra[i];
-  env[n] = NULL;
-  snprintf(path, sizeof path, "%s", hq_test_build_path(""));
-  snprintf(path + strlen(path), sizeof path - strlen(path), "tests/cuda/%s", victim);
-  argv[0] = path;
-  argv[1] = NULL;
-  assert_int_equal(hq_test_run(argv, env, NULL, 60, out), 0);
+  char path[4200];
+  char *argv[] = {path, NULL};
+  snprintf(path, sizeof path, "%s", hq_test_build_path("tests/cuda/"));
+  snprintf(path + strlen(path), sizeof path - strlen(path), "%s", victim);
+  hq_test_run_preloaded(argv, db, extra, 60, out);
 }
 
 /* The value of "key=" in a victim's output (decimal), failing the test if absent. */

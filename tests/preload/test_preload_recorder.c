@@ -15,22 +15,8 @@
 /* Run a victim under the preload; db is the HEAPQL_OUTPUT.  extra: more "K=V" (NULL-ended). */
 static void run_victim(const char *victim, const char *arg1, const char *arg2, const char *db,
                        const char *const *extra, hq_test_proc_t *out) {
-  static char env_preload[4200], env_out[4200];
-  char *env[16];
-  char *argv[4];
-  int n = 0;
-  snprintf(env_preload, sizeof env_preload, "LD_PRELOAD=%s",
-           hq_test_build_path("lib/libheapql_preload.so"));
-  snprintf(env_out, sizeof env_out, "HEAPQL_OUTPUT=%s", db);
-  env[n++] = env_preload;
-  env[n++] = env_out;
-  for (int i = 0; extra && extra[i] && n < 15; i++) env[n++] = (char *)extra[i];
-  env[n] = NULL;
-  argv[0] = (char *)hq_test_build_path(victim);
-  argv[1] = (char *)arg1;
-  argv[2] = arg1 ? (char *)arg2 : NULL;
-  argv[3] = NULL;
-  assert_int_equal(hq_test_run(argv, env, NULL, 120, out), 0);
+  char *argv[] = {(char *)hq_test_build_path(victim), (char *)arg1, arg1 ? (char *)arg2 : NULL, NULL};
+  hq_test_run_preloaded(argv, db, extra, 120, out);
 }
 
 /* The allocations a victim made itself: rows whose leaf frame is in the victim's own module. */

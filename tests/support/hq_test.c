@@ -118,6 +118,23 @@ int hq_test_run(char *const argv[], char *const env[], const char *cwd, int time
   return 0;
 }
 
+void hq_test_run_preloaded(char *const argv[], const char *db, const char *const *extra,
+                           int timeout_s, hq_test_proc_t *out) {
+  static char env_preload[4200], env_out[4200];
+  char *env[32];
+  int n = 0;
+  if (db) {
+    snprintf(env_preload, sizeof env_preload, "LD_PRELOAD=%s",
+             hq_test_build_path("lib/libheapql_preload.so"));
+    snprintf(env_out, sizeof env_out, "HEAPQL_OUTPUT=%s", db);
+    env[n++] = env_preload;
+    env[n++] = env_out;
+  }
+  for (int i = 0; extra && extra[i] && n < 31; i++) env[n++] = (char *)extra[i];
+  env[n] = NULL;
+  if (hq_test_run(argv, env, NULL, timeout_s, out) != 0) fail_msg("cannot start %s", argv[0]);
+}
+
 void hq_test_proc_free(hq_test_proc_t *p) {
   free(p->out);
   free(p->err);

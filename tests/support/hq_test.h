@@ -44,6 +44,14 @@ int  hq_test_run(char *const argv[], char *const env[], const char *cwd, int tim
                  hq_test_proc_t *out);
 void hq_test_proc_free(hq_test_proc_t *p);
 
+/*
+ * Run argv (argv[0] a path) preloaded with build/lib/libheapql_preload.so writing to db
+ * (HEAPQL_OUTPUT), or not preloaded when db is NULL; extra: more "K=V" entries (NULL-ended, may
+ * be NULL).  Fails the test if it cannot be started.
+ */
+void hq_test_run_preloaded(char *const argv[], const char *db, const char *const *extra,
+                           int timeout_s, hq_test_proc_t *out);
+
 /* Open a SQLite file read-only, failing the test if it cannot. */
 sqlite3 *hq_test_sqlite_open(const char *path);
 /* One integer from a query that must return exactly one row; fails the test otherwise.
