@@ -83,9 +83,20 @@ static inline uint64_t mix64(uint64_t x) {
   return x;
 }
 
+/* Two independent multiply-rotate lanes (no long dependency chain through a full mixer per
+ * frame), then one strong final mix.  Each lane step is a bijection of its state, so two stacks
+ * that differ in one frame never meet in that lane. */
 uint64_t hq__trace_hash(const uint64_t *ips, int depth, uint32_t gen) {
-  uint64_t h = 0x9e3779b97f4a7c15ull ^ ((uint64_t)gen << 32) ^ (uint64_t)depth;
-  for (int i = 0; i < depth; i++) h = mix64(h ^ ips[i]) + 0x9e3779b97f4a7c15ull;
-  h = mix64(h);
-  return h ? h : 1; /* 0 means "no stack" */
+  uint64_t a = 0x9e3779b97f4a7c15ull ^ ((uint64_t)gen << 32) ^ (uint64_t)depth;
+  uint64_t b = 0xc2b2ae3d27d4eb4full;
+  int i = 0;
+  for (; i + 1 < depth; i += 2) {
+    a = (a ^ ips[i]) * 0x87c37b91114253d5ull;
+    b = (b ^ ips[i + 1]) * 0x4cf5ad432745937full;
+    a = (a << 31) | (a >> 33);
+    b = (b << 29) | (b >> 35);
+  }
+  if (i < depth) a = ((a ^ ips[i]) * 0x87c37b91114253d5ull);
+  a = mix64(a ^ mix64(b));
+  return a ? a : 1; /* 0 means "no stack" */
 }
