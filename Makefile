@@ -155,7 +155,7 @@ $(HEAPQL_BIN): $(CLI_OBJ) $(ANALYZER_A)
 PRELOAD_SRC := $(wildcard preload/*.c) $(wildcard preload/*.S)
 PRELOAD_OBJ := $(patsubst %,$(OBJ)/%.o,$(basename $(PRELOAD_SRC)))
 # The importer pieces the preload runs at exit to write its database.
-PRELOAD_ANALYZER_OBJ := $(patsubst %,$(OBJ)/pic/analyzer/%.o,hq_import hq_db hq_error hq_util hq_map hq_aggregate)
+PRELOAD_ANALYZER_OBJ := $(patsubst %,$(OBJ)/pic/analyzer/%.o,hq_import hq_rowq hq_db hq_error hq_util hq_map hq_aggregate)
 PRELOAD_CFLAGS = $(UNWIND_CFLAGS) $(SQLITE_CFLAGS) -fvisibility=hidden -fno-semantic-interposition \
                  -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc \
                  -fno-builtin-realloc -fno-omit-frame-pointer -Ianalyzer

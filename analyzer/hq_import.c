@@ -21,6 +21,7 @@
 #include "analyzer_int.h"
 #include "hq_map.h"
 #include "hq_rawfmt.h"
+#include "hq_rowq.h"
 
 /* ---- small growable arrays ---- */
 #define VEC(T) struct { T *v; size_t n, cap; }
@@ -115,7 +116,8 @@ typedef struct {
   VEC(vmm_map_t) maps;
   hq_map_t handle_live;    /* handle -> handles index+1, until cuMemRelease */
   hq_map_t map_live;       /* mapped address -> maps index+1, until cuMemUnmap */
-  sqlite3_stmt *ins_call, *ins_handle, *ins_map;
+  int ready;               /* the two maps above exist */
+  VEC(char *) unknown_api; /* names of driver calls this importer does not know (row text) */
 } cuda_import_t;
 
 typedef struct {
@@ -149,34 +151,48 @@ typedef struct {
   uint64_t next_synth_sample;
   uint64_t last_rss;
 
-  sqlite3_stmt *ins_alloc, *ins_frame, *ins_stack, *ins_sample, *ins_counter;
+  hq__rowq_t *rowq;       /* the rows' way into the database during the sweep (hq_rowq.h) */
   hq__agg_t *agg;         /* streaming aggregates (hq_aggregate.c), fed in time order */
   cuda_import_t cu;
 } import_t;
 
-static const char *kind_name(int kind) {
-  static const char *names[HQ_KIND_MAX_] = {
-    [HQ_KIND_MALLOC] = "malloc", [HQ_KIND_CALLOC] = "calloc", [HQ_KIND_REALLOC] = "realloc",
-    [HQ_KIND_ALIGNED] = "aligned", [HQ_KIND_NEW] = "new", [HQ_KIND_NEW_ARRAY] = "new[]",
-    [HQ_KIND_MMAP] = "mmap", [HQ_KIND_POOL] = "pool", [HQ_KIND_CUDA_DEVICE] = "cuda_device",
-    [HQ_KIND_CUDA_MANAGED] = "cuda_managed", [HQ_KIND_CUDA_HOST] = "cuda_host",
-    [HQ_KIND_CUDA_ASYNC] = "cuda_async", [HQ_KIND_CUDA_VMM] = "cuda_vmm",
-    [HQ_KIND_CUDA_ARRAY] = "cuda_array",
+/* Names as the database spells them, with their lengths (rows carry both). */
+typedef struct {
+  const char *s;
+  size_t len;
+} name_t;
+#define NAME_(str) {str, sizeof str - 1}
+
+static const name_t *kind_text(int kind) {
+  static const name_t names[HQ_KIND_MAX_] = {
+    [HQ_KIND_MALLOC] = NAME_("malloc"), [HQ_KIND_CALLOC] = NAME_("calloc"),
+    [HQ_KIND_REALLOC] = NAME_("realloc"), [HQ_KIND_ALIGNED] = NAME_("aligned"),
+    [HQ_KIND_NEW] = NAME_("new"), [HQ_KIND_NEW_ARRAY] = NAME_("new[]"),
+    [HQ_KIND_MMAP] = NAME_("mmap"), [HQ_KIND_POOL] = NAME_("pool"),
+    [HQ_KIND_CUDA_DEVICE] = NAME_("cuda_device"), [HQ_KIND_CUDA_MANAGED] = NAME_("cuda_managed"),
+    [HQ_KIND_CUDA_HOST] = NAME_("cuda_host"), [HQ_KIND_CUDA_ASYNC] = NAME_("cuda_async"),
+    [HQ_KIND_CUDA_VMM] = NAME_("cuda_vmm"), [HQ_KIND_CUDA_ARRAY] = NAME_("cuda_array"),
   };
-  return (kind > 0 && kind < HQ_KIND_MAX_ && names[kind]) ? names[kind] : NULL;
+  return (kind > 0 && kind < HQ_KIND_MAX_ && names[kind].s) ? &names[kind] : NULL;
+}
+
+static const char *kind_name(int kind) {
+  const name_t *n = kind_text(kind);
+  return n ? n->s : NULL;
+}
+
+static const name_t *free_kind_text(int k) {
+  static const name_t names[HQ_FREE_MAX_] = {
+    [0] = NAME_("unseen"), [HQ_FREE_FREE] = NAME_("free"), [HQ_FREE_DELETE] = NAME_("delete"),
+    [HQ_FREE_DELETE_ARRAY] = NAME_("delete[]"), [HQ_FREE_REALLOC] = NAME_("realloc"),
+    [HQ_FREE_MUNMAP] = NAME_("munmap"), [HQ_FREE_POOL] = NAME_("pool"),
+    [HQ_FREE_CUDA] = NAME_("cuda"),
+  };
+  return (k > 0 && k < HQ_FREE_MAX_ && names[k].s) ? &names[k] : &names[0];
 }
 
 static const char *free_kind_name(int k) {
-  switch (k) {
-  case HQ_FREE_FREE: return "free";
-  case HQ_FREE_DELETE: return "delete";
-  case HQ_FREE_DELETE_ARRAY: return "delete[]";
-  case HQ_FREE_REALLOC: return "realloc";
-  case HQ_FREE_MUNMAP: return "munmap";
-  case HQ_FREE_POOL: return "pool";
-  case HQ_FREE_CUDA: return "cuda";
-  default: return "unseen";
-  }
+  return free_kind_text(k)->s;
 }
 
 /* Address spaces: heap, mmap, pool and device blocks never pair with each other.  Pinned host
@@ -332,6 +348,37 @@ done:
   return rc;
 }
 
+/* ---- the tables the sweep writes (through the writer thread, hq_rowq.h) ---- */
+
+enum { T_ALLOC, T_FRAME, T_STACK, T_SAMPLE, T_COUNTER, T_CUDA_CALL, T_VMM_HANDLE, T_VMM_MAP, T_N_ };
+
+/* Parameter numbers below (hq__row_int(r, 7, ...)) are positions in these column lists. */
+static const hq__rowq_table_t import_tables[T_N_] = {
+  [T_ALLOC] = {"allocations",
+      "INSERT INTO allocations(id, pid, kind, address, size, alignment, stack_id, tid, t_alloc, "
+      "t_free, free_stack_id, free_tid, free_kind, alloc_seq, free_seq, realloc_from, pool, "
+      "region_id, device, stream)", 20},
+  [T_FRAME] = {"frames", "INSERT INTO frames(id, module_id, ip, offset)", 4},
+  [T_STACK] = {"stacks", "INSERT INTO stacks(id, parent_id, frame_id, depth)", 4},
+  [T_SAMPLE] = {"samples",
+      "INSERT INTO samples(pid, t, heap_bytes, mmap_bytes, device_bytes, rss_bytes)", 6},
+  [T_COUNTER] = {"counters", "INSERT INTO counters(pid, name, t, value)", 4},
+  [T_CUDA_CALL] = {"cuda_calls",
+      "INSERT INTO cuda_calls(id, pid, tid, t, api, result, address, handle, size, flags, stream, "
+      "pool, device, duration_ns, stack_id)", 15},
+  [T_VMM_HANDLE] = {"vmm_handles",
+      "INSERT INTO vmm_handles(id, pid, handle, size, device, t_create, t_release, stack_id)", 8},
+  [T_VMM_MAP] = {"vmm_mappings",
+      "INSERT INTO vmm_mappings(id, pid, handle_id, address, size, offset, t_map, t_unmap)", 8},
+};
+
+/* The next row of table t; NULL (and *rc set) when the writer has failed. */
+static hq__row_t *new_row(import_t *im, int t, int *rc) {
+  hq__row_t *r = hq__rowq_row(im->rowq, t);
+  if (hq_unlikely(!r)) *rc = hq__rowq_error(im->rowq);
+  return r;
+}
+
 /* ---- frames, stacks ---- */
 
 static int module_for(import_t *im, uint64_t ip, uint32_t gen) {
@@ -350,24 +397,21 @@ static int module_for(import_t *im, uint64_t ip, uint32_t gen) {
 static int frame_id_for(import_t *im, uint64_t ip, uint32_t gen, int64_t *out) {
   int mod = module_for(im, ip, gen);
   uint64_t key = ip ^ ((uint64_t)(mod + 1) << 48), id;
-  int rc;
+  hq__row_t *r;
+  int rc = HQ_OK;
   if (key == 0) key = 1ull << 63;
   if (hq__map_get(&im->frame_of, key, &id)) {
     *out = (int64_t)id;
     return HQ_OK;
   }
   id = (uint64_t)++im->next_frame_id;
-  sqlite3_reset(im->ins_frame);
-  sqlite3_bind_int64(im->ins_frame, 1, (int64_t)id);
+  if (!(r = new_row(im, T_FRAME, &rc))) return rc;
+  hq__row_int(r, 1, (int64_t)id);
   if (mod >= 0) {
-    sqlite3_bind_int64(im->ins_frame, 2, mod + 1);
-    sqlite3_bind_int64(im->ins_frame, 4, (int64_t)(ip - im->modules.v[mod].base));
-  } else {
-    sqlite3_bind_null(im->ins_frame, 2);
-    sqlite3_bind_null(im->ins_frame, 4);
+    hq__row_int(r, 2, mod + 1);
+    hq__row_int(r, 4, (int64_t)(ip - im->modules.v[mod].base));
   }
-  sqlite3_bind_int64(im->ins_frame, 3, (int64_t)ip);
-  if (sqlite3_step(im->ins_frame) != SQLITE_DONE) return hq__db_sqlerr(im->db, "frames");
+  hq__row_int(r, 3, (int64_t)ip);
   rc = hq__map_put(&im->frame_of, key, id);
   *out = (int64_t)id;
   return rc;
@@ -391,6 +435,7 @@ static int stack_id_for(import_t *im, uint64_t hash, int64_t *out) {
   for (uint32_t d = 0; d < s->depth; d++) {
     int64_t frame = 0;
     uint64_t key, child;
+    hq__row_t *r;
     rc = frame_id_for(im, ips[s->depth - 1 - d], s->gen, &frame);
     if (rc) return rc;
     key = ((uint64_t)node << 32) ^ (uint64_t)frame;
@@ -399,13 +444,11 @@ static int stack_id_for(import_t *im, uint64_t hash, int64_t *out) {
       continue;
     }
     child = (uint64_t)++im->next_node_id;
-    sqlite3_reset(im->ins_stack);
-    sqlite3_bind_int64(im->ins_stack, 1, (int64_t)child);
-    if (node) sqlite3_bind_int64(im->ins_stack, 2, node);
-    else sqlite3_bind_null(im->ins_stack, 2);
-    sqlite3_bind_int64(im->ins_stack, 3, frame);
-    sqlite3_bind_int64(im->ins_stack, 4, d + 1);
-    if (sqlite3_step(im->ins_stack) != SQLITE_DONE) return hq__db_sqlerr(im->db, "stacks");
+    if (!(r = new_row(im, T_STACK, &rc))) return rc;
+    hq__row_int(r, 1, (int64_t)child);
+    if (node) hq__row_int(r, 2, node);
+    hq__row_int(r, 3, frame);
+    hq__row_int(r, 4, d + 1);
     if ((rc = hq__map_put(&im->trie, key, child))) return rc;
     node = (int64_t)child;
   }
@@ -453,49 +496,49 @@ static int agg_free(import_t *im, const pending_t *a, uint64_t t_free, int free_
  * SQLite appends instead of searching the b-tree; allocation order is t_alloc. */
 static int write_row(import_t *im, pending_t *a, const uint64_t *t_free, int free_kind,
                      uint32_t free_tid, uint64_t free_seq, int64_t free_stack) {
-  sqlite3_stmt *st = im->ins_alloc;
+  const name_t *name;
+  int rc = HQ_OK;
+  hq__row_t *r = new_row(im, T_ALLOC, &rc);
+  if (!r) return rc;
   a->id = ++im->next_alloc_id;
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  sqlite3_bind_int64(st, 1, a->id);
-  sqlite3_bind_int64(st, 2, im->hdr->pid);
-  sqlite3_bind_text(st, 3, kind_name(a->kind), -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 4, (int64_t)a->address);
-  sqlite3_bind_int64(st, 5, (int64_t)a->size);
-  if (a->align) sqlite3_bind_int64(st, 6, (int64_t)a->align);
-  if (a->stack_id) sqlite3_bind_int64(st, 7, a->stack_id);
-  sqlite3_bind_int64(st, 8, a->tid);
-  sqlite3_bind_int64(st, 9, (int64_t)a->t_alloc);
+  r->rowid = a->id; /* id (column 1) left NULL: SQLite appends with exactly this id (checked) */
+  hq__row_int(r, 2, im->hdr->pid);
+  name = kind_text(a->kind);
+  hq__row_text(r, 3, name->s, name->len);
+  hq__row_int(r, 4, (int64_t)a->address);
+  hq__row_int(r, 5, (int64_t)a->size);
+  if (a->align) hq__row_int(r, 6, (int64_t)a->align);
+  if (a->stack_id) hq__row_int(r, 7, a->stack_id);
+  hq__row_int(r, 8, a->tid);
+  hq__row_int(r, 9, (int64_t)a->t_alloc);
   if (t_free) {
-    sqlite3_bind_int64(st, 10, (int64_t)*t_free);
-    if (free_stack) sqlite3_bind_int64(st, 11, free_stack);
-    sqlite3_bind_int64(st, 12, free_tid);
-    sqlite3_bind_text(st, 13, free_kind_name(free_kind), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 15, (int64_t)free_seq);
+    hq__row_int(r, 10, (int64_t)*t_free);
+    if (free_stack) hq__row_int(r, 11, free_stack);
+    hq__row_int(r, 12, free_tid);
+    name = free_kind_text(free_kind);
+    hq__row_text(r, 13, name->s, name->len);
+    hq__row_int(r, 15, (int64_t)free_seq);
   }
-  sqlite3_bind_int64(st, 14, (int64_t)a->alloc_seq);
-  if (a->realloc_from) sqlite3_bind_int64(st, 16, a->realloc_from);
-  if (a->kind == HQ_KIND_POOL || (a->cuda && a->pool)) sqlite3_bind_int64(st, 17, (int64_t)a->pool);
-  if (a->region_id) sqlite3_bind_int64(st, 18, a->region_id);
-  if (a->cuda && a->device >= 0) sqlite3_bind_int64(st, 19, a->device);
-  if (a->cuda && a->kind == HQ_KIND_CUDA_ASYNC) sqlite3_bind_int64(st, 20, (int64_t)a->stream);
-  if (sqlite3_step(st) != SQLITE_DONE) return hq__db_sqlerr(im->db, "allocations");
+  hq__row_int(r, 14, (int64_t)a->alloc_seq);
+  if (a->realloc_from) hq__row_int(r, 16, a->realloc_from);
+  if (a->kind == HQ_KIND_POOL || (a->cuda && a->pool)) hq__row_int(r, 17, (int64_t)a->pool);
+  if (a->region_id) hq__row_int(r, 18, a->region_id);
+  if (a->cuda && a->device >= 0) hq__row_int(r, 19, a->device);
+  if (a->cuda && a->kind == HQ_KIND_CUDA_ASYNC) hq__row_int(r, 20, (int64_t)a->stream);
   im->rows++;
   return t_free ? agg_free(im, a, *t_free, free_kind, free_tid, free_seq) : HQ_OK;
 }
 
 static int emit_sample(import_t *im, uint64_t t, const uint64_t *rss) {
-  sqlite3_stmt *st = im->ins_sample;
-  sqlite3_reset(st);
-  sqlite3_bind_int64(st, 1, im->hdr->pid);
-  sqlite3_bind_int64(st, 2, (int64_t)t);
-  sqlite3_bind_int64(st, 3, (int64_t)im->heap_live);
-  sqlite3_bind_int64(st, 4, (int64_t)im->mmap_live);
-  if (im->device_live || im->cu.seen) sqlite3_bind_int64(st, 5, (int64_t)im->device_live);
-  else sqlite3_bind_null(st, 5);
-  if (rss) sqlite3_bind_int64(st, 6, (int64_t)*rss);
-  else sqlite3_bind_null(st, 6);
-  if (sqlite3_step(st) != SQLITE_DONE) return hq__db_sqlerr(im->db, "samples");
+  int rc = HQ_OK;
+  hq__row_t *r = new_row(im, T_SAMPLE, &rc);
+  if (!r) return rc;
+  hq__row_int(r, 1, im->hdr->pid);
+  hq__row_int(r, 2, (int64_t)t);
+  hq__row_int(r, 3, (int64_t)im->heap_live);
+  hq__row_int(r, 4, (int64_t)im->mmap_live);
+  if (im->device_live || im->cu.seen) hq__row_int(r, 5, (int64_t)im->device_live);
+  if (rss) hq__row_int(r, 6, (int64_t)*rss);
   return HQ_OK;
 }
 
@@ -656,26 +699,18 @@ static uint64_t nz_key(uint64_t v) { return v ? v : 1ull << 63; }
 
 static int cuda_prepare(import_t *im) {
   int rc;
-  if (im->cu.ins_call) return HQ_OK;
+  if (im->cu.ready) return HQ_OK;
   if ((rc = hq__map_init(&im->cu.handle_live, 64)) || (rc = hq__map_init(&im->cu.map_live, 64)))
     return rc;
-  if ((rc = hq__db_prepare(im->db,
-      "INSERT INTO cuda_calls(id, pid, tid, t, api, result, address, handle, size, flags, stream, "
-      "pool, device, duration_ns, stack_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-      "?12, ?13, ?14, ?15)", &im->cu.ins_call))) return rc;
-  if ((rc = hq__db_prepare(im->db,
-      "INSERT INTO vmm_handles(id, pid, handle, size, device, t_create, t_release, stack_id) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &im->cu.ins_handle))) return rc;
-  return hq__db_prepare(im->db,
-      "INSERT INTO vmm_mappings(id, pid, handle_id, address, size, offset, t_map, t_unmap) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &im->cu.ins_map);
+  im->cu.ready = 1;
+  return HQ_OK;
 }
 
 static void cuda_free(import_t *im) {
-  sqlite3_finalize(im->cu.ins_call);
-  sqlite3_finalize(im->cu.ins_handle);
-  sqlite3_finalize(im->cu.ins_map);
-  im->cu.ins_call = im->cu.ins_handle = im->cu.ins_map = NULL;
+  for (size_t i = 0; i < im->cu.unknown_api.n; i++) free(im->cu.unknown_api.v[i]);
+  free(im->cu.unknown_api.v);
+  memset(&im->cu.unknown_api, 0, sizeof im->cu.unknown_api);
+  im->cu.ready = 0;
   free(im->cu.handles.v);
   free(im->cu.maps.v);
   memset(&im->cu.handles, 0, sizeof im->cu.handles);
@@ -692,64 +727,76 @@ static void cuda_note_peak(import_t *im, uint64_t t) {
   im->cu.mmap_at_peak = im->mmap_live;
 }
 
-static int cuda_insert_call(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c, int64_t stack_id) {
-  sqlite3_stmt *st = im->cu.ins_call;
-  const char *name = cuda_api_name(c->hdr.kind);
-  char unknown[32];
-  if (!name) {
-    snprintf(unknown, sizeof unknown, "unknown_%u", (unsigned)c->hdr.kind);
-    name = unknown;
+/* The name of driver call api; "unknown_<id>" (kept until the import ends) when it is not ours. */
+static const char *cuda_call_name(import_t *im, int api, int *rc) {
+  const char *name = cuda_api_name(api);
+  char unknown[32], *copy;
+  if (name) return name;
+  snprintf(unknown, sizeof unknown, "unknown_%u", (unsigned)api);
+  for (size_t i = 0; i < im->cu.unknown_api.n; i++)
+    if (!strcmp(im->cu.unknown_api.v[i], unknown)) return im->cu.unknown_api.v[i];
+  if (!(copy = strdup(unknown))) {
+    *rc = HQ_ENOMEM;
+    return NULL;
   }
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  sqlite3_bind_int64(st, 1, ++im->cu.next_call_id);
-  sqlite3_bind_int64(st, 2, im->hdr->pid);
-  sqlite3_bind_int64(st, 3, s->tid);
-  sqlite3_bind_int64(st, 4, (int64_t)(c->duration_ns <= c->t ? c->t - c->duration_ns : c->t));
-  sqlite3_bind_text(st, 5, name, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st, 6, c->result);
-  if (c->address) sqlite3_bind_int64(st, 7, (int64_t)c->address);
-  if (c->handle) sqlite3_bind_int64(st, 8, (int64_t)c->handle);
-  if (c->size || cuda_api_role(c->hdr.kind) == HQ_CU_ROLE_ALLOC) sqlite3_bind_int64(st, 9, (int64_t)c->size);
-  sqlite3_bind_int64(st, 10, (int64_t)c->flags);
-  if (cuda_api_has_stream(c->hdr.kind)) sqlite3_bind_int64(st, 11, (int64_t)c->stream);
-  if (c->pool) sqlite3_bind_int64(st, 12, (int64_t)c->pool);
-  if (c->device >= 0) sqlite3_bind_int64(st, 13, c->device);
-  sqlite3_bind_int64(st, 14, (int64_t)c->duration_ns);
-  if (stack_id) sqlite3_bind_int64(st, 15, stack_id);
-  if (sqlite3_step(st) != SQLITE_DONE) return hq__db_sqlerr(im->db, "cuda_calls");
+  VEC_PUSH(im->cu.unknown_api, copy, *rc);
+  if (*rc) {
+    free(copy);
+    return NULL;
+  }
+  return copy;
+}
+
+static int cuda_insert_call(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c, int64_t stack_id) {
+  int rc = HQ_OK;
+  const char *name = cuda_call_name(im, c->hdr.kind, &rc);
+  hq__row_t *r;
+  if (!name || !(r = new_row(im, T_CUDA_CALL, &rc))) return rc;
+  hq__row_int(r, 1, ++im->cu.next_call_id);
+  hq__row_int(r, 2, im->hdr->pid);
+  hq__row_int(r, 3, s->tid);
+  hq__row_int(r, 4, (int64_t)(c->duration_ns <= c->t ? c->t - c->duration_ns : c->t));
+  hq__row_text(r, 5, name, strlen(name));
+  hq__row_int(r, 6, c->result);
+  if (c->address) hq__row_int(r, 7, (int64_t)c->address);
+  if (c->handle) hq__row_int(r, 8, (int64_t)c->handle);
+  if (c->size || cuda_api_role(c->hdr.kind) == HQ_CU_ROLE_ALLOC) hq__row_int(r, 9, (int64_t)c->size);
+  hq__row_int(r, 10, (int64_t)c->flags);
+  if (cuda_api_has_stream(c->hdr.kind)) hq__row_int(r, 11, (int64_t)c->stream);
+  if (c->pool) hq__row_int(r, 12, (int64_t)c->pool);
+  if (c->device >= 0) hq__row_int(r, 13, c->device);
+  hq__row_int(r, 14, (int64_t)c->duration_ns);
+  if (stack_id) hq__row_int(r, 15, stack_id);
   return HQ_OK;
 }
 
 static int cuda_write_handle(import_t *im, const vmm_handle_t *h) {
-  sqlite3_stmt *st = im->cu.ins_handle;
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  sqlite3_bind_int64(st, 1, h->id);
-  sqlite3_bind_int64(st, 2, im->hdr->pid);
-  sqlite3_bind_int64(st, 3, (int64_t)h->handle);
-  sqlite3_bind_int64(st, 4, (int64_t)h->size);
-  if (h->device >= 0) sqlite3_bind_int64(st, 5, h->device);
-  sqlite3_bind_int64(st, 6, (int64_t)h->t_create);
-  if (h->released) sqlite3_bind_int64(st, 7, (int64_t)h->t_release);
-  if (h->row.stack_id) sqlite3_bind_int64(st, 8, h->row.stack_id);
-  if (sqlite3_step(st) != SQLITE_DONE) return hq__db_sqlerr(im->db, "vmm_handles");
+  int rc = HQ_OK;
+  hq__row_t *r = new_row(im, T_VMM_HANDLE, &rc);
+  if (!r) return rc;
+  hq__row_int(r, 1, h->id);
+  hq__row_int(r, 2, im->hdr->pid);
+  hq__row_int(r, 3, (int64_t)h->handle);
+  hq__row_int(r, 4, (int64_t)h->size);
+  if (h->device >= 0) hq__row_int(r, 5, h->device);
+  hq__row_int(r, 6, (int64_t)h->t_create);
+  if (h->released) hq__row_int(r, 7, (int64_t)h->t_release);
+  if (h->row.stack_id) hq__row_int(r, 8, h->row.stack_id);
   return HQ_OK;
 }
 
 static int cuda_write_map(import_t *im, const vmm_map_t *m, const uint64_t *t_unmap) {
-  sqlite3_stmt *st = im->cu.ins_map;
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  sqlite3_bind_int64(st, 1, m->id);
-  sqlite3_bind_int64(st, 2, im->hdr->pid);
-  if (m->handle_ix) sqlite3_bind_int64(st, 3, im->cu.handles.v[m->handle_ix - 1].id);
-  sqlite3_bind_int64(st, 4, (int64_t)m->address);
-  sqlite3_bind_int64(st, 5, (int64_t)m->size);
-  sqlite3_bind_int64(st, 6, (int64_t)m->offset);
-  sqlite3_bind_int64(st, 7, (int64_t)m->t_map);
-  if (t_unmap) sqlite3_bind_int64(st, 8, (int64_t)*t_unmap);
-  if (sqlite3_step(st) != SQLITE_DONE) return hq__db_sqlerr(im->db, "vmm_mappings");
+  int rc = HQ_OK;
+  hq__row_t *r = new_row(im, T_VMM_MAP, &rc);
+  if (!r) return rc;
+  hq__row_int(r, 1, m->id);
+  hq__row_int(r, 2, im->hdr->pid);
+  if (m->handle_ix) hq__row_int(r, 3, im->cu.handles.v[m->handle_ix - 1].id);
+  hq__row_int(r, 4, (int64_t)m->address);
+  hq__row_int(r, 5, (int64_t)m->size);
+  hq__row_int(r, 6, (int64_t)m->offset);
+  hq__row_int(r, 7, (int64_t)m->t_map);
+  if (t_unmap) hq__row_int(r, 8, (int64_t)*t_unmap);
   return HQ_OK;
 }
 
@@ -1053,12 +1100,12 @@ static int process(import_t *im, stream_t *s) {
   case HQ_REC_COUNTER: {
     const hq_rec_counter_t *c = (const hq_rec_counter_t *)h;
     uint32_t n = sizeof *c + c->name_len <= h->len ? c->name_len : 0;
-    sqlite3_reset(im->ins_counter);
-    sqlite3_bind_int64(im->ins_counter, 1, im->hdr->pid);
-    sqlite3_bind_text(im->ins_counter, 2, (const char *)(c + 1), (int)n, SQLITE_STATIC);
-    sqlite3_bind_int64(im->ins_counter, 3, (int64_t)c->t);
-    sqlite3_bind_double(im->ins_counter, 4, c->value);
-    if (sqlite3_step(im->ins_counter) != SQLITE_DONE) rc = hq__db_sqlerr(im->db, "counters");
+    hq__row_t *r = new_row(im, T_COUNTER, &rc);
+    if (!r) break;
+    hq__row_int(r, 1, im->hdr->pid);
+    hq__row_text(r, 2, (const char *)(c + 1), n); /* the mapping outlives the writer */
+    hq__row_int(r, 3, (int64_t)c->t);
+    hq__row_double(r, 4, c->value);
     break;
   }
   case HQ_REC_CUDA_CALL:
@@ -1275,26 +1322,6 @@ static int write_meta(import_t *im) {
   return rc;
 }
 
-static int prepare_all(import_t *im) {
-  int rc;
-  if ((rc = hq__db_prepare(im->db,
-      "INSERT INTO allocations(id, pid, kind, address, size, alignment, stack_id, tid, t_alloc, "
-      "t_free, free_stack_id, free_tid, free_kind, alloc_seq, free_seq, realloc_from, pool, "
-      "region_id, device, stream) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-      "?14, ?15, ?16, ?17, ?18, ?19, ?20)", &im->ins_alloc))) return rc;
-  if ((rc = hq__db_prepare(im->db,
-      "INSERT INTO frames(id, module_id, ip, offset) VALUES(?1, ?2, ?3, ?4)", &im->ins_frame)))
-    return rc;
-  if ((rc = hq__db_prepare(im->db,
-      "INSERT INTO stacks(id, parent_id, frame_id, depth) VALUES(?1, ?2, ?3, ?4)", &im->ins_stack)))
-    return rc;
-  if ((rc = hq__db_prepare(im->db,
-      "INSERT INTO samples(pid, t, heap_bytes, mmap_bytes, device_bytes, rss_bytes) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)", &im->ins_sample))) return rc;
-  return hq__db_prepare(im->db, "INSERT INTO counters(pid, name, t, value) VALUES(?1, ?2, ?3, ?4)",
-                        &im->ins_counter);
-}
-
 static int finish_rows(import_t *im) {
   uint64_t t_end = im->end ? im->end->t : im->last_t;
   int rc = HQ_OK;
@@ -1322,14 +1349,11 @@ static int finish_rows(import_t *im) {
 }
 
 static void import_free(import_t *im) {
+  hq__rowq_abort(im->rowq); /* first: its rows point into the mapping */
+  im->rowq = NULL;
   if (im->agg) hq__agg_abort(im->agg);
   im->agg = NULL;
   cuda_free(im);
-  sqlite3_finalize(im->ins_alloc);
-  sqlite3_finalize(im->ins_frame);
-  sqlite3_finalize(im->ins_stack);
-  sqlite3_finalize(im->ins_sample);
-  sqlite3_finalize(im->ins_counter);
   for (size_t i = 0; i < im->streams.n; i++) {
     free(im->streams.v[i].spans.v);
     free(im->streams.v[i].regions.v);
@@ -1400,13 +1424,21 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
   if ((rc = hq__db_exec(im.db, "PRAGMA cache_size=-1048576; PRAGMA temp_store=MEMORY; BEGIN")))
     FAIL(rc, "%s", hq_db_errmsg(im.db));
   in_txn = 1;
-  if ((rc = prepare_all(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
   if ((rc = hq__agg_begin(im.db, &im.agg))) FAIL(rc, "%s", hq_db_errmsg(im.db));
   if ((rc = write_modules(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
+  /* The sweep: rows go to the writer thread, which holds the connection until it is done. */
+  if ((rc = hq__rowq_start(im.db, import_tables, T_N_, &im.rowq)))
+    FAIL(rc, "%s", hq_db_errmsg(im.db));
   hq__progress_init(&prog, opts->progress, "importing", 0);
-  if ((rc = pass2(&im, &prog))) FAIL(rc, "%s", im.db->errmsg[0] ? hq_db_errmsg(im.db) : hq_strerror(rc));
-  hq__progress_done(&prog);
-  if ((rc = finish_rows(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
+  rc = pass2(&im, &prog);
+  if (!rc) {
+    hq__progress_done(&prog);
+    rc = finish_rows(&im);
+  }
+  if (rc) hq__rowq_abort(im.rowq);
+  else rc = hq__rowq_finish(im.rowq);
+  im.rowq = NULL;
+  if (rc) FAIL(rc, "%s", im.db->errmsg[0] ? hq_db_errmsg(im.db) : hq_strerror(rc));
   if ((rc = write_threads_regions(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
   if ((rc = write_meta(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
   /* No index on allocations: building one costs a third of the import, and reports read the
@@ -1424,11 +1456,6 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
   if (opts->symbolize && (rc = hq_symbolize(im.db, opts->progress)))
     FAIL(rc, "%s", hq_db_errmsg(im.db));
 #endif
-  sqlite3_finalize(im.ins_alloc); im.ins_alloc = NULL;
-  sqlite3_finalize(im.ins_frame); im.ins_frame = NULL;
-  sqlite3_finalize(im.ins_stack); im.ins_stack = NULL;
-  sqlite3_finalize(im.ins_sample); im.ins_sample = NULL;
-  sqlite3_finalize(im.ins_counter); im.ins_counter = NULL;
   cuda_free(&im);
   hq_db_close(im.db);
   im.db = NULL;
@@ -1442,6 +1469,8 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
   }
 #undef FAIL
 out:
+  hq__rowq_abort(im.rowq); /* the connection is ours again before anything else touches it */
+  im.rowq = NULL;
   if (im.db) {
     if (in_txn) sqlite3_exec(im.db->sql, "ROLLBACK", NULL, NULL, NULL);
     import_free(&im);
