@@ -109,7 +109,7 @@ static int rows_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) 
   uint32_t bit = 1u << col;
   if (!(r->nonnull & bit)) return SQLITE_OK; /* no result: NULL */
   if (r->text & bit) {
-    int k = __builtin_popcount(r->text & (bit - 1));
+    int k = (r->text & (bit - 1)) != 0; /* at most two text columns */
     sqlite3_result_text(ctx, (const char *)(intptr_t)r->v[col], (int)r->tlen[k], SQLITE_STATIC);
   } else if (r->real & bit) {
     double d;

@@ -10,10 +10,10 @@
  *
  * Rows of one table reach SQLite in the order they were queued.  Each block is written with one
  * INSERT ... SELECT per table present in it, from an eponymous virtual table over the block's
- * rows, which costs about two thirds of a one-row INSERT with bound parameters.  A table whose
- * first column is an INTEGER PRIMARY KEY may leave it NULL so that SQLite appends (cheaper
- * than an explicit id, which is looked up first); the row's `rowid` then says which id SQLite
- * must assign, and the writer checks it at the end of each block.
+ * rows, which costs about two thirds of a one-row INSERT with bound parameters.  A table with
+ * an INTEGER PRIMARY KEY may leave it out of its INSERT so that SQLite appends with the next
+ * id (cheaper than an explicit id, which is looked up first); the row's `rowid` then says which
+ * id SQLite must assign, and the writer checks it at the end of each block.
  *
  * Internal to the analyzer.
  */
