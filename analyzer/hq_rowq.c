@@ -143,22 +143,46 @@ static const sqlite3_module rows_module = {
 
 /* ---- writing one block (on the writer thread) ---- */
 
+static int prepare(hq__rowq_t *q, size_t k, uint32_t cols, sqlite3_stmt **out);
+
+/* The statement of table k that reads exactly the columns in cols (prepared when new). */
+static int statement(hq__rowq_t *q, size_t k, uint32_t cols, sqlite3_stmt **out) {
+  unsigned slot;
+  int rc;
+  for (unsigned i = 0; i < HQ__ROWQ_SHAPES; i++) {
+    if (q->shape[k][i].st && q->shape[k][i].cols == cols) {
+      *out = q->shape[k][i].st;
+      return HQ_OK;
+    }
+  }
+  if ((rc = prepare(q, k, cols, out))) return rc;
+  slot = q->shape_next[k]++ % HQ__ROWQ_SHAPES;
+  sqlite3_finalize(q->shape[k][slot].st);
+  q->shape[k][slot].cols = cols;
+  q->shape[k][slot].st = *out;
+  return HQ_OK;
+}
+
 static int write_block(hq__rowq_t *q, const hq__row_t *rows, size_t n) {
   int64_t last_rowid[HQ__ROWQ_TABLES] = {0};
+  uint32_t cols[HQ__ROWQ_TABLES] = {0};
   uint32_t present = 0;
   for (size_t i = 0; i < n; i++) {
     present |= 1u << rows[i].table;
+    cols[rows[i].table] |= rows[i].nonnull;
     last_rowid[rows[i].table] = rows[i].rowid;
   }
   /* One INSERT ... SELECT per table present, in table order: each table's rows keep theirs. */
   for (size_t k = 0; k < q->n_tables; k++) {
-    sqlite3_stmt *st = q->stmt[k];
+    sqlite3_stmt *st;
+    int rc;
     if (!(present & (1u << k))) continue;
+    if ((rc = statement(q, k, cols[k], &st))) return rc;
     q->batch = rows;
     q->batch_n = n;
     q->batch_table = (int)k;
     if (sqlite3_step(st) != SQLITE_DONE) {
-      int rc = hq__db_sqlerr(q->db, q->tables[k].name);
+      rc = hq__db_sqlerr(q->db, q->tables[k].name);
       sqlite3_reset(st);
       return rc;
     }
@@ -236,7 +260,8 @@ int hq__rowq_error(hq__rowq_t *q) {
 
 /* Join the writer, finalize the statements, drop the module, free q. */
 static void rowq_free(hq__rowq_t *q) {
-  for (size_t k = 0; k < q->n_tables; k++) sqlite3_finalize(q->stmt[k]);
+  for (size_t k = 0; k < q->n_tables; k++)
+    for (unsigned i = 0; i < HQ__ROWQ_SHAPES; i++) sqlite3_finalize(q->shape[k][i].st);
   if (q->module) sqlite3_create_module_v2(q->db->sql, ROWS_MODULE, NULL, NULL, NULL);
   pthread_mutex_destroy(&q->mu);
   pthread_cond_destroy(&q->more);
@@ -283,22 +308,24 @@ void hq__rowq_abort(hq__rowq_t *q) {
   rowq_free(q);
 }
 
-static int prepare(hq__rowq_t *q, size_t k) {
+/* INSERT ... SELECT c0, NULL, c2, ... FROM the virtual table: the columns in cols, NULL for
+ * the others. */
+static int prepare(hq__rowq_t *q, size_t k, uint32_t cols, sqlite3_stmt **out) {
   const hq__rowq_table_t *t = &q->tables[k];
   size_t cap = strlen(t->insert) + 64 + 8 * (size_t)t->ncols, n;
   char *sql = malloc(cap);
-  int rc;
+  int rc = HQ_OK;
   if (!sql) return HQ_ENOMEM;
   n = (size_t)snprintf(sql, cap, "%s SELECT ", t->insert);
-  for (int c = 0; c < t->ncols; c++)
-    n += (size_t)snprintf(sql + n, cap - n, "%sc%d", c ? ", " : "", c);
+  for (int c = 0; c < t->ncols; c++) {
+    const char *sep = c ? ", " : "";
+    if (cols & (1u << c)) n += (size_t)snprintf(sql + n, cap - n, "%sc%d", sep, c);
+    else n += (size_t)snprintf(sql + n, cap - n, "%sNULL", sep);
+  }
   snprintf(sql + n, cap - n, " FROM " ROWS_MODULE);
-  if (sqlite3_prepare_v3(q->db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, &q->stmt[k], NULL) !=
-      SQLITE_OK) {
-    q->stmt[k] = NULL;
+  if (sqlite3_prepare_v3(q->db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK) {
+    *out = NULL;
     rc = hq__db_sqlerr(q->db, t->name);
-  } else {
-    rc = HQ_OK;
   }
   free(sql);
   return rc;
@@ -331,7 +358,11 @@ int hq__rowq_start(hq_db_t *db, const hq__rowq_table_t *tables, size_t n_tables,
     rc = hq__db_sqlerr(db, "virtual table");
   else
     q->module = 1;
-  for (size_t k = 0; k < n_tables && !rc; k++) rc = prepare(q, k);
+  /* Every column read: checks each INSERT now, and is the shape of most blocks of most tables. */
+  for (size_t k = 0; k < n_tables && !rc; k++) {
+    sqlite3_stmt *st;
+    rc = statement(q, k, (uint32_t)((1ull << tables[k].ncols) - 1), &st);
+  }
   if (rc) {
     rowq_free(q);
     return rc;

@@ -10,7 +10,8 @@
  *
  * Rows of one table reach SQLite in the order they were queued.  Each block is written with one
  * INSERT ... SELECT per table present in it, from an eponymous virtual table over the block's
- * rows, which costs about two thirds of a one-row INSERT with bound parameters.  A table with
+ * rows, which costs about two thirds of a one-row INSERT with bound parameters (columns that no
+ * row of the block sets are NULL literals in that statement, which is cheaper still).  A table with
  * an INTEGER PRIMARY KEY may leave it out of its INSERT so that SQLite appends with the next
  * id (cheaper than an explicit id, which is looked up first); the row's `rowid` then says which
  * id SQLite must assign, and the writer checks it at the end of each block.
@@ -30,6 +31,7 @@
 #define HQ__ROWQ_TABLES 8      /* tables per queue at most */
 #define HQ__ROWQ_BLOCK  1024   /* rows per block */
 #define HQ__ROWQ_BLOCKS 16     /* blocks in the queue: the sweep runs at most this far ahead */
+#define HQ__ROWQ_SHAPES 4      /* statements kept per table, one per set of non-NULL columns */
 
 /* One row.  Column c (0-based, parameter ?c+1 of the table's INSERT) is NULL unless bit c of
  * nonnull is set; then it is v[c] as an integer, or, with bit c of `real`, the double whose
@@ -66,7 +68,13 @@ typedef struct hq__rowq_s {
   /* Writer side. */
   hq_db_t *db;
   hq__rowq_table_t tables[HQ__ROWQ_TABLES];
-  sqlite3_stmt *stmt[HQ__ROWQ_TABLES];
+  /* Per table, statements by the columns they read: a column no row of a block sets is a
+   * literal NULL in its SELECT, which saves a virtual-table call and a copy per row. */
+  struct {
+    uint32_t cols;
+    sqlite3_stmt *st;
+  } shape[HQ__ROWQ_TABLES][HQ__ROWQ_SHAPES];
+  unsigned shape_next[HQ__ROWQ_TABLES]; /* slot the next new shape replaces */
   size_t n_tables;
   const hq__row_t *batch;     /* what the virtual table yields: rows of batch_table in batch */
   size_t batch_n;

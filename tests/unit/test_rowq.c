@@ -77,6 +77,47 @@ static void test_rowq_rows_in_order_across_blocks(void **state) {
   sqlite3_close(s);
 }
 
+/* Blocks that set different columns get statements of their own (more than are kept). */
+static void test_rowq_blocks_of_many_shapes(void **state) {
+  (void)state;
+  char path[4096];
+  hq_db_t *db;
+  hq__rowq_t *q = NULL;
+  sqlite3 *s;
+  const long n = 3 * 8 * HQ__ROWQ_BLOCK; /* shapes 0..7, three times over */
+  snprintf(path, sizeof path, "%s", hq_test_join(hq_test_tmpdir(), "shapes.db"));
+  db = scratch_db(path);
+  assert_int_equal(hq__db_exec(db, "BEGIN"), HQ_OK);
+  assert_int_equal(hq__rowq_start(db, tables, 2, &q), HQ_OK);
+  for (long i = 0; i < n; i++) {
+    long shape = (i / HQ__ROWQ_BLOCK) % 8;
+    hq__row_t *r = hq__rowq_row(q, 0);
+    assert_non_null(r);
+    r->rowid = i + 1;
+    hq__row_text(r, 1, "k", 1);
+    if (shape & 1) hq__row_int(r, 2, i);
+    if (shape & 2) hq__row_int(r, 3, 2 * i);
+    if (shape & 4) hq__row_text(r, 4, "nn", 2);
+    if (shape & 4) hq__row_double(r, 5, 0.5);
+  }
+  assert_int_equal(hq__rowq_finish(q), HQ_OK);
+  assert_int_equal(hq__db_exec(db, "COMMIT"), HQ_OK);
+  hq_db_close(db);
+  s = hq_test_sqlite_open(path);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM scratch_a"), n);
+  /* shape = ((id - 1) / block) %% 8 */
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM scratch_a WHERE "
+      "CASE WHEN ((id - 1) / %d) %% 2 THEN n = id - 1 ELSE n IS NULL END", HQ__ROWQ_BLOCK), n);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM scratch_a WHERE "
+      "CASE WHEN ((id - 1) / %d / 2) %% 2 THEN t = 2 * (id - 1) ELSE t IS NULL END",
+      HQ__ROWQ_BLOCK), n);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM scratch_a WHERE "
+      "CASE WHEN ((id - 1) / %d / 4) %% 2 THEN note = 'nn' AND x = 0.5 "
+      "ELSE note IS NULL AND x IS NULL END", HQ__ROWQ_BLOCK), n);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM scratch_a WHERE kind = 'k'"), n);
+  sqlite3_close(s);
+}
+
 /* A row SQLite refuses stops the writer; the error and SQLite's message reach the caller. */
 static void test_rowq_writer_error_reaches_the_sweep(void **state) {
   (void)state;
@@ -170,6 +211,7 @@ static void test_rowq_start_rejects_bad_tables(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_rowq_rows_in_order_across_blocks),
+    cmocka_unit_test(test_rowq_blocks_of_many_shapes),
     cmocka_unit_test(test_rowq_writer_error_reaches_the_sweep),
     cmocka_unit_test(test_rowq_rowid_out_of_step_is_an_error),
     cmocka_unit_test(test_rowq_abort_returns_the_connection),
