@@ -21,11 +21,6 @@ static __thread int tls_exit_round __attribute__((tls_model("initial-exec")));
 static pthread_key_t exit_key;
 static int exit_key_ok;
 
-uint64_t hq__now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - hq__state.t0_mono;
-}
 
 static void on_thread_exit(void *arg) {
   /* Stay registered through the other keys' destructors (they may still free), then retire. */
