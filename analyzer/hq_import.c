@@ -1307,6 +1307,7 @@ static int write_meta(import_t *im) {
   SETI("mmap_recorded", (h->flags & HQ_RAWF_MMAP) != 0);
   SETI("free_stacks", (h->flags & HQ_RAWF_FREE_STACK) != 0);
   SETT("unwinder", (h->flags & HQ_RAWF_FP_UNWIND) ? "fp" : "libunwind");
+  SETT("clock", (h->flags & HQ_RAWF_TSC) ? "tsc" : "monotonic");
   if (im->end) SETI("recorder_bytes", im->end->recorder_bytes);
   SETI("unmatched_frees", im->unmatched_frees);
   SETI("symbolized", 0);
