@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,7 +252,8 @@ static void find_last_clock(hq_rec_hdr_t *h, void *arg) {
 static void convert_record(hq_rec_hdr_t *h, void *arg) {
   const double k = *(const double *)arg;
   uint64_t *t = NULL, *t2 = NULL;
-#define TIME_FIELD(type, field) (h->len >= sizeof(type) ? &((type *)h)->field : NULL)
+#define TIME_FIELD(type, field) \
+  (h->len >= offsetof(type, field) + sizeof(uint64_t) ? &((type *)h)->field : NULL)
   switch (h->type) {
   case HQ_REC_ALLOC: t = TIME_FIELD(hq_rec_alloc_t, t); break;
   case HQ_REC_FREE: t = TIME_FIELD(hq_rec_free_t, t); break;
@@ -1059,7 +1061,8 @@ static int process(import_t *im, stream_t *s) {
   }
   case HQ_REC_FREE: {
     const hq_rec_free_t *f = (const hq_rec_free_t *)h;
-    rc = do_free(im, s, h->kind, f->t, f->ptr, f->stack, NULL);
+    /* Without free stacks the record stops before its stack field. */
+    rc = do_free(im, s, h->kind, f->t, f->ptr, h->len >= sizeof *f ? f->stack : 0, NULL);
     break;
   }
   case HQ_REC_MUNMAP: {

@@ -131,10 +131,10 @@ typedef struct hq_rec_alloc_s {
 } hq_rec_alloc_t;
 
 typedef struct hq_rec_free_s {
-  hq_rec_hdr_t hdr;
+  hq_rec_hdr_t hdr;    /* len 24 without the stack field (no HQ_RAWF_FREE_STACK), 32 with it */
   uint64_t t;
   uint64_t ptr;
-  uint64_t stack;      /* 0 unless HQ_RAWF_FREE_STACK */
+  uint64_t stack;      /* present only when len >= 32 */
 } hq_rec_free_t;
 
 typedef struct hq_rec_realloc_s {

@@ -444,6 +444,33 @@ static void test_preload_existing_output_kept(void **state) {
   hq_test_proc_free(&p);
 }
 
+static void test_preload_free_stacks(void **state) {
+  (void)state;
+  const char *db = hq_test_join(hq_test_tmpdir(), "fs.db");
+  const char *extra[] = {"HEAPQL_FREE_STACKS=1", NULL};
+  hq_test_proc_t p;
+  sqlite3 *s;
+  run_victim("tests/victims/v_kinds", NULL, NULL, db, extra, &p);
+  assert_int_equal(p.exit_status, 0);
+  s = hq_test_sqlite_open(db);
+  assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key='free_stacks'"), 1);
+  /* the four free() calls carry the stack of their caller, main in v_kinds */
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations a JOIN stacks st ON st.id = a.free_stack_id "
+                                    "JOIN frames f ON f.id = st.frame_id JOIN modules m ON m.id = f.module_id "
+                                    "WHERE a.free_kind = 'free' AND m.path LIKE '%%/v_kinds'"), 4);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(DISTINCT free_stack_id) FROM allocations WHERE free_kind = 'free'"), 4);
+  sqlite3_close(s);
+  hq_test_proc_free(&p);
+  /* and without the switch, none */
+  db = hq_test_join(hq_test_tmpdir(), "nofs.db");
+  run_victim("tests/victims/v_kinds", NULL, NULL, db, NULL, &p);
+  s = hq_test_sqlite_open(db);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE free_stack_id IS NOT NULL"), 0);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE free_kind = 'free'"), 4);
+  sqlite3_close(s);
+  hq_test_proc_free(&p);
+}
+
 /* Event times from the TSC (when the kernel trusts it) or from clock_gettime: both in ns. */
 static void test_preload_clock_modes(void **state) {
   (void)state;
@@ -501,6 +528,7 @@ int main(void) {
     cmocka_unit_test(test_preload_unwritable_output_runs_untraced),
     cmocka_unit_test(test_preload_existing_output_kept),
     cmocka_unit_test(test_preload_clock_modes),
+    cmocka_unit_test(test_preload_free_stacks),
   };
   return cmocka_run_group_tests_name("preload_recorder", tests, NULL, NULL);
 }
