@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +233,73 @@ static uint64_t *class_total(import_t *im, int cls) {
   case CLASS_PINNED: return &im->cu.pinned_live;
   default: return &im->heap_live;
   }
+}
+
+/* ---- TSC traces: ticks to ns, before anything reads a time ---- */
+
+/* Call fn on every complete record, top level and inside chunks, until the first bad one. */
+static void walk_records(import_t *im, void (*fn)(hq_rec_hdr_t *h, void *arg), void *arg) {
+  size_t pos = im->hdr->header_size;
+  while (pos + sizeof(hq_rec_hdr_t) <= im->map_len) {
+    hq_rec_hdr_t *h = (hq_rec_hdr_t *)(uintptr_t)(im->map + pos);
+    if (h->len < sizeof *h || (h->len & 7) || pos + h->len > im->map_len) return;
+    if (h->type == HQ_REC_CHUNK && h->len >= sizeof(hq_rec_chunk_t)) {
+      size_t in = sizeof(hq_rec_chunk_t);
+      while (in + sizeof(hq_rec_hdr_t) <= h->len) {
+        hq_rec_hdr_t *r = (hq_rec_hdr_t *)((unsigned char *)h + in);
+        if (r->len < sizeof *r || (r->len & 7) || in + r->len > h->len) break;
+        fn(r, arg);
+        in += r->len;
+      }
+    } else {
+      fn(h, arg);
+    }
+    pos += h->len;
+  }
+}
+
+static void find_last_clock(hq_rec_hdr_t *h, void *arg) {
+  const hq_rec_clock_t **last = arg;
+  if (h->type == HQ_REC_CLOCK && h->len >= sizeof(hq_rec_clock_t) &&
+      ((const hq_rec_clock_t *)h)->tick > 0)
+    *last = (const hq_rec_clock_t *)h;
+}
+
+static void convert_record(hq_rec_hdr_t *h, void *arg) {
+  const double k = *(const double *)arg;
+  uint64_t *t = NULL, *t2 = NULL;
+#define TIME_FIELD(type, field) \
+  (h->len >= offsetof(type, field) + sizeof(uint64_t) ? &((type *)h)->field : NULL)
+  switch (h->type) {
+  case HQ_REC_ALLOC: t = TIME_FIELD(hq_rec_alloc_t, t); break;
+  case HQ_REC_FREE: t = TIME_FIELD(hq_rec_free_t, t); break;
+  case HQ_REC_REALLOC: t = TIME_FIELD(hq_rec_realloc_t, t); t2 = TIME_FIELD(hq_rec_realloc_t, t_old); break;
+  case HQ_REC_THREAD_START: case HQ_REC_THREAD_END: t = TIME_FIELD(hq_rec_time_t, t); break;
+  case HQ_REC_MUNMAP: t = TIME_FIELD(hq_rec_munmap_t, t); break;
+  case HQ_REC_REGION_BEGIN: case HQ_REC_REGION_END: t = TIME_FIELD(hq_rec_region_t, t); break;
+  case HQ_REC_COUNTER: t = TIME_FIELD(hq_rec_counter_t, t); break;
+  case HQ_REC_CUDA_CALL: t = TIME_FIELD(hq_rec_cuda_call_t, t); t2 = TIME_FIELD(hq_rec_cuda_call_t, duration_ns); break;
+  case HQ_REC_MODULE: t = TIME_FIELD(hq_rec_module_t, t); break;
+  case HQ_REC_MODULE_GONE: t = TIME_FIELD(hq_rec_module_gone_t, t); break;
+  case HQ_REC_RSS: t = TIME_FIELD(hq_rec_rss_t, t); break;
+  case HQ_REC_NOTE: t = TIME_FIELD(hq_rec_note_t, t); break;
+  case HQ_REC_END: t = TIME_FIELD(hq_rec_end_t, t); break;
+  default: break;
+  }
+#undef TIME_FIELD
+  /* One linear map through the origin: the order of ticks is the order of the ns. */
+  if (t) *t = (uint64_t)((double)*t * k + 0.5);
+  if (t2) *t2 = (uint64_t)((double)*t2 * k + 0.5);
+}
+
+static void convert_tsc_times(import_t *im) {
+  const hq_rec_clock_t *last = NULL;
+  double k = im->hdr->tsc_ns_per_tick;
+  walk_records(im, find_last_clock, &last);
+  /* The longest span measured by the writer beats the start-up estimate. */
+  if (last && last->mono_ns > 1000000) k = (double)last->mono_ns / (double)last->tick;
+  if (!(k > 0.0)) k = 1.0;
+  walk_records(im, convert_record, &k);
 }
 
 /* ---- pass 1: top-level records ---- */
@@ -1050,7 +1118,8 @@ static int process(import_t *im, stream_t *s) {
   }
   case HQ_REC_FREE: {
     const hq_rec_free_t *f = (const hq_rec_free_t *)h;
-    rc = do_free(im, s, h->kind, f->t, f->ptr, f->stack, NULL);
+    /* Without free stacks the record stops before its stack field. */
+    rc = do_free(im, s, h->kind, f->t, f->ptr, h->len >= sizeof *f ? f->stack : 0, NULL);
     break;
   }
   case HQ_REC_MUNMAP: {
@@ -1298,6 +1367,7 @@ static int write_meta(import_t *im) {
   SETI("mmap_recorded", (h->flags & HQ_RAWF_MMAP) != 0);
   SETI("free_stacks", (h->flags & HQ_RAWF_FREE_STACK) != 0);
   SETT("unwinder", (h->flags & HQ_RAWF_FP_UNWIND) ? "fp" : "libunwind");
+  SETT("clock", (h->flags & HQ_RAWF_TSC) ? "tsc" : "monotonic");
   if (im->end) SETI("recorder_bytes", im->end->recorder_bytes);
   SETI("unmatched_frees", im->unmatched_frees);
   SETI("symbolized", 0);
@@ -1404,7 +1474,8 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
   if ((size_t)sb.st_size < sizeof(hq_raw_header_t))
     FAIL(HQ_EFORMAT, "%s: not a heapql raw trace", raw_path);
   im.map_len = (size_t)sb.st_size;
-  im.map = mmap(NULL, im.map_len, PROT_READ, MAP_PRIVATE, fd, 0);
+  /* Private and writable: TSC traces get their times converted in place (copy on write). */
+  im.map = mmap(NULL, im.map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   if (im.map == MAP_FAILED) {
     im.map = NULL;
     FAIL(HQ_EIO, "%s: cannot map: %s", raw_path, strerror(errno));
@@ -1422,6 +1493,7 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
       hq__map_init(&im.stack_id, 4096) || hq__map_init(&im.frame_of, 4096) ||
       hq__map_init(&im.trie, 4096) || hq__map_init(&im.live, 4096))
     FAIL(HQ_ENOMEM, "out of memory");
+  if (im.hdr->flags & HQ_RAWF_TSC) convert_tsc_times(&im);
   if ((rc = pass1(&im))) FAIL(rc, "%s: %s", raw_path, hq_strerror(rc));
 
   /* Build into a temporary file beside the target, then rename: never a half database. */

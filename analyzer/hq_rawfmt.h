@@ -7,6 +7,8 @@
  *   hq_raw_header_t                       once, at offset 0
  *   record*                               each starts with hq_rec_hdr_t; len is a multiple of 8
  *
+ * Record times ("t") are ns since t0, or TSC ticks since t0 when the header has HQ_RAWF_TSC
+ * (the importer converts them with the HQ_REC_CLOCK pairs before anything reads them).
  * Top-level records come from the recorder's writer thread.  HQ_REC_CHUNK wraps a run of
  * records drained from one thread's ring; the records inside a chunk are that thread's events in
  * the order it made them.  A file that ends inside a record is "truncated": the importer keeps
@@ -39,6 +41,8 @@ typedef struct hq_raw_header_s {
   char     cmdline[2048];     /* arguments separated by ' ', NUL-terminated, truncated */
   char     host[64];
   char     output[1024];      /* the database this trace is meant to become */
+  double   tsc_ns_per_tick;   /* HQ_RAWF_TSC: a first estimate, measured over ~100 us at start */
+  uint64_t reserved;
 } hq_raw_header_t;
 
 enum {
@@ -46,6 +50,8 @@ enum {
   HQ_RAWF_FREE_STACK = 1u << 1, /* free events carry stacks */
   HQ_RAWF_FP_UNWIND  = 1u << 2, /* stacks from frame pointers, not libunwind */
   HQ_RAWF_FORK_CHILD = 1u << 3, /* this process is a traced fork child */
+  HQ_RAWF_TSC        = 1u << 4, /* times are TSC ticks since t0; HQ_REC_CLOCK records map them
+                                 * to CLOCK_MONOTONIC ns; the importer converts */
 };
 
 typedef struct hq_rec_hdr_s {
@@ -63,6 +69,7 @@ enum {
   HQ_REC_THREAD_NAME,    /* hq_rec_thread_name_t */
   HQ_REC_NOTE,           /* hq_rec_note_t: recorder degraded, with a reason */
   HQ_REC_END,            /* hq_rec_end_t: the process finished normally */
+  HQ_REC_CLOCK,          /* hq_rec_clock_t: a (tick, ns) pair for HQ_RAWF_TSC traces */
   /* inside chunks */
   HQ_REC_ALLOC = 32,     /* hq_rec_alloc_t */
   HQ_REC_FREE,           /* hq_rec_free_t */
@@ -124,10 +131,10 @@ typedef struct hq_rec_alloc_s {
 } hq_rec_alloc_t;
 
 typedef struct hq_rec_free_s {
-  hq_rec_hdr_t hdr;
+  hq_rec_hdr_t hdr;    /* len 24 without the stack field (no HQ_RAWF_FREE_STACK), 32 with it */
   uint64_t t;
   uint64_t ptr;
-  uint64_t stack;      /* 0 unless HQ_RAWF_FREE_STACK */
+  uint64_t stack;      /* present only when len >= 32 */
 } hq_rec_free_t;
 
 typedef struct hq_rec_realloc_s {
@@ -211,6 +218,12 @@ typedef struct hq_rec_note_s {
   uint64_t t;
   char     text[240];
 } hq_rec_note_t;
+
+typedef struct hq_rec_clock_s {
+  hq_rec_hdr_t hdr;
+  uint64_t tick;          /* the time unit of every other record's t */
+  uint64_t mono_ns;       /* CLOCK_MONOTONIC ns since t0 at the same moment */
+} hq_rec_clock_t;
 
 typedef struct hq_rec_end_s {
   hq_rec_hdr_t hdr;

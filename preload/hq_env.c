@@ -9,6 +9,8 @@
  *   HEAPQL_MMAP         0|1: record anonymous mmap/mremap/munmap (default 1)
  *   HEAPQL_FREE_STACKS  0|1: record a stack for every free too (default 0)
  *   HEAPQL_UNWIND       libunwind|fp (default libunwind)
+ *   HEAPQL_CLOCK        auto|monotonic: event times from the TSC when the kernel trusts it
+ *                       (auto, the default) or always from clock_gettime
  *   HEAPQL_BUFFER_KB    per-thread buffer, 64..65536 KiB (default 1024)
  *   HEAPQL_DEFER_IMPORT set by `heapql run`: leave the raw trace for it to import
  */
@@ -106,6 +108,7 @@ void hq__env_output_for(pid_t pid, char *out, size_t cap) {
 int hq__env_load(char *why, size_t cap) {
   const char *out = getenv("HEAPQL_OUTPUT");
   const char *unwind = getenv("HEAPQL_UNWIND");
+  const char *clock = getenv("HEAPQL_CLOCK");
   why[0] = '\0';
   program_name(hq__opts.program, sizeof hq__opts.program);
   if (parse_uint("HEAPQL_DEPTH", 1, HQ_MAX_DEPTH_LIMIT, 64, &hq__opts.depth, why, cap)) return -1;
@@ -121,6 +124,11 @@ int hq__env_load(char *why, size_t cap) {
     return -1;
   }
   hq__opts.fp_unwind = unwind && !strcmp(unwind, "fp");
+  if (clock && *clock && strcmp(clock, "auto") && strcmp(clock, "monotonic")) {
+    snprintf(why, cap, "HEAPQL_CLOCK='%s' must be 'auto' or 'monotonic'", clock);
+    return -1;
+  }
+  hq__opts.clock_monotonic = clock && !strcmp(clock, "monotonic");
   if (out && !*out) {
     snprintf(why, cap, "HEAPQL_OUTPUT is empty");
     return -1;

@@ -37,12 +37,6 @@ static void say(const char *what, const char *detail) {
   }
 }
 
-static uint64_t clock_ns(clockid_t c) {
-  struct timespec ts;
-  clock_gettime(c, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int on_exit_registered;
 
 /* Registered before __libc_start_main registers the loader's destructor pass, so it runs after
@@ -86,8 +80,7 @@ static void fork_child(void) {
   /* Named while hq__state.pid is still the parent's: a child gets "<stem>.<pid>.db". */
   hq__env_output_for(getpid(), hq__opts.output, sizeof hq__opts.output);
   hq__state.pid = getpid();
-  hq__state.t0_mono = clock_ns(CLOCK_MONOTONIC);
-  hq__state.t0_unix = clock_ns(CLOCK_REALTIME);
+  hq__clock_start();
   hq__state.exit_status = -1;
   hq__state.degraded_reason[0] = '\0';
   atomic_store(&hq__dropped, 0);
@@ -119,8 +112,6 @@ __attribute__((constructor(101))) static void hq_init(void) {
   hq__guard++;
   hq__real_resolve();
   hq__state.pid = getpid();
-  hq__state.t0_mono = clock_ns(CLOCK_MONOTONIC);
-  hq__state.t0_unix = clock_ns(CLOCK_REALTIME);
   if (hq__env_load(why, sizeof why) != 0) {
     say(why, "running untraced");
     goto out;
@@ -129,6 +120,7 @@ __attribute__((constructor(101))) static void hq_init(void) {
     hq__env_children_output();
   else
     hq__env_strip_preload();
+  hq__clock_start();
   hq__modmap_self(&lo, &hi);
   hq__trace_init(lo, hi);
   if (hq__writer_open(why, sizeof why) != 0) {

@@ -5,6 +5,7 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -21,11 +22,6 @@ static __thread int tls_exit_round __attribute__((tls_model("initial-exec")));
 static pthread_key_t exit_key;
 static int exit_key_ok;
 
-uint64_t hq__now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - hq__state.t0_mono;
-}
 
 static void on_thread_exit(void *arg) {
   /* Stay registered through the other keys' destructors (they may still free), then retire. */
@@ -122,11 +118,12 @@ void hq__record_free(int free_kind, const void *p) {
   if (hq_likely(r != NULL)) {
     rec.hdr.type = HQ_REC_FREE;
     rec.hdr.kind = (uint16_t)free_kind;
-    rec.hdr.len = sizeof rec;
+    /* Most runs record no free stacks: the record then ends before its stack field. */
+    rec.hdr.len = hq_unlikely(hq__opts.free_stacks) ? sizeof rec : offsetof(hq_rec_free_t, stack);
     rec.stack = hq_unlikely(hq__opts.free_stacks) ? intern_stack(r) : 0;
     rec.t = hq__now();
     rec.ptr = (uint64_t)(uintptr_t)p;
-    hq__ring_push(r, &rec, sizeof rec);
+    hq__ring_push(r, &rec, rec.hdr.len);
   }
   hq_guard_leave();
 }

@@ -182,6 +182,19 @@ void hq__writer_flush(void) {
   pthread_mutex_unlock(&file_lock);
 }
 
+/* A (tick, ns) pair, for traces whose times are TSC ticks. */
+static void write_clock_locked(void) {
+  hq_rec_clock_t c;
+  struct iovec iov = {&c, sizeof c};
+  if (!hq__state.tsc) return;
+  memset(&c, 0, sizeof c);
+  c.hdr.type = HQ_REC_CLOCK;
+  c.hdr.len = sizeof c;
+  c.mono_ns = hq__mono_ns();
+  c.tick = hq__now();
+  write_all(&iov, 1);
+}
+
 static void sample_rss_locked(void) {
   char buf[128];
   unsigned long size_pages = 0, rss_pages = 0;
@@ -198,8 +211,9 @@ static void sample_rss_locked(void) {
   rec.hdr.len = sizeof rec;
   rec.t = hq__now();
   rec.rss_bytes = (uint64_t)rss_pages * (uint64_t)sysconf(_SC_PAGESIZE);
-  last_rss_t = rec.t;
+  last_rss_t = hq__mono_ns();
   write_all(&iov, 1);
+  write_clock_locked();
 }
 
 /* Is trace_fd still the file we opened?  A program may have closed or dup2'd over it. */
@@ -223,7 +237,7 @@ static void *writer_main(void *arg) {
     if (!hq__state.degraded_reason[0] && !fd_still_ours())
       hq__writer_degrade("the program closed or replaced heapql's trace file descriptor", 0);
     drain_all_locked();
-    if (hq__now() - last_rss_t >= 20 * 1000 * 1000) sample_rss_locked();
+    if (hq__mono_ns() - last_rss_t >= 20 * 1000 * 1000) sample_rss_locked();
     pthread_mutex_unlock(&file_lock);
     hq__modmap_poll();
   }
@@ -263,7 +277,8 @@ static void fill_header(hq_raw_header_t *h) {
   h->t0_unix_ns = hq__state.t0_unix;
   h->max_depth = hq__opts.depth;
   h->flags = (hq__opts.mmap ? HQ_RAWF_MMAP : 0) | (hq__opts.free_stacks ? HQ_RAWF_FREE_STACK : 0) |
-             (hq__opts.fp_unwind ? HQ_RAWF_FP_UNWIND : 0);
+             (hq__opts.fp_unwind ? HQ_RAWF_FP_UNWIND : 0) | (hq__state.tsc ? HQ_RAWF_TSC : 0);
+  h->tsc_ns_per_tick = hq__state.tsc ? hq__state.tsc_ns_per_tick : 0.0;
   snprintf(h->program, sizeof h->program, "%s", hq__opts.program);
   snprintf(h->output, sizeof h->output, "%s", hq__opts.output);
   gethostname(h->host, sizeof h->host - 1);

@@ -85,6 +85,7 @@ typedef struct hq_opts_s {
   int      mmap;
   int      free_stacks;
   int      fp_unwind;
+  int      clock_monotonic;  /* HEAPQL_CLOCK=monotonic: never the TSC */
   int      defer_import;     /* heapql run imports; the process leaves the raw trace */
   char     program[256];
   char     output_pattern[1024];
@@ -151,7 +152,12 @@ void hq__record_counter(const char *name, double value);
 void hq__record_thread_exit(void);
 /* Stamp rec with the caller's stack and append it (the hook filled every other field). */
 void hq__record_cuda_call(hq_rec_cuda_call_t *rec);
-uint64_t hq__now(void);                     /* ns since t0 */
+/* ---- hq_clock.c ---- */
+/* Event time since t0: TSC ticks (rdtscp) when the kernel's clocksource is a stable TSC, else
+ * CLOCK_MONOTONIC ns.  The importer turns ticks into ns with the writer's HQ_REC_CLOCK pairs. */
+static inline uint64_t hq__now(void);
+uint64_t hq__mono_ns(void);                /* CLOCK_MONOTONIC ns since t0, always */
+void     hq__clock_start(void);            /* at start and in a fork child: t0, TSC choice */
 
 /* ---- hq_writer.c ---- */
 int  hq__writer_open(char *why, size_t cap);  /* create the raw trace, write its header */
@@ -196,11 +202,30 @@ typedef struct hq_state_s {
   pid_t pid;
   uint64_t t0_mono;
   uint64_t t0_unix;
+  int tsc;                   /* event times are TSC ticks (hq__now), see hq_clock.c */
+  uint64_t tsc0;             /* TSC at t0 */
+  double tsc_ns_per_tick;    /* first estimate, for the header */
   int exit_status;           /* from on_exit, -1 unknown */
   int degraded_err;
   char degraded_reason[200];
 } hq_state_t;
 extern hq_state_t hq__state;
 void hq__finish(int exit_status);
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+#include <time.h>
+
+static inline uint64_t hq__now(void) {
+#if defined(__x86_64__)
+  if (hq_likely(hq__state.tsc)) {
+    unsigned aux;
+    /* rdtscp waits for the instructions before it (the real malloc) to finish. */
+    return __rdtscp(&aux) - hq__state.tsc0;
+  }
+#endif
+  return hq__mono_ns();
+}
 
 #endif /* HQ_PRELOAD_INT_H */

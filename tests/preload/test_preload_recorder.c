@@ -444,6 +444,69 @@ static void test_preload_existing_output_kept(void **state) {
   hq_test_proc_free(&p);
 }
 
+static void test_preload_free_stacks(void **state) {
+  (void)state;
+  const char *db = hq_test_join(hq_test_tmpdir(), "fs.db");
+  const char *extra[] = {"HEAPQL_FREE_STACKS=1", NULL};
+  hq_test_proc_t p;
+  sqlite3 *s;
+  run_victim("tests/victims/v_kinds", NULL, NULL, db, extra, &p);
+  assert_int_equal(p.exit_status, 0);
+  s = hq_test_sqlite_open(db);
+  assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key='free_stacks'"), 1);
+  /* the four free() calls carry the stack of their caller, main in v_kinds */
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations a JOIN stacks st ON st.id = a.free_stack_id "
+                                    "JOIN frames f ON f.id = st.frame_id JOIN modules m ON m.id = f.module_id "
+                                    "WHERE a.free_kind = 'free' AND m.path LIKE '%%/v_kinds'"), 4);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(DISTINCT free_stack_id) FROM allocations WHERE free_kind = 'free'"), 4);
+  sqlite3_close(s);
+  hq_test_proc_free(&p);
+  /* and without the switch, none */
+  db = hq_test_join(hq_test_tmpdir(), "nofs.db");
+  run_victim("tests/victims/v_kinds", NULL, NULL, db, NULL, &p);
+  s = hq_test_sqlite_open(db);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE free_stack_id IS NOT NULL"), 0);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE free_kind = 'free'"), 4);
+  sqlite3_close(s);
+  hq_test_proc_free(&p);
+}
+
+/* Event times from the TSC (when the kernel trusts it) or from clock_gettime: both in ns. */
+static void test_preload_clock_modes(void **state) {
+  (void)state;
+  const char *modes[] = {"HEAPQL_CLOCK=auto", "HEAPQL_CLOCK=monotonic"};
+  for (int i = 0; i < 2; i++) {
+    const char *db = hq_test_join(hq_test_tmpdir(), "clock.db");
+    const char *extra[] = {modes[i], NULL};
+    hq_test_proc_t p;
+    sqlite3 *s;
+    int64_t duration, first, last;
+    run_victim("tests/victims/v_die", NULL, NULL, db, extra, &p);
+    assert_int_equal(p.exit_status, 0);
+    assert_int_equal(p.err_len, 0);
+    s = hq_test_sqlite_open(db);
+    if (i == 1) assert_string_equal(hq_test_q_text(s, "SELECT value FROM meta WHERE key='clock'"), "monotonic");
+    duration = hq_test_q_int(s, "SELECT value FROM meta WHERE key='duration_ns'");
+    first = hq_test_q_int(s, "SELECT min(t_alloc) FROM allocations");
+    last = hq_test_q_int(s, "SELECT max(t_alloc) FROM allocations");
+    /* v_die allocates 50 blocks, then sleeps 200 ms before it exits */
+    assert_true(duration >= 200000000 && duration < 5000000000ll);
+    assert_true(first >= 0 && last >= first && last < 100000000);
+    assert_true(duration - last >= 200000000);
+    assert_true(hq_test_q_int(s, "SELECT max(t) FROM samples") <= duration);
+    sqlite3_close(s);
+    hq_test_proc_free(&p);
+  }
+  {
+    const char *extra[] = {"HEAPQL_CLOCK=sundial", NULL};
+    hq_test_proc_t p;
+    run_victim("tests/victims/v_die", NULL, NULL, hq_test_join(hq_test_tmpdir(), "c.db"), extra, &p);
+    assert_int_equal(p.exit_status, 0);
+    assert_string_equal(p.err, "heapql: HEAPQL_CLOCK='sundial' must be 'auto' or 'monotonic': running untraced\n");
+    hq_test_proc_free(&p);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_preload_kinds_exact),
@@ -464,6 +527,8 @@ int main(void) {
     cmocka_unit_test(test_preload_bad_env_runs_untraced),
     cmocka_unit_test(test_preload_unwritable_output_runs_untraced),
     cmocka_unit_test(test_preload_existing_output_kept),
+    cmocka_unit_test(test_preload_clock_modes),
+    cmocka_unit_test(test_preload_free_stacks),
   };
   return cmocka_run_group_tests_name("preload_recorder", tests, NULL, NULL);
 }
