@@ -348,7 +348,7 @@ GEN_DB := $(BUILD)/bench/gen_db
 $(GEN_DB): bench/gen_db.c $(ANALYZER_A) $(FLAGS_STAMP) | $(SCHEMA_H)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SQLITE_CFLAGS) -Ianalyzer -o $@ $< $(ANALYZER_A) $(FINAL_LDFLAGS) $(ANALYZER_LIBS)
-bench-analyzer: all $(GEN_DB)
+bench-analyzer: all $(GEN_DB) $(BUILD)/bench/churn
 	$(Q)HEAPQL_BUILD=$(BUILD) $(SHELL) scripts/bench-analyzer.sh
 bench: bench-analyzer
 .PHONY: bench-analyzer
