@@ -143,7 +143,28 @@ static const sqlite3_module rows_module = {
 
 /* ---- writing one block (on the writer thread) ---- */
 
-static int prepare(hq__rowq_t *q, size_t k, uint32_t cols, sqlite3_stmt **out);
+/* INSERT ... SELECT c0, NULL, c2, ... FROM the virtual table: the columns in cols, NULL for
+ * the others. */
+static int prepare(hq__rowq_t *q, size_t k, uint32_t cols, sqlite3_stmt **out) {
+  const hq__rowq_table_t *t = &q->tables[k];
+  size_t cap = strlen(t->insert) + 64 + 8 * (size_t)t->ncols, n;
+  char *sql = malloc(cap);
+  int rc = HQ_OK;
+  if (!sql) return HQ_ENOMEM;
+  n = (size_t)snprintf(sql, cap, "%s SELECT ", t->insert);
+  for (int c = 0; c < t->ncols; c++) {
+    const char *sep = c ? ", " : "";
+    if (cols & (1u << c)) n += (size_t)snprintf(sql + n, cap - n, "%sc%d", sep, c);
+    else n += (size_t)snprintf(sql + n, cap - n, "%sNULL", sep);
+  }
+  snprintf(sql + n, cap - n, " FROM " ROWS_MODULE);
+  if (sqlite3_prepare_v3(q->db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK) {
+    *out = NULL;
+    rc = hq__db_sqlerr(q->db, t->name);
+  }
+  free(sql);
+  return rc;
+}
 
 /* The statement of table k that reads exactly the columns in cols (prepared when new). */
 static int statement(hq__rowq_t *q, size_t k, uint32_t cols, sqlite3_stmt **out) {
@@ -258,7 +279,7 @@ int hq__rowq_error(hq__rowq_t *q) {
   return q->rc ? q->rc : HQ_EINVAL;
 }
 
-/* Join the writer, finalize the statements, drop the module, free q. */
+/* Finalize the statements, drop the module, free q (the writer is joined, or never ran). */
 static void rowq_free(hq__rowq_t *q) {
   for (size_t k = 0; k < q->n_tables; k++)
     for (unsigned i = 0; i < HQ__ROWQ_SHAPES; i++) sqlite3_finalize(q->shape[k][i].st);
@@ -306,29 +327,6 @@ void hq__rowq_abort(hq__rowq_t *q) {
   if (!q) return;
   rowq_join(q, 1);
   rowq_free(q);
-}
-
-/* INSERT ... SELECT c0, NULL, c2, ... FROM the virtual table: the columns in cols, NULL for
- * the others. */
-static int prepare(hq__rowq_t *q, size_t k, uint32_t cols, sqlite3_stmt **out) {
-  const hq__rowq_table_t *t = &q->tables[k];
-  size_t cap = strlen(t->insert) + 64 + 8 * (size_t)t->ncols, n;
-  char *sql = malloc(cap);
-  int rc = HQ_OK;
-  if (!sql) return HQ_ENOMEM;
-  n = (size_t)snprintf(sql, cap, "%s SELECT ", t->insert);
-  for (int c = 0; c < t->ncols; c++) {
-    const char *sep = c ? ", " : "";
-    if (cols & (1u << c)) n += (size_t)snprintf(sql + n, cap - n, "%sc%d", sep, c);
-    else n += (size_t)snprintf(sql + n, cap - n, "%sNULL", sep);
-  }
-  snprintf(sql + n, cap - n, " FROM " ROWS_MODULE);
-  if (sqlite3_prepare_v3(q->db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK) {
-    *out = NULL;
-    rc = hq__db_sqlerr(q->db, t->name);
-  }
-  free(sql);
-  return rc;
 }
 
 int hq__rowq_start(hq_db_t *db, const hq__rowq_table_t *tables, size_t n_tables,
