@@ -26,6 +26,12 @@ static inline int hq__mul_overflow(size_t a, size_t b, size_t *out) {
   return __builtin_mul_overflow(a, b, out) ? -1 : 0;
 }
 
+/* hq_pool.c */
+/* The pool's backend (a hq_pool_backend_t value) and, through out_device (may be NULL), its
+ * configured device; -1 for NULL or a pointer that is not a live pool.  Lets other modules
+ * refuse device pools where they need host memory, and check a device pool's ordinal. */
+int hq__pool_backend(const hq_pool_t *p, int *out_device);
+
 /* hq_tensor.c */
 /* Byte offset span of t's elements: (max offset + 1) * element size; 0 if numel is 0. */
 size_t hq__tensor_span_bytes(const hq_tensor_t *t);

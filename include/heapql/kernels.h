@@ -7,7 +7,8 @@
  *   pool       a caching allocator (PyTorch CUDACachingAllocator design) for host or CUDA memory
  *   tensor     n-d tensors (up to 8 dims) with strides, views without copies, memory reports
  *   blas       dense products through CBLAS (OpenBLAS); never hand loops
- *   chunk      array and file processing in chunks sized from a memory budget
+ *   chunk      array and file processing in chunks sized from a memory budget (callbacks or
+ *              readers)
  *   sparse     CSR/COO f32 matrices, int32 or int64 indices, SpMV/SpMM
  *   npy        memory-mapped numpy .npy arrays (numpy.memmap modes r, r+, w+, c)
  *
@@ -492,13 +493,78 @@ HQ_API int hq_chunk_fd(int fd, size_t elem_size, const hq_chunk_opts_t *opts, hq
 HQ_API int hq_chunk_file(const char *path, size_t elem_size, const hq_chunk_opts_t *opts,
                          hq_chunk_fn fn, void *ctx, hq_chunk_info_t *out_info);
 
+/*
+ * Chunk readers: the same chunks, pulled by the caller instead of pushed to a callback (the
+ * pattern of pandas' TextFileReader: open, next, close).  A file reader owns one buffer of
+ * info.chunk_elems * elem_size bytes (from opts.pool, else malloc) that every chunk reuses, so
+ * its peak memory is that buffer plus the reader's own small state, whatever the input size.
+ * The chunk size and the file rules (opts.offset, pread or read, whole elements, the buffer
+ * never larger than the file) are those of hq_chunk_fd; hq_chunk_array/fd/file are loops over
+ * a reader.  When opts.no_regions is 0, each chunk returned opens a heapql region "chunk" that
+ * the next call to hq_chunk_reader_next (or hq_chunk_reader_close) ends, so the caller's work
+ * on the chunk is inside it: call next and close on one thread (regions are per thread).
+ * A reader is not thread-safe.
+ */
+typedef struct hq_chunk_reader_s hq_chunk_reader_t;
+
+/*
+ * A reader over count elements of elem_size bytes at data (chunks point into data: no copy,
+ * no buffer; data must outlive the reader).  opts NULL = defaults.
+ * Returns HQ_OK and *out; HQ_EINVAL (out NULL, elem_size 0, data NULL with count > 0);
+ * HQ_ENOMEM.
+ */
+HQ_API int hq_chunk_reader_open_array(const void *data, size_t count, size_t elem_size,
+                                      const hq_chunk_opts_t *opts, hq_chunk_reader_t **out);
+
+/*
+ * A reader over the elements of fd (from opts.offset with pread() for regular files, or from
+ * the current position with read() when fd cannot seek).  fd is not closed by the reader.
+ * Returns HQ_OK and *out; HQ_EINVAL (fd < 0, out NULL, elem_size 0, negative offset); HQ_EIO
+ * (fstat failed); HQ_ERANGE (chunk too large); HQ_ENOMEM (the buffer: malloc or the pool).
+ */
+HQ_API int hq_chunk_reader_open_fd(int fd, size_t elem_size, const hq_chunk_opts_t *opts,
+                                   hq_chunk_reader_t **out);
+
+/*
+ * A reader over the file at path, opened read-only here and closed by hq_chunk_reader_close.
+ * Returns as hq_chunk_reader_open_fd; also HQ_EINVAL (path NULL), HQ_ENOENT (cannot open: the
+ * detail has the path and strerror).
+ */
+HQ_API int hq_chunk_reader_open_file(const char *path, size_t elem_size,
+                                     const hq_chunk_opts_t *opts, hq_chunk_reader_t **out);
+
+/*
+ * The next chunk: *out_chunk points at *out_count elements (1 .. max_elems, or .. chunk_elems
+ * when max_elems is 0 or larger), the element number of its first in *out_first (may be NULL).
+ * Only the chunk at the end of the input is shorter than asked.  For file readers the memory
+ * is the reader's buffer, overwritten by the next call: copy what must outlive it.  At the end
+ * of the input: HQ_OK with *out_count 0 and *out_chunk NULL (again on every later call).
+ * Returns HQ_OK; HQ_EINVAL (NULL reader, out_chunk or out_count); HQ_EIO (read failed: the
+ * detail has strerror); HQ_EFORMAT (the data ends inside an element: returned by the call after
+ * the last whole element was handed out).  After an HQ_EIO or HQ_EFORMAT every later call
+ * returns the same code.
+ */
+HQ_API int hq_chunk_reader_next(hq_chunk_reader_t *r, size_t max_elems, const void **out_chunk,
+                                size_t *out_count, size_t *out_first);
+
+/* Progress so far: chunk_elems, buffer_bytes, chunks and elems handed out (stopped is always 0
+ * for readers).  Returns HQ_OK; HQ_EINVAL (NULL arguments). */
+HQ_API int hq_chunk_reader_info(const hq_chunk_reader_t *r, hq_chunk_info_t *out_info);
+
+/* Free the buffer and the reader, end the open "chunk" region, close the file of a reader
+ * opened by path.  NULL is a no-op. */
+HQ_API void hq_chunk_reader_close(hq_chunk_reader_t *r);
+
 /* =============================================================================================
  * Sparse matrices (f32 values)
  *
  * CSR: rowptr[rows+1] offsets, colind[nnz], values[nnz].  COO: rowptr holds nnz row indices
  * (the name is kept for both), colind[nnz], values[nnz].  Indices are int32 or int64 (all
  * arrays of one matrix use the same type).  "Canonical" means indices sorted (row-major) with
- * no duplicates, as in scipy.  Arrays are malloc'd and owned by the matrix.
+ * no duplicates, as in scipy.  The arrays (and the hq_sparse_t itself) are owned by the
+ * matrix: from the C heap, or from a host pool for matrices made by the *_in constructors, and
+ * matrices derived from one (hq_sparse_convert, the scratch of hq_sparse_canonicalize) come
+ * from the same pool.
  * ========================================================================================== */
 
 typedef enum hq_sparse_format_e { HQ_SPARSE_CSR = 0, HQ_SPARSE_COO = 1 } hq_sparse_format_t;
@@ -516,6 +582,8 @@ typedef struct hq_sparse_s {
   void *colind;         /* nnz column indices */
   float *values;        /* nnz values */
   int canonical;        /* 1 when sorted with no duplicates */
+  hq_pool_t *pool;      /* where the arrays and this struct come from; NULL = the C heap.
+                           Read only: hq_sparse_free gives everything back to it */
 } hq_sparse_t;
 
 /*
@@ -526,6 +594,17 @@ typedef struct hq_sparse_s {
  */
 HQ_API int hq_sparse_create(hq_sparse_format_t format, hq_index_type_t itype, int64_t rows,
                             int64_t cols, int64_t capacity, hq_sparse_t **out);
+
+/*
+ * hq_sparse_create with the struct and every array taken from pool (hq_pool_alloc; NULL = the C
+ * heap, exactly hq_sparse_create), so the matrix shows in the pool's statistics and in heapql
+ * as pool blocks, and makes no heap allocation.  The pool must be a host pool
+ * (HQ_POOL_HOST_MMAP or HQ_POOL_HOST_MALLOC) and outlive the matrix.
+ * Returns as hq_sparse_create; also HQ_EINVAL (pool is a device pool or not a live pool);
+ * HQ_ENOMEM also when the pool cannot serve (its memory cap).
+ */
+HQ_API int hq_sparse_create_in(hq_pool_t *pool, hq_sparse_format_t format, hq_index_type_t itype,
+                               int64_t rows, int64_t cols, int64_t capacity, hq_sparse_t **out);
 
 /*
  * COO matrix from nnz triplets (row[i], col[i], value[i]), copied; int32 indices.  Duplicates
@@ -545,6 +624,13 @@ HQ_API int hq_sparse_coo_from_triplets(int64_t rows, int64_t cols, int64_t nnz,
 HQ_API int hq_sparse_from_dense(const float *dense, int64_t rows, int64_t cols, int64_t ld,
                                 float threshold, hq_sparse_format_t format,
                                 hq_index_type_t itype, hq_sparse_t **out);
+
+/* hq_sparse_from_dense with the matrix in pool (as hq_sparse_create_in; NULL = the C heap).
+ * Returns as hq_sparse_from_dense; also HQ_EINVAL (device pool or not a live pool). */
+HQ_API int hq_sparse_from_dense_in(hq_pool_t *pool, const float *dense, int64_t rows,
+                                   int64_t cols, int64_t ld, float threshold,
+                                   hq_sparse_format_t format, hq_index_type_t itype,
+                                   hq_sparse_t **out);
 
 /*
  * Write the matrix into dense (rows x cols, row stride ld), zeros elsewhere; duplicate entries
@@ -567,7 +653,7 @@ HQ_API int hq_sparse_canonicalize(hq_sparse_t *s);
  */
 HQ_API int hq_sparse_convert(const hq_sparse_t *s, hq_sparse_format_t format, hq_sparse_t **out);
 
-/* Free the matrix and its arrays.  NULL is a no-op. */
+/* Free the matrix and its arrays (to its pool when it has one).  NULL is a no-op. */
 HQ_API void hq_sparse_free(hq_sparse_t *s);
 
 /*
@@ -587,6 +673,24 @@ HQ_API int hq_sparse_nbytes(const hq_sparse_t *s, size_t *out_bytes, size_t *out
  */
 HQ_API int hq_sparse_spmv(hq_op_t op, float alpha, const hq_sparse_t *a, const float *x,
                           float beta, float *y);
+
+#define HQ_SPMV_ENTRIES_PER_THREAD ((int64_t)1 << 18) /* default: one thread per 256 Ki entries */
+#define HQ_SPMV_MAX_THREADS 64
+
+/*
+ * hq_sparse_spmv with the rows of a CSR matrix (op N) split between `threads` threads, the
+ * calling thread included.  Rows are cut into contiguous ranges holding about equal numbers of
+ * stored entries (a row is never cut), and each row is computed by one thread with the same
+ * loop as hq_sparse_spmv, so y is bit for bit the same as hq_sparse_spmv's whatever the thread
+ * count.  threads 0 = the default: one thread per HQ_SPMV_ENTRIES_PER_THREAD entries, at most
+ * the CPUs this process may run on (so small matrices stay on the calling thread); at most
+ * HQ_SPMV_MAX_THREADS and never more than rows.  Threads are created for the call and joined
+ * before it returns (a thread that cannot be created has its rows done by the calling thread).
+ * COO matrices and op T scatter into y, so they run on the calling thread (hq_sparse_spmv).
+ * Returns as hq_sparse_spmv; also HQ_EINVAL (threads < 0).
+ */
+HQ_API int hq_sparse_spmv_threads(hq_op_t op, float alpha, const hq_sparse_t *a, const float *x,
+                                  float beta, float *y, int threads);
 
 /*
  * C = alpha * op(A) * B + beta * C with B dense row-major (op(A) cols x n, row stride ldb >= n)
