@@ -10,6 +10,7 @@
  *   chunk      array and file processing in chunks sized from a memory budget (callbacks or
  *              readers)
  *   sparse     CSR/COO f32 matrices, int32 or int64 indices, SpMV/SpMM
+ *   cuda       the dense and sparse products on a GPU (cuBLAS, cuSPARSE); HQ_ENOTSUP without
  *   npy        memory-mapped numpy .npy arrays (numpy.memmap modes r, r+, w+, c)
  *
  * Conventions.  Every fallible function returns HQ_OK (0) or a negative HQ_E* code
@@ -708,6 +709,152 @@ HQ_API int hq_sparse_spmm(hq_op_t op, float alpha, const hq_sparse_t *a, const f
  */
 HQ_API int hq_sparse_sddmm(hq_sparse_t *a, float alpha, const float *x, int64_t ldx,
                            const float *y, int64_t ldy, int64_t k, float beta);
+
+/* =============================================================================================
+ * CUDA: dense and sparse products on the device (cuBLAS, cuSPARSE)
+ *
+ * Built when the library is built with CUDA (HQ_CUDA=1, the default when nvcc is found); in a
+ * build without it every function below returns HQ_ENOTSUP (hq_cuda_destroy and
+ * hq_cuda_csr_release do nothing).  Device memory is plain device pointers: from an
+ * HQ_POOL_CUDA pool, from cudaMalloc, or anything else the caller owns.  The functions take the
+ * same row-major arguments as their CPU counterparts (hq_gemm, hq_sparse_spmv, hq_sparse_spmm),
+ * so a CPU result can be checked against a GPU one call for call.
+ *
+ * A context (hq_cuda_t) holds one device, one CUDA stream (an ordinary, blocking stream, so
+ * work on the legacy default stream, e.g. a plain cudaMemcpy, is ordered with it) and the
+ * cuBLAS and cuSPARSE handles.  Products are queued on the context's stream and return before
+ * they finish: hq_cuda_synchronize() waits, and hq_cuda_memcpy() waits for its copy (and for
+ * everything queued before it).  Release device memory that queued work still uses only after
+ * hq_cuda_synchronize (a pool has no notion of streams).
+ *
+ * Memory the library uses on the device is visible: the cuBLAS workspace of a context made
+ * with a pool is a block of that pool, and cuSPARSE's workspace is allocated by the caller after
+ * a buffer-size query (the caller owns all memory, as in cuSPARSE's generic API), so pool
+ * blocks are reported to heapql (hq_annotate_pool_alloc) and to NVTX (a heap per segment, a
+ * region per block).  Each product runs inside a heapql region ("cuda.gemm", "cuda.spmv",
+ * "cuda.spmm"), so the host allocations cuSPARSE makes for its descriptors are tagged too.
+ * A context may be used by one thread at a time.
+ * ========================================================================================== */
+
+typedef struct hq_cuda_s hq_cuda_t;
+
+/*
+ * Number of CUDA devices in *out_count: 0 when there is none, or no usable driver (such
+ * failures are not errors here: this is the question "is there a GPU?").
+ * Returns HQ_OK; HQ_EINVAL (out_count NULL); HQ_ENOTSUP (built without CUDA).
+ */
+HQ_API int hq_cuda_device_count(int *out_count);
+
+/*
+ * A context on `device`.  pool (may be NULL) must be an HQ_POOL_CUDA pool of the same device;
+ * the cuBLAS workspace is then taken from it (32 MiB on compute capability 9.0 and later,
+ * 4 MiB before, NVIDIA's recommendation) and given back by hq_cuda_destroy; with pool NULL,
+ * cuBLAS allocates its own.  The pool must outlive the context.
+ * Returns HQ_OK and *out; HQ_EINVAL (out NULL, pool not a CUDA pool of this device);
+ * HQ_ECUDA (no such device, no driver, or a CUDA, cuBLAS or cuSPARSE call failed: the detail
+ * has CUDA's message); HQ_ENOMEM (host memory, or the pool could not give the workspace);
+ * HQ_ENOTSUP (built without CUDA).
+ */
+HQ_API int hq_cuda_create(int device, hq_pool_t *pool, hq_cuda_t **out);
+
+/* Wait for the context's queued work, then free its handles, its stream and its workspace.
+ * NULL is a no-op. */
+HQ_API void hq_cuda_destroy(hq_cuda_t *ctx);
+
+/*
+ * Wait until everything queued on the context's stream has finished.
+ * Returns HQ_OK; HQ_EINVAL (ctx NULL); HQ_ECUDA (queued work failed: CUDA's message in the
+ * detail); HQ_ENOTSUP.
+ */
+HQ_API int hq_cuda_synchronize(hq_cuda_t *ctx);
+
+/*
+ * Copy bytes from src to dst, each host or device memory (the direction is found from the
+ * pointers: unified addressing), in order with the context's queued work, and wait for it, so
+ * host buffers may be reused on return.  bytes 0 is a no-op.
+ * Returns HQ_OK; HQ_EINVAL (ctx NULL, NULL pointer with bytes > 0); HQ_ECUDA; HQ_ENOTSUP.
+ */
+HQ_API int hq_cuda_memcpy(hq_cuda_t *ctx, void *dst, const void *src, size_t bytes);
+
+/*
+ * hq_gemm on the device through cuBLAS (cublasSgemm): C[m x n] = alpha op(A) op(B) + beta C,
+ * row-major, a, b and c device pointers.  Same argument rules and return codes as hq_gemm
+ * (beta == 0 overwrites C; k == 0 scales C by beta), plus HQ_EINVAL for ctx NULL, HQ_ECUDA
+ * (cuBLAS failed) and HQ_ENOTSUP.  Queued: returns before the product is done.  Computed in
+ * f32 (cuBLAS's default math mode; TF32 only if the environment forces it,
+ * NVIDIA_TF32_OVERRIDE=1).
+ */
+HQ_API int hq_cuda_gemm(hq_cuda_t *ctx, hq_op_t op_a, hq_op_t op_b, int64_t m, int64_t n,
+                        int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                        int64_t ldb, float beta, float *c, int64_t ldc);
+
+/* A CSR matrix in device memory: the arrays of hq_sparse_t's CSR form (zero-based, f32
+ * values, int32 or int64 indices), with device pointers.  Fill the public fields to describe
+ * arrays you own (release then does nothing to them), or let hq_cuda_csr_upload fill it. */
+typedef struct hq_cuda_csr_s {
+  hq_index_type_t itype;
+  int64_t rows, cols, nnz;
+  void *rowptr;      /* rows + 1 offsets */
+  void *colind;      /* nnz column indices, sorted within each row */
+  float *values;     /* nnz values */
+  /* private */
+  hq_pool_t *pool_;  /* where hq_cuda_csr_upload took the arrays from (NULL: cudaMalloc) */
+  uint32_t owned_;   /* 1 when hq_cuda_csr_upload allocated the arrays */
+} hq_cuda_csr_t;
+
+/*
+ * Copy a host matrix (CSR or COO, any index type) to the device in canonical CSR form
+ * (duplicates summed, columns sorted: a canonical CSR is copied as it is, anything else goes
+ * through hq_sparse_convert on the host first).  The three arrays come from pool (an
+ * HQ_POOL_CUDA pool of the context's device), or from cudaMalloc when pool is NULL; *out is
+ * overwritten.  Waits for the copies.
+ * Returns HQ_OK; HQ_EINVAL (NULL ctx, host or out, malformed host matrix, pool not a CUDA
+ * pool of this device); HQ_ENOMEM (host scratch, the pool, or cudaMalloc out of memory);
+ * HQ_ECUDA; HQ_ENOTSUP.
+ */
+HQ_API int hq_cuda_csr_upload(hq_cuda_t *ctx, const hq_sparse_t *host, hq_pool_t *pool,
+                              hq_cuda_csr_t *out);
+
+/* Wait for ctx's queued work, then give arrays that hq_cuda_csr_upload allocated back to
+ * their pool (or cudaFree), and zero *csr.  A csr describing the caller's own arrays is only
+ * zeroed.  NULL csr is a no-op; ctx may be NULL when no work using csr is queued. */
+HQ_API void hq_cuda_csr_release(hq_cuda_t *ctx, hq_cuda_csr_t *csr);
+
+/*
+ * y = alpha op(A) x + beta y on the device through cuSPARSE's generic API (cusparseSpMV),
+ * x and y device vectors of op(A)'s columns and rows.  beta == 0 overwrites y, NaN included
+ * (y is zeroed first).  cuSPARSE needs a workspace: hq_cuda_spmv_buffer_size, called with the
+ * same arguments, gives its size in *out_bytes (0 possible), and the caller passes that much
+ * device memory as buffer (NULL when 0).  The buffer may be reused for any later call whose
+ * query gives no more bytes.  Queued: returns before the product is done.  The additions are
+ * not done in the CPU's order, so results agree with hq_sparse_spmv to rounding (exactly when
+ * every partial sum is exact, e.g. small integers); with op T the order may even change from
+ * run to run (cuSPARSE uses atomics there).
+ * Returns HQ_OK; HQ_EINVAL (NULL ctx, a, or a vector with elements, malformed a, unknown op,
+ * buffer NULL or buffer_bytes smaller than the query's answer); HQ_ECUDA (cuSPARSE failed);
+ * HQ_ENOTSUP (built without CUDA, or cuSPARSE does not support the case).
+ */
+HQ_API int hq_cuda_spmv_buffer_size(hq_cuda_t *ctx, hq_op_t op, float alpha,
+                                    const hq_cuda_csr_t *a, const float *x, float beta,
+                                    float *y, size_t *out_bytes);
+HQ_API int hq_cuda_spmv(hq_cuda_t *ctx, hq_op_t op, float alpha, const hq_cuda_csr_t *a,
+                        const float *x, float beta, float *y, void *buffer, size_t buffer_bytes);
+
+/*
+ * C = alpha op(A) B + beta C on the device through cusparseSpMM, with B and C dense row-major
+ * device matrices exactly as in hq_sparse_spmm (B: op(A) cols x n, row stride ldb >= n; C:
+ * op(A) rows x n, row stride ldc >= n; the columns between n and the stride are not touched).
+ * Workspace, beta == 0, queueing and op T as for hq_cuda_spmv: query with
+ * hq_cuda_spmm_buffer_size and the same arguments.
+ * Returns as hq_cuda_spmv; also HQ_EINVAL (n < 0, ldb or ldc < n).
+ */
+HQ_API int hq_cuda_spmm_buffer_size(hq_cuda_t *ctx, hq_op_t op, float alpha,
+                                    const hq_cuda_csr_t *a, const float *b, int64_t ldb,
+                                    int64_t n, float beta, float *c, int64_t ldc,
+                                    size_t *out_bytes);
+HQ_API int hq_cuda_spmm(hq_cuda_t *ctx, hq_op_t op, float alpha, const hq_cuda_csr_t *a,
+                        const float *b, int64_t ldb, int64_t n, float beta, float *c,
+                        int64_t ldc, void *buffer, size_t buffer_bytes);
 
 /* =============================================================================================
  * Memory-mapped .npy arrays
