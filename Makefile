@@ -236,6 +236,23 @@ bench-kernels: $(BENCH_KERNELS)
 bench: bench-kernels
 .PHONY: bench-kernels
 
+# ---- GPU benchmark (not a test): build/bin/hq-bench-cuda, only with CUDA; prints "no CUDA
+# device" and exits 0 where there is none ----
+ifeq ($(HQ_CUDA),1)
+BENCH_CUDA := $(BIN)/hq-bench-cuda
+$(OBJ)/bench/cuda_bench.o: bench/cuda_bench.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SAN_FLAGS) $(CUDA_CFLAGS) -c $< -o $@
+$(BENCH_CUDA): $(OBJ)/bench/cuda_bench.o $(KERNELS_A)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $< $(KERNELS_A) $(FINAL_LDFLAGS) $(KERNELS_LIBS)
+all: $(BENCH_CUDA)
+bench-cuda: $(BENCH_CUDA)
+	$(Q)$(BENCH_CUDA)
+bench: bench-cuda
+.PHONY: bench-cuda
+endif
+
 # ---- pkg-config file ----
 $(BUILD)/heapql.pc: scripts/heapql.pc.in Makefile
 	@mkdir -p $(@D)

@@ -19,30 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "heapql/kernels.h"
+#include "bench_util.h"
 
 static int runs = 7;
 static int quick;
 static volatile uintptr_t sink;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void die(const char *what, int rc) {
   fprintf(stderr, "hq-bench-kernels: %s: %s\n", what, hq_kernels_errmsg());
@@ -181,29 +165,9 @@ static double read_once(const char *src, size_t bytes, int threads) {
   return (double)bytes / pass_mt(read_slice, NULL, src, bytes, threads) / 1e9;
 }
 
-/* rows x rows CSR with nnz_per_row entries per row; columns within +-band of the diagonal
- * (band 0: anywhere), sorted per row. */
 static hq_sparse_t *make_csr(int64_t rows, int nnz_per_row, int64_t band) {
-  hq_sparse_t *s;
-  uint64_t r = 88172645463325252ull;
-  if (hq_sparse_create(HQ_SPARSE_CSR, HQ_INDEX_I32, rows, rows, rows * nnz_per_row, &s) != HQ_OK)
-    die("sparse_create", 1);
-  int32_t *rp = s->rowptr, *ci = s->colind;
-  for (int64_t i = 0; i < rows; i++) {
-    rp[i] = (int32_t)(i * nnz_per_row);
-    for (int k = 0; k < nnz_per_row; k++) {
-      r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-      int64_t c = band ? i - band + (int64_t)(r % (uint64_t)(2 * band)) : (int64_t)(r % (uint64_t)rows);
-      if (c < 0) c += rows;
-      if (c >= rows) c -= rows;
-      ci[i * nnz_per_row + k] = (int32_t)c;
-      s->values[i * nnz_per_row + k] = (float)(r % 1000) / 1000.0f;
-    }
-  }
-  rp[rows] = (int32_t)(rows * nnz_per_row);
-  s->nnz = rows * nnz_per_row;
-  s->canonical = 0;
-  if (hq_sparse_canonicalize(s) != HQ_OK) die("canonicalize", 1);
+  hq_sparse_t *s = bench_csr(rows, nnz_per_row, band);
+  if (!s) die("sparse matrix", 1);
   return s;
 }
 
