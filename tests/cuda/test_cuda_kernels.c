@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "hq_test.h"
+#include "hq_test_kernels.h"
 #include "heapql/kernels.h"
 #include "../unit/fake/hq_fake_annotate.h"
 
@@ -25,12 +26,6 @@ static int fake_loaded; /* the stand-in recorder counts pool annotations */
       skip();                                              \
     }                                                      \
   } while (0)
-
-static uint32_t rng = 7;
-static float urand(void) {
-  rng = rng * 1664525u + 1013904223u;
-  return (float)(rng >> 8) / 16777216.0f;
-}
 
 /* One context on device 0 with its own device pool, for a test. */
 typedef struct gpu_s {
@@ -65,23 +60,6 @@ static void to_host(gpu_t *g, float *host, const float *dev, size_t n) {
   assert_int_equal(hq_cuda_memcpy(g->ctx, host, dev, n * sizeof(float)), HQ_OK);
 }
 
-static int64_t pool_stat(hq_pool_t *pool, const char *key) {
-  hq_pool_stats_t st;
-  int64_t v = -1;
-  assert_int_equal(hq_pool_get_stats(pool, &st), HQ_OK);
-  assert_int_equal(hq_pool_stats_get(&st, key, &v), HQ_OK);
-  return v;
-}
-
-/* Largest |a - b| over a row relative to the largest |b| in it. */
-static double max_rel_diff(const float *a, const float *b, int64_t n) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < n; i++) {
-    num = fmax(num, fabs((double)a[i] - b[i]));
-    den = fmax(den, fabs((double)b[i]));
-  }
-  return den > 0 ? num / den : num;
-}
 
 /* ---- without a device ------------------------------------------------------------------- */
 
@@ -153,14 +131,14 @@ static void test_cuda_context_workspace_from_pool(void **state) {
   gpu_open(&g);
   after = hq_fake_counts();
   /* the cuBLAS workspace is the pool's only block: 32 MiB on Hopper and later, else 4 MiB */
-  assert_int_equal(pool_stat(g.pool, "allocation.all.current"), 1);
-  int64_t ws = pool_stat(g.pool, "requested_bytes.all.current");
+  assert_int_equal(hq_test_pool_stat(g.pool, "allocation.all.current"), 1);
+  int64_t ws = hq_test_pool_stat(g.pool, "requested_bytes.all.current");
   if (ws != (int64_t)32 << 20 && ws != (int64_t)4 << 20)
     fail_msg("workspace of %lld bytes", (long long)ws);
   assert_int_equal(after.pool_allocs - before.pool_allocs, 1); /* reported to heapql */
   assert_int_equal(after.last_pool_id, hq_pool_id(g.pool));
   hq_cuda_destroy(g.ctx);
-  assert_int_equal(pool_stat(g.pool, "allocation.all.current"), 0);
+  assert_int_equal(hq_test_pool_stat(g.pool, "allocation.all.current"), 0);
   assert_int_equal(hq_fake_counts().pool_frees - before.pool_frees, 1);
   /* a pool of another device is refused */
   assert_int_equal(hq_cuda_create(devices, g.pool, &g.ctx), HQ_EINVAL);
@@ -181,9 +159,9 @@ static void check_gemm(gpu_t *g, hq_op_t op_a, hq_op_t op_b) {
   float *a = malloc(na * sizeof(float)), *b = malloc(nb * sizeof(float));
   float *c0 = malloc(nc * sizeof(float)), *ref = malloc(nc * sizeof(float));
   float *got = malloc(nc * sizeof(float));
-  for (size_t i = 0; i < na; i++) a[i] = urand() * 2 - 1;
-  for (size_t i = 0; i < nb; i++) b[i] = urand() * 2 - 1;
-  for (size_t i = 0; i < nc; i++) c0[i] = urand() * 2 - 1;
+  for (size_t i = 0; i < na; i++) a[i] = hq_test_urand() * 2 - 1;
+  for (size_t i = 0; i < nb; i++) b[i] = hq_test_urand() * 2 - 1;
+  for (size_t i = 0; i < nc; i++) c0[i] = hq_test_urand() * 2 - 1;
   float *da = to_device(g, a, na), *db = to_device(g, b, nb), *dc = to_device(g, c0, nc);
 
   memcpy(ref, c0, nc * sizeof(float));
@@ -191,7 +169,7 @@ static void check_gemm(gpu_t *g, hq_op_t op_a, hq_op_t op_b) {
   assert_int_equal(hq_cuda_gemm(g->ctx, op_a, op_b, m, n, k, 1.5f, da, lda, db, ldb, 0.25f, dc, ldc), HQ_OK);
   to_host(g, got, dc, nc);
   for (int64_t i = 0; i < m; i++) {
-    double rel = max_rel_diff(got + i * ldc, ref + i * ldc, n);
+    double rel = hq_test_max_rel_diff(got + i * ldc, ref + i * ldc, n);
     if (rel > 1e-5) fail_msg("op %d%d row %lld: relative difference %g", op_a, op_b, (long long)i, rel);
     for (int64_t j = n; j < ldc; j++) assert_true(got[i * ldc + j] == c0[i * ldc + j]); /* padding */
   }
@@ -203,7 +181,7 @@ static void check_gemm(gpu_t *g, hq_op_t op_a, hq_op_t op_b) {
   assert_int_equal(hq_cuda_gemm(g->ctx, op_a, op_b, m, n, k, 1.0f, da, lda, db, ldb, 0.0f, dc, ldc), HQ_OK);
   to_host(g, got, dc, nc);
   for (int64_t i = 0; i < m; i++) {
-    double rel = max_rel_diff(got + i * ldc, ref + i * ldc, n);
+    double rel = hq_test_max_rel_diff(got + i * ldc, ref + i * ldc, n);
     if (!(rel <= 1e-5)) fail_msg("beta 0, op %d%d row %lld: relative difference %g", op_a, op_b, (long long)i, rel);
   }
   hq_pool_free(g->pool, da), hq_pool_free(g->pool, db), hq_pool_free(g->pool, dc);
@@ -242,14 +220,6 @@ static void test_cuda_gemm_matches_cpu(void **state) {
   gpu_close(&g);
 }
 
-/* rows x cols dense with about density of entries, small integers in [-8, 8] when ints. */
-static float *random_dense(int64_t rows, int64_t cols, float density, int ints) {
-  float *d = calloc((size_t)(rows * cols), sizeof(float));
-  for (int64_t i = 0; i < rows * cols; i++)
-    if (urand() < density) d[i] = ints ? (float)((int)(urand() * 17) - 8) : urand() * 2 - 1;
-  return d;
-}
-
 /* The workspace the query asks for, from the pool (NULL for 0 bytes). */
 static void *workspace(gpu_t *g, size_t bytes) {
   void *w = NULL;
@@ -259,7 +229,7 @@ static void *workspace(gpu_t *g, size_t bytes) {
 
 static void check_spmv(gpu_t *g, hq_index_type_t it) {
   const int64_t m = 300, n = 200;
-  float *d = random_dense(m, n, 0.1f, 1);
+  float *d = hq_test_random_dense(m, n, 0.1f, 1);
   float x[300], y0[300], ref[300], got[300], nans[300];
   hq_sparse_t *s = NULL;
   hq_cuda_csr_t a;
@@ -268,8 +238,8 @@ static void check_spmv(gpu_t *g, hq_index_type_t it) {
   for (int op = 0; op < 2; op++) {
     int64_t xl = op ? m : n, yl = op ? n : m;
     size_t need = 0;
-    for (int64_t i = 0; i < xl; i++) x[i] = (float)((int)(urand() * 9) - 4);
-    for (int64_t i = 0; i < yl; i++) y0[i] = (float)((int)(urand() * 9) - 4), nans[i] = NAN;
+    for (int64_t i = 0; i < xl; i++) x[i] = (float)((int)(hq_test_urand() * 9) - 4);
+    for (int64_t i = 0; i < yl; i++) y0[i] = (float)((int)(hq_test_urand() * 9) - 4), nans[i] = NAN;
     float *dx = to_device(g, x, (size_t)xl), *dy = to_device(g, y0, (size_t)yl);
     assert_int_equal(hq_cuda_spmv_buffer_size(g->ctx, (hq_op_t)op, 2.0f, &a, dx, 0.5f, dy, &need), HQ_OK);
     void *w = workspace(g, need);
@@ -309,7 +279,7 @@ static void test_cuda_spmv_matches_cpu(void **state) {
 
 static void check_spmm(gpu_t *g, hq_index_type_t it) {
   const int64_t m = 200, k = 150, n = 33, ldb = 40, ldc = 37;
-  float *ad = random_dense(m, k, 0.1f, 0);
+  float *ad = hq_test_random_dense(m, k, 0.1f, 0);
   float *b = malloc((size_t)(m * ldb) * sizeof(float)), *c0 = malloc((size_t)(m * ldc) * sizeof(float));
   float *ref = malloc((size_t)(m * ldc) * sizeof(float)), *got = malloc((size_t)(m * ldc) * sizeof(float));
   hq_sparse_t *s = NULL;
@@ -319,8 +289,8 @@ static void check_spmm(gpu_t *g, hq_index_type_t it) {
   for (int op = 0; op < 2; op++) {
     int64_t crows = op ? k : m, brows = op ? m : k;
     size_t need = 0;
-    for (int64_t i = 0; i < brows * ldb; i++) b[i] = urand() * 2 - 1;
-    for (int64_t i = 0; i < crows * ldc; i++) c0[i] = ref[i] = urand() * 2 - 1;
+    for (int64_t i = 0; i < brows * ldb; i++) b[i] = hq_test_urand() * 2 - 1;
+    for (int64_t i = 0; i < crows * ldc; i++) c0[i] = ref[i] = hq_test_urand() * 2 - 1;
     float *db = to_device(g, b, (size_t)(brows * ldb)), *dc = to_device(g, c0, (size_t)(crows * ldc));
     assert_int_equal(hq_cuda_spmm_buffer_size(g->ctx, (hq_op_t)op, 1.5f, &a, db, ldb, n, 0.25f, dc,
                                               ldc, &need), HQ_OK);
@@ -330,7 +300,7 @@ static void check_spmm(gpu_t *g, hq_index_type_t it) {
     if (rc != HQ_OK) fail_msg("hq_cuda_spmm op %d: %s", op, hq_kernels_errmsg());
     to_host(g, got, dc, (size_t)(crows * ldc));
     for (int64_t i = 0; i < crows; i++) {
-      double rel = max_rel_diff(got + i * ldc, ref + i * ldc, n);
+      double rel = hq_test_max_rel_diff(got + i * ldc, ref + i * ldc, n);
       if (rel > 1e-5) fail_msg("op %d row %lld: relative difference %g", op, (long long)i, rel);
       for (int64_t j = n; j < ldc; j++) assert_true(got[i * ldc + j] == c0[i * ldc + j]); /* padding */
     }
@@ -365,8 +335,8 @@ static void test_cuda_csr_upload_canonical_and_reported(void **state) {
   if (!fake_loaded) fail_msg("the stand-in recorder was not loaded (make tests builds it)");
   gpu_open(&g);
   assert_int_equal(hq_sparse_coo_from_triplets(3, 4, 7, row, col, val, &coo), HQ_OK);
-  int64_t blocks = pool_stat(g.pool, "allocation.all.current");
-  int64_t bytes = pool_stat(g.pool, "requested_bytes.all.current");
+  int64_t blocks = hq_test_pool_stat(g.pool, "allocation.all.current");
+  int64_t bytes = hq_test_pool_stat(g.pool, "requested_bytes.all.current");
   hq_fake_counts_t before = hq_fake_counts();
   assert_int_equal(hq_cuda_csr_upload(g.ctx, coo, g.pool, &a), HQ_OK);
   assert_int_equal(a.rows, 3);
@@ -374,8 +344,8 @@ static void test_cuda_csr_upload_canonical_and_reported(void **state) {
   assert_int_equal(a.nnz, 4);
   assert_int_equal(a.itype, HQ_INDEX_I32);
   /* three pool blocks of exactly the arrays' bytes, each reported to heapql */
-  assert_int_equal(pool_stat(g.pool, "allocation.all.current"), blocks + 3);
-  assert_int_equal(pool_stat(g.pool, "requested_bytes.all.current"), bytes + 4 * 4 + 4 * 4 + 4 * 4);
+  assert_int_equal(hq_test_pool_stat(g.pool, "allocation.all.current"), blocks + 3);
+  assert_int_equal(hq_test_pool_stat(g.pool, "requested_bytes.all.current"), bytes + 4 * 4 + 4 * 4 + 4 * 4);
   assert_int_equal(hq_fake_counts().pool_allocs - before.pool_allocs, 3);
   assert_int_equal(hq_cuda_memcpy(g.ctx, rp, a.rowptr, sizeof rp), HQ_OK);
   assert_int_equal(hq_cuda_memcpy(g.ctx, ci, a.colind, sizeof ci), HQ_OK);
@@ -387,11 +357,11 @@ static void test_cuda_csr_upload_canonical_and_reported(void **state) {
   assert_memory_equal(v, ev, sizeof v);
   hq_cuda_csr_release(g.ctx, &a);
   assert_null(a.values);
-  assert_int_equal(pool_stat(g.pool, "allocation.all.current"), blocks);
+  assert_int_equal(hq_test_pool_stat(g.pool, "allocation.all.current"), blocks);
   assert_int_equal(hq_fake_counts().pool_frees - before.pool_frees, 3);
   /* without a pool the arrays come from cudaMalloc and go back with cudaFree */
   assert_int_equal(hq_cuda_csr_upload(g.ctx, coo, NULL, &a), HQ_OK);
-  assert_int_equal(pool_stat(g.pool, "allocation.all.current"), blocks);
+  assert_int_equal(hq_test_pool_stat(g.pool, "allocation.all.current"), blocks);
   assert_int_equal(hq_cuda_memcpy(g.ctx, v, a.values, sizeof v), HQ_OK);
   assert_memory_equal(v, ev, sizeof v);
   hq_cuda_csr_release(g.ctx, &a);

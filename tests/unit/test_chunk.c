@@ -271,23 +271,29 @@ static void *write_pipe(void *varg) {
   return NULL;
 }
 
+/* A pipe a thread writes 0 .. w->n - 1 into (int32, in odd pieces); returns the read end. */
+static int start_pipe_writer(writer_t *w, size_t n, pthread_t *th) {
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  w->fd = fds[1];
+  w->n = n;
+  assert_int_equal(pthread_create(th, NULL, write_pipe, w), 0);
+  return fds[0];
+}
+
 static void test_chunk_pipe(void **state) {
   (void)state;
-  int fds[2];
   pthread_t th;
   writer_t w;
   seen_t s;
   hq_chunk_info_t info;
   hq_chunk_opts_t o = {0};
-  assert_int_equal(pipe(fds), 0);
-  w.fd = fds[1];
-  w.n = 50000;
-  assert_int_equal(pthread_create(&th, NULL, write_pipe, &w), 0);
+  int fd = start_pipe_writer(&w, 50000, &th);
   seen_init(&s);
   o.chunk_elems = 4096;
-  assert_int_equal(hq_chunk_fd(fds[0], 4, &o, sum_ints, &s, &info), HQ_OK);
+  assert_int_equal(hq_chunk_fd(fd, 4, &o, sum_ints, &s, &info), HQ_OK);
   pthread_join(th, NULL);
-  close(fds[0]);
+  close(fd);
   assert_int_equal(info.chunks, 13); /* 12 x 4096 = 49152, then 848 */
   assert_int_equal(s.count[12], 848);
   assert_int_equal(s.out_of_order, 0);
@@ -499,23 +505,19 @@ static void test_chunk_reader_partial_element(void **state) {
 
 static void test_chunk_reader_pipe(void **state) {
   (void)state;
-  int fds[2];
   pthread_t th;
   writer_t w;
   seen_t s;
   hq_chunk_reader_t *r = NULL;
   hq_chunk_opts_t o = {0};
-  assert_int_equal(pipe(fds), 0);
-  w.fd = fds[1];
-  w.n = 50000;
-  assert_int_equal(pthread_create(&th, NULL, write_pipe, &w), 0);
+  int fd = start_pipe_writer(&w, 50000, &th);
   seen_init(&s);
   o.chunk_elems = 4096;
-  assert_int_equal(hq_chunk_reader_open_fd(fds[0], 4, &o, &r), HQ_OK);
+  assert_int_equal(hq_chunk_reader_open_fd(fd, 4, &o, &r), HQ_OK);
   assert_int_equal(pull_all(r, 0, &s), HQ_OK);
   hq_chunk_reader_close(r);
   pthread_join(th, NULL);
-  close(fds[0]); /* the reader did not close a descriptor it was given */
+  assert_int_equal(close(fd), 0); /* the reader did not close a descriptor it was given */
   assert_int_equal(s.n, 13); /* 12 x 4096 = 49152, then 848: short pipe reads are filled up */
   for (size_t i = 0; i < 12; i++) assert_int_equal(s.count[i], 4096);
   assert_int_equal(s.count[12], 848);
