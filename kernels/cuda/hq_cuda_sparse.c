@@ -257,7 +257,7 @@ out:
 void hq_cuda_csr_release(hq_cuda_t *ctx, hq_cuda_csr_t *csr) {
   int prev = -1;
   if (!csr) return;
-  if (hq__cuda_check("cuda_csr_release", ctx) == HQ_OK) {
+  if (ctx && ctx->magic == HQ_CUDA_MAGIC) {
     (void)hq_cuda_synchronize(ctx); /* nothing queued may still read the arrays */
     if (hq__cuda_enter("cuda_csr_release", ctx, &prev) != HQ_OK) prev = -1;
   }
