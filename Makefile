@@ -178,7 +178,7 @@ ifeq ($(HQ_CUDA),1)
 KERNELS_CU  := $(wildcard kernels/cuda/*.cu)
 KERNELS_SRC += $(filter-out kernels/cuda/hq_cuda_stub.c,$(wildcard kernels/cuda/*.c))
 CUDA_LIBS   := -L$(CUDA_HOME)/lib64 -lcublas -lcusparse -lcudart
-CUDA_CFLAGS := -I$(CUDA_HOME)/include
+CUDA_CFLAGS := -isystem $(CUDA_HOME)/include
 else
 KERNELS_CU  :=
 KERNELS_SRC += $(wildcard kernels/cuda/hq_cuda_stub.c)
@@ -235,6 +235,23 @@ bench-kernels: $(BENCH_KERNELS)
 	$(Q)$(BENCH_KERNELS)
 bench: bench-kernels
 .PHONY: bench-kernels
+
+# ---- GPU benchmark (not a test): build/bin/hq-bench-cuda, only with CUDA; prints "no CUDA
+# device" and exits 0 where there is none ----
+ifeq ($(HQ_CUDA),1)
+BENCH_CUDA := $(BIN)/hq-bench-cuda
+$(OBJ)/bench/cuda_bench.o: bench/cuda_bench.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SAN_FLAGS) $(CUDA_CFLAGS) -c $< -o $@
+$(BENCH_CUDA): $(OBJ)/bench/cuda_bench.o $(KERNELS_A)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $< $(KERNELS_A) $(FINAL_LDFLAGS) $(KERNELS_LIBS)
+all: $(BENCH_CUDA)
+bench-cuda: $(BENCH_CUDA)
+	$(Q)$(BENCH_CUDA)
+bench: bench-cuda
+.PHONY: bench-cuda
+endif
 
 # ---- pkg-config file ----
 $(BUILD)/heapql.pc: scripts/heapql.pc.in Makefile
@@ -326,8 +343,19 @@ $(CUDA_TEST_DIR)/rt_bootstrap: $(CUDA_TEST_SRC)/rt_bootstrap.cu
 tests: $(CUDA_TEST_DIR)/rt_bootstrap
 endif
 
+# Kernels GPU tests (tests/cuda/test_*.c): built only with CUDA, like the unit tests otherwise;
+# each test that needs a device skips when none is present.
+ifeq ($(HQ_CUDA),1)
+GPU_TEST_BINS := $(patsubst tests/cuda/%.c,$(TEST_BIN)/gpu/%,$(wildcard tests/cuda/test_*.c))
+endif
+$(TEST_BIN)/gpu/%: $(OBJ)/tests/cuda/%.o $(TEST_SUPPORT_OBJ) $(ANALYZER_A) $(KERNELS_A)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $< $(TEST_SUPPORT_OBJ) $(TEST_LIBS) $(FINAL_LDFLAGS)
+tests: $(GPU_TEST_BINS)
+
 test: tests
-	$(Q)HEAPQL_TEST_BUILD=$(BUILD) $(SHELL) scripts/run-tests.sh $(UNIT_BINS) $(PRELOAD_TEST_BINS)
+	$(Q)HEAPQL_TEST_BUILD=$(BUILD) $(SHELL) scripts/run-tests.sh $(UNIT_BINS) $(PRELOAD_TEST_BINS) \
+	  $(GPU_TEST_BINS)
 
 # ---- check: the long runs ----
 check: test check-exports check-werror check-sanitize

@@ -1,45 +1,32 @@
 /*
  * kernels_bench.c: speed of the kernels library against its natural baselines (not a test).
  *
- *   hq-bench-kernels [--quick] [--runs N] [--dir DIR]
+ *   hq-bench-kernels [--quick] [--runs N] [--dir DIR] [--only pool|spmv|npy] [--threads N]
  *
  * 1. pool allocate+release against malloc/free at 64 B, 4 KiB, 1 MiB and 64 MiB;
  * 2. CSR SpMV in GB/s (minimum bytes moved) against this machine's measured copy bandwidth,
- *    on matrices far larger than the last-level cache;
+ *    on matrices far larger than the last-level cache: on one thread, then on --threads threads
+ *    (default: every CPU this process may use) against copy bandwidth measured with as many;
  * 3. .npy slice reads in GB/s against memcpy from the same (page-cache) mapping and pread.
  * Each figure is the median of --runs runs (default 7).  Output is a Markdown table, so the
  * result can be pasted into docs/benchmarks.md.
  */
 #include <fcntl.h>
 #include <immintrin.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "heapql/kernels.h"
+#include "bench_util.h"
 
 static int runs = 7;
 static int quick;
 static volatile uintptr_t sink;
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 static void die(const char *what, int rc) {
   fprintf(stderr, "hq-bench-kernels: %s: %s\n", what, hq_kernels_errmsg());
@@ -99,17 +86,25 @@ static void bench_pool(void) {
 
 /* ---- 2. SpMV vs copy bandwidth ---------------------------------------------------------- */
 
-/* One pass of memcpy over `bytes` (STREAM's Copy: read + write bytes per second). */
-static double copy_once(char *dst, const char *src, size_t bytes) {
-  double t0 = now_s();
-  memcpy(dst, src, bytes);
-  double t = now_s() - t0;
-  sink += (uintptr_t)dst[bytes / 2];
-  return 2.0 * (double)bytes / t / 1e9;
+/* The copy and read passes below run on `threads` threads at once, each on its own slice of
+ * the buffers (64-byte aligned), timed from before the first thread starts to after the last
+ * one ends: the bandwidth that many cores can draw together, to compare with an SpMV using as
+ * many threads. */
+typedef struct pass_s {
+  char *dst;
+  const char *src;
+  size_t bytes;
+  uint64_t out;
+} pass_t;
+
+static void *copy_slice(void *arg) {
+  pass_t *p = arg;
+  memcpy(p->dst, p->src, p->bytes);
+  return NULL;
 }
 
-/* One pass reading `bytes` (what a read-only kernel such as SpMV could hope for on one core).
- * AVX2 loads where the CPU has them, so the loop itself is never the bottleneck. */
+/* One pass reading `bytes` (what a read-only kernel such as SpMV could hope for).  AVX2 loads
+ * where the CPU has them, so the loop itself is never the bottleneck. */
 __attribute__((target("avx2"))) static uint64_t read_avx2(const char *src, size_t bytes) {
   const __m256i *p = (const __m256i *)(const void *)src;
   __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
@@ -130,41 +125,55 @@ static uint64_t read_scalar(const char *src, size_t bytes) {
   return a ^ b ^ c ^ d;
 }
 
-static double read_once(const char *src, size_t bytes) {
+static void *read_slice(void *arg) {
   static int avx2 = -1;
-  if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2");
-  double t0 = now_s();
-  sink += avx2 ? read_avx2(src, bytes) : read_scalar(src, bytes);
-  return (double)bytes / (now_s() - t0) / 1e9;
+  pass_t *p = arg;
+  if (__atomic_load_n(&avx2, __ATOMIC_RELAXED) < 0)
+    __atomic_store_n(&avx2, __builtin_cpu_supports("avx2"), __ATOMIC_RELAXED);
+  p->out = avx2 ? read_avx2(p->src, p->bytes) : read_scalar(p->src, p->bytes);
+  return NULL;
 }
 
-/* rows x rows CSR with nnz_per_row entries per row; columns within +-band of the diagonal
- * (band 0: anywhere), sorted per row. */
-static hq_sparse_t *make_csr(int64_t rows, int nnz_per_row, int64_t band) {
-  hq_sparse_t *s;
-  uint64_t r = 88172645463325252ull;
-  if (hq_sparse_create(HQ_SPARSE_CSR, HQ_INDEX_I32, rows, rows, rows * nnz_per_row, &s) != HQ_OK)
-    die("sparse_create", 1);
-  int32_t *rp = s->rowptr, *ci = s->colind;
-  for (int64_t i = 0; i < rows; i++) {
-    rp[i] = (int32_t)(i * nnz_per_row);
-    for (int k = 0; k < nnz_per_row; k++) {
-      r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-      int64_t c = band ? i - band + (int64_t)(r % (uint64_t)(2 * band)) : (int64_t)(r % (uint64_t)rows);
-      if (c < 0) c += rows;
-      if (c >= rows) c -= rows;
-      ci[i * nnz_per_row + k] = (int32_t)c;
-      s->values[i * nnz_per_row + k] = (float)(r % 1000) / 1000.0f;
-    }
+/* Seconds for fn over [src, src + bytes) split between threads (slice 0 on this thread). */
+static double pass_mt(void *(*fn)(void *), char *dst, const char *src, size_t bytes, int threads) {
+  pass_t part[64];
+  pthread_t tid[64];
+  size_t slice = (bytes / (size_t)threads) & ~(size_t)63;
+  for (int t = 0; t < threads; t++) {
+    part[t].dst = dst ? dst + (size_t)t * slice : NULL;
+    part[t].src = src + (size_t)t * slice;
+    part[t].bytes = t == threads - 1 ? bytes - (size_t)t * slice : slice;
   }
-  rp[rows] = (int32_t)(rows * nnz_per_row);
-  s->nnz = rows * nnz_per_row;
-  s->canonical = 0;
-  if (hq_sparse_canonicalize(s) != HQ_OK) die("canonicalize", 1);
+  double t0 = now_s();
+  for (int t = 1; t < threads; t++)
+    if (pthread_create(&tid[t], NULL, fn, &part[t]) != 0) die("pthread_create", 1);
+  fn(&part[0]);
+  for (int t = 1; t < threads; t++) pthread_join(tid[t], NULL);
+  double dt = now_s() - t0;
+  for (int t = 0; t < threads; t++) sink += part[t].out;
+  return dt;
+}
+
+/* memcpy of `bytes` (STREAM's Copy: read + write bytes per second). */
+static double copy_once(char *dst, const char *src, size_t bytes, int threads) {
+  double t = pass_mt(copy_slice, dst, src, bytes, threads);
+  sink += (uintptr_t)dst[bytes / 2];
+  return 2.0 * (double)bytes / t / 1e9;
+}
+
+static double read_once(const char *src, size_t bytes, int threads) {
+  return (double)bytes / pass_mt(read_slice, NULL, src, bytes, threads) / 1e9;
+}
+
+static hq_sparse_t *make_csr(int64_t rows, int nnz_per_row, int64_t band) {
+  hq_sparse_t *s = bench_csr(rows, nnz_per_row, band);
+  if (!s) die("sparse matrix", 1);
   return s;
 }
 
-static void bench_spmv(void) {
+/* SpMV on `threads` threads (hq_sparse_spmv for 1, hq_sparse_spmv_threads above) against copy
+ * and read bandwidth measured with the same number of threads. */
+static void bench_spmv(int threads) {
   int64_t rows = quick ? 500000 : 2000000;
   int nnz_row = 16;
   size_t cbytes = quick ? (size_t)64 << 20 : (size_t)256 << 20;
@@ -180,25 +189,31 @@ static void bench_spmv(void) {
     m[k] = make_csr(rows, nnz_row, k == 0 ? 4096 : 0);
     hq_sparse_nbytes(m[k], &bytes[k], NULL);
     bytes[k] += 2 * (size_t)rows * sizeof(float); /* x once, y once: the minimum traffic */
-    hq_sparse_spmv(HQ_OP_N, 1.0f, m[k], x, 0.0f, y); /* warm */
+    hq_sparse_spmv_threads(HQ_OP_N, 1.0f, m[k], x, 0.0f, y, threads); /* warm */
   }
-  copy_once(cb, ca, cbytes);
+  copy_once(cb, ca, cbytes, threads);
   /* interleaved, so that every ratio compares runs taken under the same machine load */
   for (int r = 0; r < runs; r++) {
-    copy[r] = copy_once(cb, ca, cbytes);
-    rd[r] = read_once(ca, cbytes);
+    copy[r] = copy_once(cb, ca, cbytes, threads);
+    rd[r] = read_once(ca, cbytes, threads);
     for (int k = 0; k < 2; k++) {
       double t0 = now_s();
-      hq_sparse_spmv(HQ_OP_N, 1.0f, m[k], x, 0.0f, y);
+      if (threads == 1) hq_sparse_spmv(HQ_OP_N, 1.0f, m[k], x, 0.0f, y);
+      else hq_sparse_spmv_threads(HQ_OP_N, 1.0f, m[k], x, 0.0f, y, threads);
       gbs[k][r] = (double)bytes[k] / (now_s() - t0) / 1e9;
       rc[k][r] = gbs[k][r] / copy[r];
       rr[k][r] = gbs[k][r] / rd[r];
     }
   }
-  printf("\n### CSR SpMV (f32 values, int32 indices, one thread)\n\n");
-  printf("Copy bandwidth, memcpy of %zu MiB counted as read + write bytes (STREAM Copy): "
-         "**%.2f GB/s** (bytes copied: %.2f GB/s); one-core read bandwidth: **%.2f GB/s**\n\n",
-         cbytes >> 20, median(copy, runs), median(copy, runs) / 2, median(rd, runs));
+  if (threads == 1)
+    printf("\n### CSR SpMV (f32 values, int32 indices, one thread: hq_sparse_spmv)\n\n");
+  else
+    printf("\n### CSR SpMV (f32 values, int32 indices, %d threads: hq_sparse_spmv_threads)\n\n",
+           threads);
+  printf("Copy bandwidth on %d thread%s, memcpy of %zu MiB counted as read + write bytes (STREAM "
+         "Copy): **%.2f GB/s** (bytes copied: %.2f GB/s); read bandwidth on %d thread%s: "
+         "**%.2f GB/s**\n\n", threads, threads > 1 ? "s" : "", cbytes >> 20, median(copy, runs),
+         median(copy, runs) / 2, threads, threads > 1 ? "s" : "", median(rd, runs));
   printf("| matrix | nnz | bytes/iteration | SpMV GB/s | GFLOP/s | vs copy (read+write) | "
          "vs bytes copied | vs read |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
   for (int k = 0; k < 2; k++) {
@@ -315,14 +330,16 @@ static void bench_npy(const char *dir) {
 int main(int argc, char **argv) {
   const char *dir = "/tmp";
   const char *only = NULL;
+  int threads = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--quick")) quick = 1, runs = 3;
     else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
     else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else {
       fprintf(stderr, "heapql: usage: hq-bench-kernels [--quick] [--runs N] [--dir DIR] "
-                      "[--only pool|spmv|npy]\n");
+                      "[--only pool|spmv|npy] [--threads N]\n");
       return 2;
     }
   }
@@ -330,10 +347,22 @@ int main(int argc, char **argv) {
     fprintf(stderr, "heapql: --runs must be 1..31\n");
     return 2;
   }
+  if (threads < 0 || threads > 64) {
+    fprintf(stderr, "heapql: --threads must be 1..64 (0: every CPU this process may use)\n");
+    return 2;
+  }
+  if (!threads) {
+    cpu_set_t set;
+    threads = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    if (threads > 64) threads = 64;
+  }
   printf("## Kernels (hq-bench-kernels%s, libheapql_kernels %s)\n", quick ? " --quick" : "",
          hq_kernels_version());
   if (!only || !strcmp(only, "pool")) bench_pool();
-  if (!only || !strcmp(only, "spmv")) bench_spmv();
+  if (!only || !strcmp(only, "spmv")) {
+    bench_spmv(1);
+    if (threads > 1) bench_spmv(threads);
+  }
   if (!only || !strcmp(only, "npy")) bench_npy(dir);
   return 0;
 }

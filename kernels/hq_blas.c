@@ -20,29 +20,42 @@ static enum CBLAS_TRANSPOSE cblas_op(hq_op_t op) { return op == HQ_OP_T ? CblasT
 
 static int64_t max1(int64_t v) { return v > 1 ? v : 1; }
 
-int hq_gemm(hq_op_t op_a, hq_op_t op_b, int64_t m, int64_t n, int64_t k, float alpha,
-            const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-            int64_t ldc) {
+int hq__gemm_check(const char *fn, hq_op_t op_a, hq_op_t op_b, int64_t m, int64_t n, int64_t k,
+                   const void *a, int64_t lda, const void *b, int64_t ldb, const void *c,
+                   int64_t ldc, int *out_work) {
   int rc;
-  if ((rc = check_op("gemm", op_a)) || (rc = check_op("gemm", op_b))) return rc;
+  if ((rc = check_op(fn, op_a)) || (rc = check_op(fn, op_b))) return rc;
   if (m < 0 || n < 0 || k < 0)
-    return hq__kerr(HQ_EINVAL, "gemm: negative size (m %lld, n %lld, k %lld)", (long long)m,
+    return hq__kerr(HQ_EINVAL, "%s: negative size (m %lld, n %lld, k %lld)", fn, (long long)m,
                     (long long)n, (long long)k);
   if (!fits_int(m) || !fits_int(n) || !fits_int(k) || !fits_int(lda) || !fits_int(ldb) ||
       !fits_int(ldc))
-    return hq__kerr(HQ_ERANGE, "gemm: a dimension exceeds INT_MAX");
+    return hq__kerr(HQ_ERANGE, "%s: a dimension exceeds INT_MAX", fn);
+  *out_work = HQ__GEMM_NOTHING;
   if (m == 0 || n == 0) return HQ_OK;
-  if (!c || ldc < max1(n)) return hq__kerr(HQ_EINVAL, "gemm: C is NULL or ldc %lld < n %lld",
-                                           (long long)ldc, (long long)n);
-  if (k == 0) { /* BLAS would be asked about empty A and B: do the beta scaling here */
+  if (!c || ldc < max1(n))
+    return hq__kerr(HQ_EINVAL, "%s: C is NULL or ldc %lld < n %lld", fn, (long long)ldc,
+                    (long long)n);
+  *out_work = HQ__GEMM_SCALE_C; /* BLAS would be asked about empty A and B */
+  if (k == 0) return HQ_OK;
+  if (!a || lda < max1(op_a == HQ_OP_N ? k : m))
+    return hq__kerr(HQ_EINVAL, "%s: A is NULL or lda %lld too small", fn, (long long)lda);
+  if (!b || ldb < max1(op_b == HQ_OP_N ? n : k))
+    return hq__kerr(HQ_EINVAL, "%s: B is NULL or ldb %lld too small", fn, (long long)ldb);
+  *out_work = HQ__GEMM_PRODUCT;
+  return HQ_OK;
+}
+
+int hq_gemm(hq_op_t op_a, hq_op_t op_b, int64_t m, int64_t n, int64_t k, float alpha,
+            const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+            int64_t ldc) {
+  int work, rc = hq__gemm_check("gemm", op_a, op_b, m, n, k, a, lda, b, ldb, c, ldc, &work);
+  if (rc != HQ_OK || work == HQ__GEMM_NOTHING) return rc;
+  if (work == HQ__GEMM_SCALE_C) {
     for (int64_t i = 0; i < m; i++)
       for (int64_t j = 0; j < n; j++) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
     return HQ_OK;
   }
-  if (!a || lda < max1(op_a == HQ_OP_N ? k : m))
-    return hq__kerr(HQ_EINVAL, "gemm: A is NULL or lda %lld too small", (long long)lda);
-  if (!b || ldb < max1(op_b == HQ_OP_N ? n : k))
-    return hq__kerr(HQ_EINVAL, "gemm: B is NULL or ldb %lld too small", (long long)ldb);
   cblas_sgemm(CblasRowMajor, cblas_op(op_a), cblas_op(op_b), (int)m, (int)n, (int)k, alpha, a,
               (int)lda, b, (int)ldb, beta, c, (int)ldc);
   return HQ_OK;

@@ -712,6 +712,12 @@ uint64_t hq_pool_id(const hq_pool_t *p) {
   return p && p->magic == POOL_MAGIC ? p->cfg.pool_id : 0;
 }
 
+int hq__pool_backend(const hq_pool_t *p, int *out_device) {
+  if (!p || p->magic != POOL_MAGIC) return -1;
+  if (out_device) *out_device = p->cfg.device;
+  return (int)p->cfg.backend;
+}
+
 /* ---- stats by torch key ------------------------------------------------------------------ */
 
 static const struct {

@@ -3,8 +3,11 @@
  * validate and allocate here; the loops live in hq_sparse_impl.h, instantiated once per index
  * type, so the hot loops never branch on the index type.
  */
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
@@ -38,9 +41,41 @@ static int check_matrix(const char *fn, const hq_sparse_t *s) {
   return HQ_OK;
 }
 
-/* Allocate the arrays of an empty matrix (nnz 0).  *out is freed on failure. */
-static int sparse_new(hq_sparse_format_t format, hq_index_type_t itype, int64_t rows,
-                      int64_t cols, int64_t capacity, hq_sparse_t **out) {
+/* Memory for a matrix: from its pool when it has one, else the C heap.  zero: zero-filled. */
+static void *sparse_alloc(hq_pool_t *pool, size_t bytes, int zero) {
+  void *p = NULL;
+  if (!bytes) return NULL;
+  if (pool) {
+    if (hq_pool_alloc(pool, bytes, &p) != HQ_OK) return NULL;
+    if (zero) memset(p, 0, bytes);
+    return p;
+  }
+  return zero ? calloc(1, bytes) : malloc(bytes);
+}
+
+static void sparse_release(hq_pool_t *pool, void *p) {
+  if (pool) (void)hq_pool_free(pool, p);
+  else free(p);
+}
+
+/* A pool that can hold a matrix: a live host pool (the kernels read and write the arrays on the
+ * CPU, so device memory will not do).  NULL (the C heap) is fine. */
+static int check_pool(const char *fn, hq_pool_t *pool) {
+  int backend;
+  if (!pool) return HQ_OK;
+  backend = hq__pool_backend(pool, NULL);
+  if (backend < 0) return hq__kerr(HQ_EINVAL, "%s: pool is not a live pool", fn);
+  if (backend == HQ_POOL_CUDA)
+    return hq__kerr(HQ_EINVAL, "%s: pool %" PRIu64 " holds device memory; sparse matrices live "
+                    "in host memory (hq_cuda_csr_upload copies one to the device)", fn,
+                    hq_pool_id(pool));
+  return HQ_OK;
+}
+
+/* Allocate an empty matrix (nnz 0) and its arrays, all from pool (NULL = the C heap).  Nothing
+ * is left allocated on failure. */
+static int sparse_new(hq_pool_t *pool, hq_sparse_format_t format, hq_index_type_t itype,
+                      int64_t rows, int64_t cols, int64_t capacity, hq_sparse_t **out) {
   hq_sparse_t *s;
   size_t isz;
   if (!out) return hq__kerr(HQ_EINVAL, "sparse: out is NULL");
@@ -56,18 +91,19 @@ static int sparse_new(hq_sparse_format_t format, hq_index_type_t itype, int64_t 
                     (long long)rows, (long long)cols, (long long)capacity,
                     itype == HQ_INDEX_I32 ? "int32" : "int64");
   isz = isize(itype);
-  s = calloc(1, sizeof *s);
+  s = sparse_alloc(pool, sizeof *s, 1);
   if (!s) goto nomem;
   s->format = format;
   s->itype = itype;
   s->rows = rows;
   s->cols = cols;
   s->capacity = capacity;
+  s->pool = pool;
   s->canonical = 1; /* an empty matrix is trivially canonical */
-  if (format == HQ_SPARSE_CSR) s->rowptr = calloc((size_t)rows + 1, isz);
-  else s->rowptr = capacity ? malloc((size_t)capacity * isz) : NULL;
-  s->colind = capacity ? malloc((size_t)capacity * isz) : NULL;
-  s->values = capacity ? malloc((size_t)capacity * sizeof(float)) : NULL;
+  if (format == HQ_SPARSE_CSR) s->rowptr = sparse_alloc(pool, ((size_t)rows + 1) * isz, 1);
+  else s->rowptr = sparse_alloc(pool, (size_t)capacity * isz, 0);
+  s->colind = sparse_alloc(pool, (size_t)capacity * isz, 0);
+  s->values = sparse_alloc(pool, (size_t)capacity * sizeof(float), 0);
   if ((format == HQ_SPARSE_CSR && !s->rowptr) ||
       (capacity && (!s->rowptr || !s->colind || !s->values)))
     goto nomem;
@@ -75,20 +111,30 @@ static int sparse_new(hq_sparse_format_t format, hq_index_type_t itype, int64_t 
   return HQ_OK;
 nomem:
   hq_sparse_free(s);
-  return hq__kerr(HQ_ENOMEM, "sparse: cannot allocate %lld entries", (long long)capacity);
+  return hq__kerr(HQ_ENOMEM, "sparse: cannot allocate %lld entries%s", (long long)capacity,
+                  pool ? " from the pool" : "");
 }
 
 int hq_sparse_create(hq_sparse_format_t format, hq_index_type_t itype, int64_t rows, int64_t cols,
                      int64_t capacity, hq_sparse_t **out) {
-  return sparse_new(format, itype, rows, cols, capacity, out);
+  return sparse_new(NULL, format, itype, rows, cols, capacity, out);
+}
+
+int hq_sparse_create_in(hq_pool_t *pool, hq_sparse_format_t format, hq_index_type_t itype,
+                        int64_t rows, int64_t cols, int64_t capacity, hq_sparse_t **out) {
+  int rc = check_pool("sparse_create_in", pool);
+  if (rc != HQ_OK) return rc;
+  return sparse_new(pool, format, itype, rows, cols, capacity, out);
 }
 
 void hq_sparse_free(hq_sparse_t *s) {
+  hq_pool_t *pool;
   if (!s) return;
-  free(s->rowptr);
-  free(s->colind);
-  free(s->values);
-  free(s);
+  pool = s->pool;
+  sparse_release(pool, s->rowptr);
+  sparse_release(pool, s->colind);
+  sparse_release(pool, s->values);
+  sparse_release(pool, s);
 }
 
 int hq_sparse_coo_from_triplets(int64_t rows, int64_t cols, int64_t nnz, const int32_t *row,
@@ -101,7 +147,8 @@ int hq_sparse_coo_from_triplets(int64_t rows, int64_t cols, int64_t nnz, const i
     if (row[k] < 0 || row[k] >= rows || col[k] < 0 || col[k] >= cols)
       return hq__kerr(HQ_EINVAL, "coo_from_triplets: entry %lld at (%d, %d) is outside %lld x %lld",
                       (long long)k, row[k], col[k], (long long)rows, (long long)cols);
-  if ((rc = sparse_new(HQ_SPARSE_COO, HQ_INDEX_I32, rows, cols, nnz, &s)) != HQ_OK) return rc;
+  if ((rc = sparse_new(NULL, HQ_SPARSE_COO, HQ_INDEX_I32, rows, cols, nnz, &s)) != HQ_OK)
+    return rc;
   if (nnz) {
     memcpy(s->rowptr, row, (size_t)nnz * sizeof(int32_t));
     memcpy(s->colind, col, (size_t)nnz * sizeof(int32_t));
@@ -113,21 +160,28 @@ int hq_sparse_coo_from_triplets(int64_t rows, int64_t cols, int64_t nnz, const i
   return HQ_OK;
 }
 
-int hq_sparse_from_dense(const float *dense, int64_t rows, int64_t cols, int64_t ld,
-                         float threshold, hq_sparse_format_t format, hq_index_type_t itype,
-                         hq_sparse_t **out) {
+int hq_sparse_from_dense_in(hq_pool_t *pool, const float *dense, int64_t rows, int64_t cols,
+                            int64_t ld, float threshold, hq_sparse_format_t format,
+                            hq_index_type_t itype, hq_sparse_t **out) {
   hq_sparse_t *s = NULL;
   int64_t nnz;
   int rc;
   if ((rows > 0 && cols > 0 && !dense) || ld < cols || rows < 0 || cols < 0 || !(threshold >= 0))
     return hq__kerr(HQ_EINVAL, "sparse_from_dense: NULL dense, ld < cols, or bad threshold");
+  if ((rc = check_pool("sparse_from_dense", pool)) != HQ_OK) return rc;
   nnz = itype == HQ_INDEX_I64 ? count_dense_i64(dense, rows, cols, ld, threshold)
                               : count_dense_i32(dense, rows, cols, ld, threshold);
-  if ((rc = sparse_new(format, itype, rows, cols, nnz, &s)) != HQ_OK) return rc;
+  if ((rc = sparse_new(pool, format, itype, rows, cols, nnz, &s)) != HQ_OK) return rc;
   DISPATCH(s, fill_from_dense, s, dense, ld, threshold);
   s->canonical = 1;
   *out = s;
   return HQ_OK;
+}
+
+int hq_sparse_from_dense(const float *dense, int64_t rows, int64_t cols, int64_t ld,
+                         float threshold, hq_sparse_format_t format, hq_index_type_t itype,
+                         hq_sparse_t **out) {
+  return hq_sparse_from_dense_in(NULL, dense, rows, cols, ld, threshold, format, itype, out);
 }
 
 int hq_sparse_to_dense(const hq_sparse_t *s, float *dense, int64_t ld) {
@@ -166,7 +220,7 @@ int hq_sparse_convert(const hq_sparse_t *s, hq_sparse_format_t format, hq_sparse
   if (rc != HQ_OK) return rc;
   if (!out) return hq__kerr(HQ_EINVAL, "sparse_convert: out is NULL");
   if ((rc = DISPATCH(s, validate, s)) != HQ_OK) return rc;
-  rc = sparse_new(HQ_SPARSE_CSR, s->itype, s->rows, s->cols, s->nnz, &csr);
+  rc = sparse_new(s->pool, HQ_SPARSE_CSR, s->itype, s->rows, s->cols, s->nnz, &csr);
   if (rc != HQ_OK) return rc;
   build_canonical_csr(s, csr);
   if (format == HQ_SPARSE_CSR) {
@@ -177,7 +231,7 @@ int hq_sparse_convert(const hq_sparse_t *s, hq_sparse_format_t format, hq_sparse
     rc = hq__kerr(HQ_EINVAL, "sparse_convert: unknown format %d", (int)format);
     goto out;
   }
-  rc = sparse_new(HQ_SPARSE_COO, s->itype, s->rows, s->cols, csr->nnz, &coo);
+  rc = sparse_new(s->pool, HQ_SPARSE_COO, s->itype, s->rows, s->cols, csr->nnz, &coo);
   if (rc != HQ_OK) goto out;
   DISPATCH(csr, expand_rows, csr, coo->rowptr);
   if (csr->nnz) {
@@ -203,7 +257,7 @@ int hq_sparse_canonicalize(hq_sparse_t *s) {
     return HQ_OK;
   }
   /* COO: bucket by row into scratch CSR arrays, then write back with rows expanded */
-  rc = sparse_new(HQ_SPARSE_CSR, s->itype, s->rows, s->cols, s->nnz, &csr);
+  rc = sparse_new(s->pool, HQ_SPARSE_CSR, s->itype, s->rows, s->cols, s->nnz, &csr);
   if (rc != HQ_OK) return rc;
   build_canonical_csr(s, csr);
   DISPATCH(csr, expand_rows, csr, s->rowptr);
@@ -251,11 +305,73 @@ int hq_sparse_spmv(hq_op_t op, float alpha, const hq_sparse_t *a, const float *x
   xlen = op == HQ_OP_N ? a->cols : a->rows;
   if ((ylen && !y) || (xlen && !x)) return hq__kerr(HQ_EINVAL, "sparse_spmv: NULL vector");
   if (a->format == HQ_SPARSE_CSR && op == HQ_OP_N) {
-    DISPATCH(a, csr_spmv_n, a, alpha, x, beta, y);
+    DISPATCH(a, csr_spmv_n, a, 0, a->rows, alpha, x, beta, y);
     return HQ_OK;
   }
   scale(y, ylen, beta);
   DISPATCH(a, scatter_spmv, a, op, alpha, x, y);
+  return HQ_OK;
+}
+
+/* ---- SpMV on several threads ---------------------------------------------------------------- */
+
+typedef struct spmv_part_s {
+  const hq_sparse_t *a;
+  int64_t r0, r1;
+  float alpha, beta;
+  const float *x;
+  float *y;
+} spmv_part_t;
+
+static void *spmv_part_run(void *arg) {
+  const spmv_part_t *p = arg;
+  DISPATCH(p->a, csr_spmv_n, p->a, p->r0, p->r1, p->alpha, p->x, p->beta, p->y);
+  return NULL;
+}
+
+/* The default thread count: one per HQ_SPMV_ENTRIES_PER_THREAD entries, at most the CPUs this
+ * process may run on. */
+static int spmv_default_threads(int64_t nnz) {
+  cpu_set_t set;
+  int64_t by_size = nnz / HQ_SPMV_ENTRIES_PER_THREAD;
+  int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+  if (cpus < 1) cpus = 1;
+  if (by_size < 1) by_size = 1;
+  return by_size < cpus ? (int)by_size : cpus;
+}
+
+int hq_sparse_spmv_threads(hq_op_t op, float alpha, const hq_sparse_t *a, const float *x,
+                           float beta, float *y, int threads) {
+  spmv_part_t part[HQ_SPMV_MAX_THREADS];
+  pthread_t tid[HQ_SPMV_MAX_THREADS];
+  int started[HQ_SPMV_MAX_THREADS] = {0};
+  int64_t first[HQ_SPMV_MAX_THREADS + 1];
+  int rc = check_matrix("sparse_spmv_threads", a);
+  if (rc != HQ_OK) return rc;
+  if (threads < 0) return hq__kerr(HQ_EINVAL, "sparse_spmv_threads: threads %d < 0", threads);
+  if (a->format != HQ_SPARSE_CSR || op != HQ_OP_N) /* scatter forms: rows are not independent */
+    return hq_sparse_spmv(op, alpha, a, x, beta, y);
+  if (a->rows && !y) return hq__kerr(HQ_EINVAL, "sparse_spmv_threads: NULL vector");
+  if (a->cols && !x) return hq__kerr(HQ_EINVAL, "sparse_spmv_threads: NULL vector");
+  if (!threads) threads = spmv_default_threads(a->nnz);
+  if (threads > HQ_SPMV_MAX_THREADS) threads = HQ_SPMV_MAX_THREADS;
+  if (threads > a->rows) threads = a->rows > 0 ? (int)a->rows : 1;
+  if (threads == 1) {
+    DISPATCH(a, csr_spmv_n, a, 0, a->rows, alpha, x, beta, y);
+    return HQ_OK;
+  }
+  DISPATCH(a, split_rows, a, threads, first);
+  for (int t = 0; t < threads; t++) {
+    part[t] = (spmv_part_t){a, first[t], first[t + 1], alpha, beta, x, y};
+    /* part 0 runs on the calling thread; a thread that cannot be started runs here too */
+    if (t > 0 && first[t] < first[t + 1])
+      started[t] = pthread_create(&tid[t], NULL, spmv_part_run, &part[t]) == 0;
+  }
+  spmv_part_run(&part[0]);
+  for (int t = 1; t < threads; t++) {
+    if (started[t]) pthread_join(tid[t], NULL);
+    else if (first[t] < first[t + 1]) spmv_part_run(&part[t]);
+  }
   return HQ_OK;
 }
 

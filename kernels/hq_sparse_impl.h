@@ -159,16 +159,18 @@ static void F(to_dense)(const hq_sparse_t *s, float *d, int64_t ld) {
   }
 }
 
-/* y = alpha * A x + beta * y over a CSR: one streaming pass over colind/values, the entry
- * cursor carried from row to row (rowptr is read once per row), four independent accumulators
- * so the loads of successive entries overlap.  Measured ~10% faster than restarting the cursor
- * at rowptr[i] each row; vectorised gathers were slower on the machines we tried. */
-static void F(csr_spmv_n)(const hq_sparse_t *s, float alpha, const float *restrict x, float beta,
-                          float *restrict y) {
+/* y = alpha * A x + beta * y over rows [r0, r1) of a CSR: one streaming pass over
+ * colind/values, the entry cursor carried from row to row (rowptr is read once per row), four
+ * independent accumulators so the loads of successive entries overlap.  Measured ~10% faster
+ * than restarting the cursor at rowptr[i] each row; vectorised gathers were slower on the
+ * machines we tried.  A row's result depends only on that row, so splitting the rows between
+ * threads changes no bit of y. */
+static void F(csr_spmv_n)(const hq_sparse_t *s, int64_t r0, int64_t r1, float alpha,
+                          const float *restrict x, float beta, float *restrict y) {
   const IDX *restrict rp = s->rowptr, *restrict ci = s->colind;
   const float *restrict v = s->values;
-  int64_t k = rp[0];
-  for (int64_t i = 0; i < s->rows; i++) {
+  int64_t k = rp[r0];
+  for (int64_t i = r0; i < r1; i++) {
     int64_t end = rp[i + 1];
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
     for (; k + 4 <= end; k += 4) {
@@ -181,6 +183,26 @@ static void F(csr_spmv_n)(const hq_sparse_t *s, float alpha, const float *restri
     float sum = (s0 + s1) + (s2 + s3);
     y[i] = beta == 0.0f ? alpha * sum : alpha * sum + beta * y[i];
   }
+}
+
+/* Split the rows of a CSR into `parts` contiguous ranges holding about nnz / parts entries
+ * each: range t is [first[t], first[t + 1]), first[0] = 0, first[parts] = rows.  first[t] is
+ * the first row whose entries start at or after entry nnz * t / parts (binary search in
+ * rowptr), so ranges never decrease and a row is never cut. */
+static void F(split_rows)(const hq_sparse_t *s, int parts, int64_t *first) {
+  const IDX *rp = s->rowptr;
+  int64_t base = rp[0], nnz = (int64_t)rp[s->rows] - base;
+  first[0] = 0;
+  for (int t = 1; t < parts; t++) {
+    int64_t target = base + (int64_t)((__int128)nnz * t / parts), lo = first[t - 1], hi = s->rows;
+    while (lo < hi) { /* lower bound: the first row i with rp[i] >= target */
+      int64_t mid = lo + (hi - lo) / 2;
+      if ((int64_t)rp[mid] < target) lo = mid + 1;
+      else hi = mid;
+    }
+    first[t] = lo;
+  }
+  first[parts] = s->rows;
 }
 
 /* Scatter forms: y (already scaled by beta) += alpha * op(A) x. */

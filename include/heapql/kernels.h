@@ -7,8 +7,10 @@
  *   pool       a caching allocator (PyTorch CUDACachingAllocator design) for host or CUDA memory
  *   tensor     n-d tensors (up to 8 dims) with strides, views without copies, memory reports
  *   blas       dense products through CBLAS (OpenBLAS); never hand loops
- *   chunk      array and file processing in chunks sized from a memory budget
+ *   chunk      array and file processing in chunks sized from a memory budget (callbacks or
+ *              readers)
  *   sparse     CSR/COO f32 matrices, int32 or int64 indices, SpMV/SpMM
+ *   cuda       the dense and sparse products on a GPU (cuBLAS, cuSPARSE); HQ_ENOTSUP without
  *   npy        memory-mapped numpy .npy arrays (numpy.memmap modes r, r+, w+, c)
  *
  * Conventions.  Every fallible function returns HQ_OK (0) or a negative HQ_E* code
@@ -492,13 +494,78 @@ HQ_API int hq_chunk_fd(int fd, size_t elem_size, const hq_chunk_opts_t *opts, hq
 HQ_API int hq_chunk_file(const char *path, size_t elem_size, const hq_chunk_opts_t *opts,
                          hq_chunk_fn fn, void *ctx, hq_chunk_info_t *out_info);
 
+/*
+ * Chunk readers: the same chunks, pulled by the caller instead of pushed to a callback (the
+ * pattern of pandas' TextFileReader: open, next, close).  A file reader owns one buffer of
+ * info.chunk_elems * elem_size bytes (from opts.pool, else malloc) that every chunk reuses, so
+ * its peak memory is that buffer plus the reader's own small state, whatever the input size.
+ * The chunk size and the file rules (opts.offset, pread or read, whole elements, the buffer
+ * never larger than the file) are those of hq_chunk_fd; hq_chunk_array/fd/file are loops over
+ * a reader.  When opts.no_regions is 0, each chunk returned opens a heapql region "chunk" that
+ * the next call to hq_chunk_reader_next (or hq_chunk_reader_close) ends, so the caller's work
+ * on the chunk is inside it: call next and close on one thread (regions are per thread).
+ * A reader is not thread-safe.
+ */
+typedef struct hq_chunk_reader_s hq_chunk_reader_t;
+
+/*
+ * A reader over count elements of elem_size bytes at data (chunks point into data: no copy,
+ * no buffer; data must outlive the reader).  opts NULL = defaults.
+ * Returns HQ_OK and *out; HQ_EINVAL (out NULL, elem_size 0, data NULL with count > 0);
+ * HQ_ENOMEM.
+ */
+HQ_API int hq_chunk_reader_open_array(const void *data, size_t count, size_t elem_size,
+                                      const hq_chunk_opts_t *opts, hq_chunk_reader_t **out);
+
+/*
+ * A reader over the elements of fd (from opts.offset with pread() for regular files, or from
+ * the current position with read() when fd cannot seek).  fd is not closed by the reader.
+ * Returns HQ_OK and *out; HQ_EINVAL (fd < 0, out NULL, elem_size 0, negative offset); HQ_EIO
+ * (fstat failed); HQ_ERANGE (chunk too large); HQ_ENOMEM (the buffer: malloc or the pool).
+ */
+HQ_API int hq_chunk_reader_open_fd(int fd, size_t elem_size, const hq_chunk_opts_t *opts,
+                                   hq_chunk_reader_t **out);
+
+/*
+ * A reader over the file at path, opened read-only here and closed by hq_chunk_reader_close.
+ * Returns as hq_chunk_reader_open_fd; also HQ_EINVAL (path NULL), HQ_ENOENT (cannot open: the
+ * detail has the path and strerror).
+ */
+HQ_API int hq_chunk_reader_open_file(const char *path, size_t elem_size,
+                                     const hq_chunk_opts_t *opts, hq_chunk_reader_t **out);
+
+/*
+ * The next chunk: *out_chunk points at *out_count elements (1 .. max_elems, or .. chunk_elems
+ * when max_elems is 0 or larger), the element number of its first in *out_first (may be NULL).
+ * Only the chunk at the end of the input is shorter than asked.  For file readers the memory
+ * is the reader's buffer, overwritten by the next call: copy what must outlive it.  At the end
+ * of the input: HQ_OK with *out_count 0 and *out_chunk NULL (again on every later call).
+ * Returns HQ_OK; HQ_EINVAL (NULL reader, out_chunk or out_count); HQ_EIO (read failed: the
+ * detail has strerror); HQ_EFORMAT (the data ends inside an element: returned by the call after
+ * the last whole element was handed out).  After an HQ_EIO or HQ_EFORMAT every later call
+ * returns the same code.
+ */
+HQ_API int hq_chunk_reader_next(hq_chunk_reader_t *r, size_t max_elems, const void **out_chunk,
+                                size_t *out_count, size_t *out_first);
+
+/* Progress so far: chunk_elems, buffer_bytes, chunks and elems handed out (stopped is always 0
+ * for readers).  Returns HQ_OK; HQ_EINVAL (NULL arguments). */
+HQ_API int hq_chunk_reader_info(const hq_chunk_reader_t *r, hq_chunk_info_t *out_info);
+
+/* Free the buffer and the reader, end the open "chunk" region, close the file of a reader
+ * opened by path.  NULL is a no-op. */
+HQ_API void hq_chunk_reader_close(hq_chunk_reader_t *r);
+
 /* =============================================================================================
  * Sparse matrices (f32 values)
  *
  * CSR: rowptr[rows+1] offsets, colind[nnz], values[nnz].  COO: rowptr holds nnz row indices
  * (the name is kept for both), colind[nnz], values[nnz].  Indices are int32 or int64 (all
  * arrays of one matrix use the same type).  "Canonical" means indices sorted (row-major) with
- * no duplicates, as in scipy.  Arrays are malloc'd and owned by the matrix.
+ * no duplicates, as in scipy.  The arrays (and the hq_sparse_t itself) are owned by the
+ * matrix: from the C heap, or from a host pool for matrices made by the *_in constructors, and
+ * matrices derived from one (hq_sparse_convert, the scratch of hq_sparse_canonicalize) come
+ * from the same pool.
  * ========================================================================================== */
 
 typedef enum hq_sparse_format_e { HQ_SPARSE_CSR = 0, HQ_SPARSE_COO = 1 } hq_sparse_format_t;
@@ -516,6 +583,8 @@ typedef struct hq_sparse_s {
   void *colind;         /* nnz column indices */
   float *values;        /* nnz values */
   int canonical;        /* 1 when sorted with no duplicates */
+  hq_pool_t *pool;      /* where the arrays and this struct come from; NULL = the C heap.
+                           Read only: hq_sparse_free gives everything back to it */
 } hq_sparse_t;
 
 /*
@@ -526,6 +595,17 @@ typedef struct hq_sparse_s {
  */
 HQ_API int hq_sparse_create(hq_sparse_format_t format, hq_index_type_t itype, int64_t rows,
                             int64_t cols, int64_t capacity, hq_sparse_t **out);
+
+/*
+ * hq_sparse_create with the struct and every array taken from pool (hq_pool_alloc; NULL = the C
+ * heap, exactly hq_sparse_create), so the matrix shows in the pool's statistics and in heapql
+ * as pool blocks, and makes no heap allocation.  The pool must be a host pool
+ * (HQ_POOL_HOST_MMAP or HQ_POOL_HOST_MALLOC) and outlive the matrix.
+ * Returns as hq_sparse_create; also HQ_EINVAL (pool is a device pool or not a live pool);
+ * HQ_ENOMEM also when the pool cannot serve (its memory cap).
+ */
+HQ_API int hq_sparse_create_in(hq_pool_t *pool, hq_sparse_format_t format, hq_index_type_t itype,
+                               int64_t rows, int64_t cols, int64_t capacity, hq_sparse_t **out);
 
 /*
  * COO matrix from nnz triplets (row[i], col[i], value[i]), copied; int32 indices.  Duplicates
@@ -545,6 +625,13 @@ HQ_API int hq_sparse_coo_from_triplets(int64_t rows, int64_t cols, int64_t nnz,
 HQ_API int hq_sparse_from_dense(const float *dense, int64_t rows, int64_t cols, int64_t ld,
                                 float threshold, hq_sparse_format_t format,
                                 hq_index_type_t itype, hq_sparse_t **out);
+
+/* hq_sparse_from_dense with the matrix in pool (as hq_sparse_create_in; NULL = the C heap).
+ * Returns as hq_sparse_from_dense; also HQ_EINVAL (device pool or not a live pool). */
+HQ_API int hq_sparse_from_dense_in(hq_pool_t *pool, const float *dense, int64_t rows,
+                                   int64_t cols, int64_t ld, float threshold,
+                                   hq_sparse_format_t format, hq_index_type_t itype,
+                                   hq_sparse_t **out);
 
 /*
  * Write the matrix into dense (rows x cols, row stride ld), zeros elsewhere; duplicate entries
@@ -567,7 +654,7 @@ HQ_API int hq_sparse_canonicalize(hq_sparse_t *s);
  */
 HQ_API int hq_sparse_convert(const hq_sparse_t *s, hq_sparse_format_t format, hq_sparse_t **out);
 
-/* Free the matrix and its arrays.  NULL is a no-op. */
+/* Free the matrix and its arrays (to its pool when it has one).  NULL is a no-op. */
 HQ_API void hq_sparse_free(hq_sparse_t *s);
 
 /*
@@ -588,6 +675,24 @@ HQ_API int hq_sparse_nbytes(const hq_sparse_t *s, size_t *out_bytes, size_t *out
 HQ_API int hq_sparse_spmv(hq_op_t op, float alpha, const hq_sparse_t *a, const float *x,
                           float beta, float *y);
 
+#define HQ_SPMV_ENTRIES_PER_THREAD ((int64_t)1 << 18) /* default: one thread per 256 Ki entries */
+#define HQ_SPMV_MAX_THREADS 64
+
+/*
+ * hq_sparse_spmv with the rows of a CSR matrix (op N) split between `threads` threads, the
+ * calling thread included.  Rows are cut into contiguous ranges holding about equal numbers of
+ * stored entries (a row is never cut), and each row is computed by one thread with the same
+ * loop as hq_sparse_spmv, so y is bit for bit the same as hq_sparse_spmv's whatever the thread
+ * count.  threads 0 = the default: one thread per HQ_SPMV_ENTRIES_PER_THREAD entries, at most
+ * the CPUs this process may run on (so small matrices stay on the calling thread); at most
+ * HQ_SPMV_MAX_THREADS and never more than rows.  Threads are created for the call and joined
+ * before it returns (a thread that cannot be created has its rows done by the calling thread).
+ * COO matrices and op T scatter into y, so they run on the calling thread (hq_sparse_spmv).
+ * Returns as hq_sparse_spmv; also HQ_EINVAL (threads < 0).
+ */
+HQ_API int hq_sparse_spmv_threads(hq_op_t op, float alpha, const hq_sparse_t *a, const float *x,
+                                  float beta, float *y, int threads);
+
 /*
  * C = alpha * op(A) * B + beta * C with B dense row-major (op(A) cols x n, row stride ldb >= n)
  * and C dense row-major (op(A) rows x n, row stride ldc >= n).
@@ -604,6 +709,152 @@ HQ_API int hq_sparse_spmm(hq_op_t op, float alpha, const hq_sparse_t *a, const f
  */
 HQ_API int hq_sparse_sddmm(hq_sparse_t *a, float alpha, const float *x, int64_t ldx,
                            const float *y, int64_t ldy, int64_t k, float beta);
+
+/* =============================================================================================
+ * CUDA: dense and sparse products on the device (cuBLAS, cuSPARSE)
+ *
+ * Built when the library is built with CUDA (HQ_CUDA=1, the default when nvcc is found); in a
+ * build without it every function below returns HQ_ENOTSUP (hq_cuda_destroy and
+ * hq_cuda_csr_release do nothing).  Device memory is plain device pointers: from an
+ * HQ_POOL_CUDA pool, from cudaMalloc, or anything else the caller owns.  The functions take the
+ * same row-major arguments as their CPU counterparts (hq_gemm, hq_sparse_spmv, hq_sparse_spmm),
+ * so a CPU result can be checked against a GPU one call for call.
+ *
+ * A context (hq_cuda_t) holds one device, one CUDA stream (an ordinary, blocking stream, so
+ * work on the legacy default stream, e.g. a plain cudaMemcpy, is ordered with it) and the
+ * cuBLAS and cuSPARSE handles.  Products are queued on the context's stream and return before
+ * they finish: hq_cuda_synchronize() waits, and hq_cuda_memcpy() waits for its copy (and for
+ * everything queued before it).  Release device memory that queued work still uses only after
+ * hq_cuda_synchronize (a pool has no notion of streams).
+ *
+ * Memory the library uses on the device is visible: the cuBLAS workspace of a context made
+ * with a pool is a block of that pool, and cuSPARSE's workspace is allocated by the caller after
+ * a buffer-size query (the caller owns all memory, as in cuSPARSE's generic API), so pool
+ * blocks are reported to heapql (hq_annotate_pool_alloc) and to NVTX (a heap per segment, a
+ * region per block).  Each product runs inside a heapql region ("cuda.gemm", "cuda.spmv",
+ * "cuda.spmm"), so the host allocations cuSPARSE makes for its descriptors are tagged too.
+ * A context may be used by one thread at a time.
+ * ========================================================================================== */
+
+typedef struct hq_cuda_s hq_cuda_t;
+
+/*
+ * Number of CUDA devices in *out_count: 0 when there is none, or no usable driver (such
+ * failures are not errors here: this is the question "is there a GPU?").
+ * Returns HQ_OK; HQ_EINVAL (out_count NULL); HQ_ENOTSUP (built without CUDA).
+ */
+HQ_API int hq_cuda_device_count(int *out_count);
+
+/*
+ * A context on `device`.  pool (may be NULL) must be an HQ_POOL_CUDA pool of the same device;
+ * the cuBLAS workspace is then taken from it (32 MiB on compute capability 9.0 and later,
+ * 4 MiB before, NVIDIA's recommendation) and given back by hq_cuda_destroy; with pool NULL,
+ * cuBLAS allocates its own.  The pool must outlive the context.
+ * Returns HQ_OK and *out; HQ_EINVAL (out NULL, pool not a CUDA pool of this device);
+ * HQ_ECUDA (no such device, no driver, or a CUDA, cuBLAS or cuSPARSE call failed: the detail
+ * has CUDA's message); HQ_ENOMEM (host memory, or the pool could not give the workspace);
+ * HQ_ENOTSUP (built without CUDA).
+ */
+HQ_API int hq_cuda_create(int device, hq_pool_t *pool, hq_cuda_t **out);
+
+/* Wait for the context's queued work, then free its handles, its stream and its workspace.
+ * NULL is a no-op. */
+HQ_API void hq_cuda_destroy(hq_cuda_t *ctx);
+
+/*
+ * Wait until everything queued on the context's stream has finished.
+ * Returns HQ_OK; HQ_EINVAL (ctx NULL); HQ_ECUDA (queued work failed: CUDA's message in the
+ * detail); HQ_ENOTSUP.
+ */
+HQ_API int hq_cuda_synchronize(hq_cuda_t *ctx);
+
+/*
+ * Copy bytes from src to dst, each host or device memory (the direction is found from the
+ * pointers: unified addressing), in order with the context's queued work, and wait for it, so
+ * host buffers may be reused on return.  bytes 0 is a no-op.
+ * Returns HQ_OK; HQ_EINVAL (ctx NULL, NULL pointer with bytes > 0); HQ_ECUDA; HQ_ENOTSUP.
+ */
+HQ_API int hq_cuda_memcpy(hq_cuda_t *ctx, void *dst, const void *src, size_t bytes);
+
+/*
+ * hq_gemm on the device through cuBLAS (cublasSgemm): C[m x n] = alpha op(A) op(B) + beta C,
+ * row-major, a, b and c device pointers.  Same argument rules and return codes as hq_gemm
+ * (beta == 0 overwrites C; k == 0 scales C by beta), plus HQ_EINVAL for ctx NULL, HQ_ECUDA
+ * (cuBLAS failed) and HQ_ENOTSUP.  Queued: returns before the product is done.  Computed in
+ * f32 (cuBLAS's default math mode; TF32 only if the environment forces it,
+ * NVIDIA_TF32_OVERRIDE=1).
+ */
+HQ_API int hq_cuda_gemm(hq_cuda_t *ctx, hq_op_t op_a, hq_op_t op_b, int64_t m, int64_t n,
+                        int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                        int64_t ldb, float beta, float *c, int64_t ldc);
+
+/* A CSR matrix in device memory: the arrays of hq_sparse_t's CSR form (zero-based, f32
+ * values, int32 or int64 indices), with device pointers.  Fill the public fields to describe
+ * arrays you own (release then does nothing to them), or let hq_cuda_csr_upload fill it. */
+typedef struct hq_cuda_csr_s {
+  hq_index_type_t itype;
+  int64_t rows, cols, nnz;
+  void *rowptr;      /* rows + 1 offsets */
+  void *colind;      /* nnz column indices, sorted within each row */
+  float *values;     /* nnz values */
+  /* private */
+  hq_pool_t *pool_;  /* where hq_cuda_csr_upload took the arrays from (NULL: cudaMalloc) */
+  uint32_t owned_;   /* 1 when hq_cuda_csr_upload allocated the arrays */
+} hq_cuda_csr_t;
+
+/*
+ * Copy a host matrix (CSR or COO, any index type) to the device in canonical CSR form
+ * (duplicates summed, columns sorted: a canonical CSR is copied as it is, anything else goes
+ * through hq_sparse_convert on the host first).  The three arrays come from pool (an
+ * HQ_POOL_CUDA pool of the context's device), or from cudaMalloc when pool is NULL; *out is
+ * overwritten.  Waits for the copies.
+ * Returns HQ_OK; HQ_EINVAL (NULL ctx, host or out, malformed host matrix, pool not a CUDA
+ * pool of this device); HQ_ENOMEM (host scratch, the pool, or cudaMalloc out of memory);
+ * HQ_ECUDA; HQ_ENOTSUP.
+ */
+HQ_API int hq_cuda_csr_upload(hq_cuda_t *ctx, const hq_sparse_t *host, hq_pool_t *pool,
+                              hq_cuda_csr_t *out);
+
+/* Wait for ctx's queued work, then give arrays that hq_cuda_csr_upload allocated back to
+ * their pool (or cudaFree), and zero *csr.  A csr describing the caller's own arrays is only
+ * zeroed.  NULL csr is a no-op; ctx may be NULL when no work using csr is queued. */
+HQ_API void hq_cuda_csr_release(hq_cuda_t *ctx, hq_cuda_csr_t *csr);
+
+/*
+ * y = alpha op(A) x + beta y on the device through cuSPARSE's generic API (cusparseSpMV),
+ * x and y device vectors of op(A)'s columns and rows.  beta == 0 overwrites y, NaN included
+ * (y is zeroed first).  cuSPARSE needs a workspace: hq_cuda_spmv_buffer_size, called with the
+ * same arguments, gives its size in *out_bytes (0 possible), and the caller passes that much
+ * device memory as buffer (NULL when 0).  The buffer may be reused for any later call whose
+ * query gives no more bytes.  Queued: returns before the product is done.  The additions are
+ * not done in the CPU's order, so results agree with hq_sparse_spmv to rounding (exactly when
+ * every partial sum is exact, e.g. small integers); with op T the order may even change from
+ * run to run (cuSPARSE uses atomics there).
+ * Returns HQ_OK; HQ_EINVAL (NULL ctx, a, or a vector with elements, malformed a, unknown op,
+ * buffer NULL or buffer_bytes smaller than the query's answer); HQ_ECUDA (cuSPARSE failed);
+ * HQ_ENOTSUP (built without CUDA, or cuSPARSE does not support the case).
+ */
+HQ_API int hq_cuda_spmv_buffer_size(hq_cuda_t *ctx, hq_op_t op, float alpha,
+                                    const hq_cuda_csr_t *a, const float *x, float beta,
+                                    float *y, size_t *out_bytes);
+HQ_API int hq_cuda_spmv(hq_cuda_t *ctx, hq_op_t op, float alpha, const hq_cuda_csr_t *a,
+                        const float *x, float beta, float *y, void *buffer, size_t buffer_bytes);
+
+/*
+ * C = alpha op(A) B + beta C on the device through cusparseSpMM, with B and C dense row-major
+ * device matrices exactly as in hq_sparse_spmm (B: op(A) cols x n, row stride ldb >= n; C:
+ * op(A) rows x n, row stride ldc >= n; the columns between n and the stride are not touched).
+ * Workspace, beta == 0, queueing and op T as for hq_cuda_spmv: query with
+ * hq_cuda_spmm_buffer_size and the same arguments.
+ * Returns as hq_cuda_spmv; also HQ_EINVAL (n < 0, ldb or ldc < n).
+ */
+HQ_API int hq_cuda_spmm_buffer_size(hq_cuda_t *ctx, hq_op_t op, float alpha,
+                                    const hq_cuda_csr_t *a, const float *b, int64_t ldb,
+                                    int64_t n, float beta, float *c, int64_t ldc,
+                                    size_t *out_bytes);
+HQ_API int hq_cuda_spmm(hq_cuda_t *ctx, hq_op_t op, float alpha, const hq_cuda_csr_t *a,
+                        const float *b, int64_t ldb, int64_t n, float beta, float *c,
+                        int64_t ldc, void *buffer, size_t buffer_bytes);
 
 /* =============================================================================================
  * Memory-mapped .npy arrays

@@ -7,6 +7,7 @@
 #include <cblas.h>
 
 #include "hq_test.h"
+#include "hq_test_kernels.h"
 #include "heapql/kernels.h"
 
 static void test_sparse_from_dense_threshold(void **state) {
@@ -143,29 +144,15 @@ static void test_sparse_canonicalize_csr_in_place(void **state) {
   hq_sparse_free(s);
 }
 
-static uint32_t rng = 1;
-static float urand(void) {
-  rng = rng * 1664525u + 1013904223u;
-  return (float)(rng >> 8) / 16777216.0f;
-}
-
-/* rows x cols with about density of entries; integer values in [-8, 8] when ints. */
-static float *random_dense(int64_t rows, int64_t cols, float density, int ints) {
-  float *d = calloc((size_t)(rows * cols), sizeof(float));
-  for (int64_t i = 0; i < rows * cols; i++)
-    if (urand() < density) d[i] = ints ? (float)((int)(urand() * 17) - 8) : urand() * 2 - 1;
-  return d;
-}
-
 static void check_spmv_exact(hq_sparse_format_t fmt, hq_index_type_t it) {
   const int64_t m = 300, n = 200;
-  float *d = random_dense(m, n, 0.1f, 1);
+  float *d = hq_test_random_dense(m, n, 0.1f, 1);
   float x[300], y[300], ref[300];
   hq_sparse_t *s = NULL;
   for (int op = 0; op < 2; op++) {
     int64_t xl = op ? m : n, yl = op ? n : m;
-    for (int64_t i = 0; i < xl; i++) x[i] = (float)((int)(urand() * 9) - 4);
-    for (int64_t i = 0; i < yl; i++) y[i] = ref[i] = (float)((int)(urand() * 9) - 4);
+    for (int64_t i = 0; i < xl; i++) x[i] = (float)((int)(hq_test_urand() * 9) - 4);
+    for (int64_t i = 0; i < yl; i++) y[i] = ref[i] = (float)((int)(hq_test_urand() * 9) - 4);
     assert_int_equal(hq_sparse_from_dense(d, m, n, n, 0.0f, fmt, it, &s), HQ_OK);
     cblas_sgemv(CblasRowMajor, op ? CblasTrans : CblasNoTrans, (int)m, (int)n, 2.0f, d, (int)n, x,
                 1, 0.5f, ref, 1);
@@ -191,18 +178,9 @@ static void test_sparse_spmv_equals_dense(void **state) {
   check_spmv_exact(HQ_SPARSE_COO, HQ_INDEX_I64);
 }
 
-static double max_rel_diff(const float *a, const float *b, int64_t n) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < n; i++) {
-    num = fmax(num, fabs((double)a[i] - b[i]));
-    den = fmax(den, fabs((double)b[i]));
-  }
-  return den > 0 ? num / den : num;
-}
-
 static void check_spmm(hq_sparse_format_t fmt, hq_index_type_t it) {
   const int64_t m = 200, k = 150, n = 33, ldb = 40, ldc = 37;
-  float *a = random_dense(m, k, 0.1f, 0);
+  float *a = hq_test_random_dense(m, k, 0.1f, 0);
   float *b = malloc((size_t)(m * ldb) * sizeof(float));
   float *c = malloc((size_t)(m * ldc) * sizeof(float));
   float *ref = malloc((size_t)(m * ldc) * sizeof(float));
@@ -210,13 +188,13 @@ static void check_spmm(hq_sparse_format_t fmt, hq_index_type_t it) {
   assert_int_equal(hq_sparse_from_dense(a, m, k, k, 0.0f, fmt, it, &s), HQ_OK);
   for (int op = 0; op < 2; op++) {
     int64_t crows = op ? k : m, brows = op ? m : k;
-    for (int64_t i = 0; i < brows * ldb; i++) b[i] = urand() * 2 - 1;
-    for (int64_t i = 0; i < crows * ldc; i++) c[i] = ref[i] = urand() * 2 - 1;
+    for (int64_t i = 0; i < brows * ldb; i++) b[i] = hq_test_urand() * 2 - 1;
+    for (int64_t i = 0; i < crows * ldc; i++) c[i] = ref[i] = hq_test_urand() * 2 - 1;
     cblas_sgemm(CblasRowMajor, op ? CblasTrans : CblasNoTrans, CblasNoTrans, (int)crows, (int)n,
                 (int)brows, 1.5f, a, (int)k, b, (int)ldb, 0.25f, ref, (int)ldc);
     assert_int_equal(hq_sparse_spmm(op ? HQ_OP_T : HQ_OP_N, 1.5f, s, b, ldb, n, 0.25f, c, ldc), HQ_OK);
     for (int64_t i = 0; i < crows; i++) {
-      double rel = max_rel_diff(c + i * ldc, ref + i * ldc, n);
+      double rel = hq_test_max_rel_diff(c + i * ldc, ref + i * ldc, n);
       if (rel > 1e-5) fail_msg("op %d row %lld: relative difference %g", op, (long long)i, rel);
       /* the padding between n and ldc is untouched */
       for (int64_t j = n; j < ldc; j++) assert_true(c[i * ldc + j] == ref[i * ldc + j]);
@@ -237,10 +215,10 @@ static void test_sparse_spmm_matches_blas(void **state) {
 static void test_sparse_sddmm_on_pattern(void **state) {
   (void)state;
   const int64_t m = 30, n = 20, k = 7;
-  float *pattern = random_dense(m, n, 0.2f, 0);
+  float *pattern = hq_test_random_dense(m, n, 0.2f, 0);
   float x[30 * 7], y[20 * 7];
-  for (int i = 0; i < 30 * 7; i++) x[i] = urand() - 0.5f;
-  for (int i = 0; i < 20 * 7; i++) y[i] = urand() - 0.5f;
+  for (int i = 0; i < 30 * 7; i++) x[i] = hq_test_urand() - 0.5f;
+  for (int i = 0; i < 20 * 7; i++) y[i] = hq_test_urand() - 0.5f;
   for (int f = 0; f < 2; f++) {
     hq_sparse_t *s = NULL;
     float dense[600];
@@ -305,6 +283,135 @@ static void test_sparse_bad_arguments(void **state) {
   hq_sparse_free(NULL);
 }
 
+/* rows x cols CSR with uneven rows: row i holds (i * 7919) % 97 entries, and every 50th row
+ * 1500, so an nnz-balanced split differs from an even split of the rows. */
+static hq_sparse_t *uneven_csr(int64_t rows, int64_t cols, hq_index_type_t it) {
+  hq_sparse_t *s = NULL;
+  int64_t nnz = 0;
+  for (int64_t i = 0; i < rows; i++) nnz += i % 50 == 0 ? 1500 : (i * 7919) % 97;
+  assert_int_equal(hq_sparse_create(HQ_SPARSE_CSR, it, rows, cols, nnz, &s), HQ_OK);
+  int64_t k = 0;
+  for (int64_t i = 0; i < rows; i++) {
+    int64_t n = i % 50 == 0 ? 1500 : (i * 7919) % 97;
+    if (it == HQ_INDEX_I32) ((int32_t *)s->rowptr)[i] = (int32_t)k;
+    else ((int64_t *)s->rowptr)[i] = k;
+    for (int64_t e = 0; e < n; e++, k++) {
+      int64_t c = (int64_t)(hq_test_urand() * (float)cols) % cols;
+      if (it == HQ_INDEX_I32) ((int32_t *)s->colind)[k] = (int32_t)c;
+      else ((int64_t *)s->colind)[k] = c;
+      s->values[k] = hq_test_urand() * 2 - 1; /* not integers: the summation order shows in the bits */
+    }
+  }
+  if (it == HQ_INDEX_I32) ((int32_t *)s->rowptr)[rows] = (int32_t)k;
+  else ((int64_t *)s->rowptr)[rows] = k;
+  s->nnz = k;
+  s->canonical = 0;
+  assert_int_equal(hq_sparse_canonicalize(s), HQ_OK);
+  return s;
+}
+
+static void test_sparse_spmv_threads_bitwise_equal(void **state) {
+  (void)state;
+  const int64_t rows = 2000, cols = 1500;
+  static const int counts[] = {1, 2, 3, 7, 64, 0};
+  float *x = malloc((size_t)cols * sizeof(float)), *ref = malloc((size_t)rows * sizeof(float));
+  float *y = malloc((size_t)rows * sizeof(float)), *y0 = malloc((size_t)rows * sizeof(float));
+  for (int64_t j = 0; j < cols; j++) x[j] = hq_test_urand() * 2 - 1;
+  for (int64_t i = 0; i < rows; i++) y0[i] = hq_test_urand() * 2 - 1;
+  for (int it = 0; it < 2; it++) {
+    hq_sparse_t *s = uneven_csr(rows, cols, it ? HQ_INDEX_I64 : HQ_INDEX_I32);
+    for (int b = 0; b < 2; b++) {
+      float beta = b ? 0.75f : 0.0f;
+      memcpy(ref, y0, (size_t)rows * sizeof(float));
+      assert_int_equal(hq_sparse_spmv(HQ_OP_N, 1.25f, s, x, beta, ref), HQ_OK);
+      for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        /* beta 0 must overwrite: NaN left anywhere means a row range was skipped */
+        for (int64_t i = 0; i < rows; i++) y[i] = b ? y0[i] : NAN;
+        assert_int_equal(hq_sparse_spmv_threads(HQ_OP_N, 1.25f, s, x, beta, y, counts[c]), HQ_OK);
+        if (memcmp(y, ref, (size_t)rows * sizeof(float)) != 0)
+          fail_msg("index %s, beta %g, %d threads: y differs from one thread", it ? "i64" : "i32",
+                   (double)beta, counts[c]);
+      }
+    }
+    hq_sparse_free(s);
+  }
+  /* more threads than rows; COO and op T fall back to the calling thread, same results */
+  float d[12] = {1, 0, 2, 0, 0, 3, 0, 4, 5, 0, 0, 6}, xs[4] = {1, 2, 3, 4}, ys[4], rs[4];
+  hq_sparse_t *csr = NULL, *coo = NULL;
+  assert_int_equal(hq_sparse_from_dense(d, 3, 4, 4, 0.0f, HQ_SPARSE_CSR, HQ_INDEX_I32, &csr), HQ_OK);
+  assert_int_equal(hq_sparse_from_dense(d, 3, 4, 4, 0.0f, HQ_SPARSE_COO, HQ_INDEX_I32, &coo), HQ_OK);
+  assert_int_equal(hq_sparse_spmv_threads(HQ_OP_N, 1.0f, csr, xs, 0.0f, ys, 8), HQ_OK);
+  assert_true(ys[0] == 7.0f && ys[1] == 22.0f && ys[2] == 29.0f);
+  assert_int_equal(hq_sparse_spmv_threads(HQ_OP_N, 1.0f, coo, xs, 0.0f, ys, 4), HQ_OK);
+  assert_true(ys[0] == 7.0f && ys[1] == 22.0f && ys[2] == 29.0f);
+  assert_int_equal(hq_sparse_spmv(HQ_OP_T, 1.0f, csr, xs, 0.0f, rs), HQ_OK);
+  assert_int_equal(hq_sparse_spmv_threads(HQ_OP_T, 1.0f, csr, xs, 0.0f, ys, 4), HQ_OK);
+  assert_memory_equal(ys, rs, sizeof rs);
+  assert_int_equal(hq_sparse_spmv_threads(HQ_OP_N, 1.0f, csr, xs, 0.0f, ys, -1), HQ_EINVAL);
+  assert_int_equal(hq_sparse_spmv_threads(HQ_OP_N, 1.0f, csr, NULL, 0.0f, ys, 2), HQ_EINVAL);
+  hq_sparse_free(csr), hq_sparse_free(coo);
+  free(x), free(ref), free(y), free(y0);
+}
+
+
+static void test_sparse_arrays_from_pool(void **state) {
+  (void)state;
+  hq_pool_config_t cfg;
+  hq_pool_t *pool = NULL;
+  hq_sparse_t *csr = NULL, *heap = NULL, *coo = NULL, *big = NULL;
+  float *d = calloc(10000, sizeof(float)), back[10000], back_heap[10000];
+  for (int i = 0; i < 10000; i += 10) d[i] = 1.0f + (float)i; /* 100 x 100, 1000 entries */
+  hq_pool_config_init(&cfg);
+  cfg.backend = HQ_POOL_HOST_MALLOC;
+  assert_int_equal(hq_pool_create(&cfg, &pool), HQ_OK);
+
+  assert_int_equal(hq_sparse_from_dense_in(pool, d, 100, 100, 100, 0.0f, HQ_SPARSE_CSR,
+                                           HQ_INDEX_I32, &csr), HQ_OK);
+  assert_ptr_equal(csr->pool, pool);
+  /* the struct and its three arrays, exactly the bytes asked for */
+  assert_int_equal(hq_test_pool_stat(pool, "allocation.all.current"), 4);
+  assert_int_equal(hq_test_pool_stat(pool, "requested_bytes.all.current"),
+                   (int64_t)sizeof(hq_sparse_t) + 101 * 4 + 1000 * 4 + 1000 * 4);
+  /* same matrix as from the heap */
+  assert_int_equal(hq_sparse_from_dense(d, 100, 100, 100, 0.0f, HQ_SPARSE_CSR, HQ_INDEX_I32, &heap), HQ_OK);
+  assert_null(heap->pool);
+  assert_int_equal(hq_sparse_to_dense(csr, back, 100), HQ_OK);
+  assert_int_equal(hq_sparse_to_dense(heap, back_heap, 100), HQ_OK);
+  assert_memory_equal(back, back_heap, sizeof back);
+
+  /* a conversion lands in the source's pool: COO = struct, rows, cols, values */
+  assert_int_equal(hq_sparse_convert(csr, HQ_SPARSE_COO, &coo), HQ_OK);
+  assert_ptr_equal(coo->pool, pool);
+  assert_int_equal(hq_test_pool_stat(pool, "allocation.all.current"), 8);
+  /* canonicalising a COO takes its scratch from the pool and gives it back */
+  coo->canonical = 0;
+  int64_t before = hq_test_pool_stat(pool, "allocation.all.allocated");
+  assert_int_equal(hq_sparse_canonicalize(coo), HQ_OK);
+  assert_int_equal(hq_test_pool_stat(pool, "allocation.all.allocated"), before + 4);
+  assert_int_equal(hq_test_pool_stat(pool, "allocation.all.current"), 8);
+  hq_sparse_free(coo);
+  hq_sparse_free(csr);
+  assert_int_equal(hq_test_pool_stat(pool, "allocation.all.current"), 0);
+  assert_int_equal(hq_test_pool_stat(pool, "requested_bytes.all.current"), 0);
+
+  /* a pool at its cap: HQ_ENOMEM and nothing left behind */
+  assert_int_equal(hq_pool_set_memory_cap(pool, (size_t)2 << 20), HQ_OK);
+  assert_int_equal(hq_sparse_create_in(pool, HQ_SPARSE_COO, HQ_INDEX_I64, 10, 10, 1 << 20, &big),
+                   HQ_ENOMEM);
+  assert_null(big);
+  assert_int_equal(hq_test_pool_stat(pool, "allocation.all.current"), 0);
+  /* an empty CSR from the pool: rowptr zero-filled (the pool's memory is not) */
+  assert_int_equal(hq_sparse_create_in(pool, HQ_SPARSE_CSR, HQ_INDEX_I32, 50, 50, 0, &big), HQ_OK);
+  for (int i = 0; i <= 50; i++) assert_int_equal(((int32_t *)big->rowptr)[i], 0);
+  assert_null(big->colind);
+  assert_int_equal(hq_test_pool_stat(pool, "allocation.all.current"), 2);
+  hq_sparse_free(big);
+  assert_int_equal(hq_test_pool_stat(pool, "allocation.all.current"), 0);
+  hq_sparse_free(heap);
+  hq_pool_destroy(pool);
+  free(d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sparse_from_dense_threshold),
@@ -315,6 +422,8 @@ int main(void) {
     cmocka_unit_test(test_sparse_sddmm_on_pattern),
     cmocka_unit_test(test_sparse_nbytes_each_form),
     cmocka_unit_test(test_sparse_bad_arguments),
+    cmocka_unit_test(test_sparse_spmv_threads_bitwise_equal),
+    cmocka_unit_test(test_sparse_arrays_from_pool),
   };
   return cmocka_run_group_tests_name("sparse", tests, NULL, NULL);
 }
