@@ -292,6 +292,28 @@ static void convert_record(hq_rec_hdr_t *h, void *arg) {
   if (t2) *t2 = (uint64_t)((double)*t2 * k + 0.5);
 }
 
+/* TSC traces are rewritten in place.  One anonymous copy read in a single pass costs a fraction
+ * of the copy-on-write faults the file mapping would take page by page.  On failure the
+ * (private, writable) file mapping stays and copy-on-write does the work. */
+static void private_copy(import_t *im, int fd) {
+  unsigned char *buf = mmap(NULL, im->map_len, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  size_t done = 0;
+  if (buf == MAP_FAILED) return;
+  while (done < im->map_len) {
+    ssize_t n = pread(fd, buf + done, im->map_len - done, (off_t)done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      munmap(buf, im->map_len);
+      return;
+    }
+    done += (size_t)n;
+  }
+  munmap((void *)im->map, im->map_len);
+  im->map = buf;
+  im->hdr = (const hq_raw_header_t *)buf;
+}
+
 static void convert_tsc_times(import_t *im) {
   const hq_rec_clock_t *last = NULL;
   double k = im->hdr->tsc_ns_per_tick;
@@ -1493,7 +1515,10 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
       hq__map_init(&im.stack_id, 4096) || hq__map_init(&im.frame_of, 4096) ||
       hq__map_init(&im.trie, 4096) || hq__map_init(&im.live, 4096))
     FAIL(HQ_ENOMEM, "out of memory");
-  if (im.hdr->flags & HQ_RAWF_TSC) convert_tsc_times(&im);
+  if (im.hdr->flags & HQ_RAWF_TSC) {
+    private_copy(&im, fd);
+    convert_tsc_times(&im);
+  }
   if ((rc = pass1(&im))) FAIL(rc, "%s: %s", raw_path, hq_strerror(rc));
 
   /* Build into a temporary file beside the target, then rename: never a half database. */
