@@ -1,4 +1,5 @@
 /* hq_rowq.c: see hq_rowq.h. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,7 +367,15 @@ int hq__rowq_start(hq_db_t *db, const hq__rowq_table_t *tables, size_t n_tables,
     return rc;
   }
   /* Without a thread the rows are written inline, block by block: slower, same result. */
-  q->threaded = pthread_create(&q->thread, NULL, writer_main, q) == 0;
+  {
+    /* The writer must never take a signal meant for the program (the recorder imports inside
+     * the program's exit): it starts with every signal blocked. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    q->threaded = pthread_create(&q->thread, NULL, writer_main, q) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
   *out_q = q;
   return HQ_OK;
 }
