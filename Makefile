@@ -272,7 +272,7 @@ VICTIM_LIB := $(wildcard tests/preload/victims/lib*.c)
 VICTIMS := $(VICTIM_C:tests/preload/victims/%.c=$(TEST_BIN)/victims/%) \
            $(VICTIM_CXX:tests/preload/victims/%.cpp=$(TEST_BIN)/victims/%) \
            $(VICTIM_LIB:tests/preload/victims/%.c=$(TEST_BIN)/victims/%.so)
-TEST_CFLAGS = $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS) $(BLAS_CFLAGS) -Ianalyzer -Ikernels -Itests/support -DHQ_TESTING
+TEST_CFLAGS = $(CMOCKA_CFLAGS) $(SQLITE_CFLAGS) $(BLAS_CFLAGS) -Ianalyzer -Ikernels -Itests/support -DHQ_TESTING $(if $(SANITIZE),-DHQ_SANITIZED=1,)
 TEST_LIBS = $(KERNELS_A) $(ANALYZER_A) $(CMOCKA_LIBS) $(ANALYZER_LIBS) $(KERNELS_LIBS)
 
 # Victims: -O0 by default, -O2 when the name ends in _O2; frame pointers kept either way.
