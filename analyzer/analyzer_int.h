@@ -48,6 +48,10 @@ void     hq__progress_init(hq_progress_t *p, int enabled, const char *what, uint
 void     hq__progress_update(hq_progress_t *p, uint64_t done);
 void     hq__progress_done(hq_progress_t *p);
 uint64_t hq__now_ns(void);
+/* Expand an output pattern: %p = pid, %n = program name, %% = '%'; out is always
+ * NUL-terminated (truncated to cap).  Shared by `heapql run` and the recorder, which must agree
+ * on every file name. */
+void     hq__expand_output(const char *pattern, long pid, const char *prog, char *out, size_t cap);
 /* snprintf into buf, always NUL-terminated; returns HQ_ERANGE if truncated. */
 int      hq__fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Make room in a realloc'd array *arr of *cap elements of elem bytes for element n (doubling,

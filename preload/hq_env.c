@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analyzer_int.h"
 #include "preload_int.h"
 
 hq_opts_t hq__opts;
@@ -72,25 +73,8 @@ static void program_name(char *out, size_t cap) {
 }
 
 void hq__env_output_for(pid_t pid, char *out, size_t cap) {
-  const char *p = hq__opts.output_pattern;
-  size_t o = 0;
-  int has_pid = strstr(p, "%p") != NULL;
-  for (; *p && o + 1 < cap; p++) {
-    if (p[0] == '%' && p[1] == 'p') {
-      o += (size_t)snprintf(out + o, cap - o, "%d", (int)pid);
-      p++;
-    } else if (p[0] == '%' && p[1] == 'n') {
-      o += (size_t)snprintf(out + o, cap - o, "%s", hq__opts.program);
-      p++;
-    } else if (p[0] == '%' && p[1] == '%') {
-      out[o++] = '%';
-      p++;
-    } else {
-      out[o++] = *p;
-    }
-    if (o >= cap) o = cap - 1;
-  }
-  out[o] = '\0';
+  int has_pid = strstr(hq__opts.output_pattern, "%p") != NULL;
+  hq__expand_output(hq__opts.output_pattern, (long)pid, hq__opts.program, out, cap);
   /* A traced fork child of a process whose output names no %p gets "<stem>.<pid>.db". */
   if (!has_pid && pid != hq__state.pid && hq__state.pid != 0) {
     char tmp[1024];

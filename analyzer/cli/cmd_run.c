@@ -59,27 +59,6 @@ static int find_preload(char *out, size_t cap) {
   return access(out, R_OK) == 0 ? 0 : -1;
 }
 
-/* Expand %p, %n, %% for pid and program name. */
-static void expand(const char *pattern, pid_t pid, const char *prog, char *out, size_t cap) {
-  size_t o = 0;
-  for (const char *p = pattern; *p && o + 1 < cap; p++) {
-    if (p[0] == '%' && p[1] == 'p') {
-      o += (size_t)snprintf(out + o, cap - o, "%d", (int)pid);
-      p++;
-    } else if (p[0] == '%' && p[1] == 'n') {
-      o += (size_t)snprintf(out + o, cap - o, "%s", prog);
-      p++;
-    } else if (p[0] == '%' && p[1] == '%') {
-      out[o++] = '%';
-      p++;
-    } else {
-      out[o++] = *p;
-    }
-    if (o >= cap) o = cap - 1;
-  }
-  out[o] = '\0';
-}
-
 static void dir_of(const char *path, char *out, size_t cap) {
   const char *slash = strrchr(path, '/');
   if (!slash) snprintf(out, cap, ".");
@@ -106,7 +85,7 @@ static int check_output(const run_opts_t *o, const char *pattern, const char *pr
   close(fd);
   unlink(probe);
   if (!strstr(pattern, "%p")) {
-    expand(pattern, 0, prog, path, sizeof path);
+    hq__expand_output(pattern, 0, prog, path, sizeof path);
     if (!o->force && stat(path, &sb) == 0) {
       hq_cli_error("%s already exists (use --force to replace it)", path);
       return HQ_EXIT_USAGE;
@@ -343,7 +322,7 @@ int hq_cmd_run(int argc, char **argv) {
     sigaction(SIGQUIT, &old_quit, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGHUP, &old_hup, NULL);
-    expand(pattern, getpid(), prog, db_path, sizeof db_path);
+    hq__expand_output(pattern, getpid(), prog, db_path, sizeof db_path);
     set_child_env(&o, preload, db_path);
     execvp(o.cmd[0], o.cmd);
     e = errno;
@@ -366,7 +345,7 @@ int hq_cmd_run(int argc, char **argv) {
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   child_pid = 0;
 
-  expand(pattern, pid, prog, db_path, sizeof db_path);
+  hq__expand_output(pattern, pid, prog, db_path, sizeof db_path);
   snprintf(raw, sizeof raw, "%s%s", db_path, HQ_RAW_SUFFIX);
   if (access(raw, F_OK) == 0) {
     import_one(raw, db_path, 1, status, o.quiet);
