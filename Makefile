@@ -120,31 +120,58 @@ $(shell mkdir -p $(BUILD); test "`cat $(FLAGS_STAMP) 2>/dev/null`" = '$(FLAGS_NO
 
 # ---- generated: the schema embedded as a C string ----
 SCHEMA_H := $(BUILD)/gen/hq_schema_sql.h
-$(SCHEMA_H): analyzer/hq_schema.sql scripts/embed.sh
+$(SCHEMA_H): analyzer/base/hq_schema.sql scripts/embed.sh
 	@mkdir -p $(@D)
 	$(call quiet,GEN,$@)$(SHELL) scripts/embed.sh hq__schema_sql < $< > $@
 
-# ---- analyzer: libheapql + the CLI ----
-ANALYZER_SRC := $(wildcard analyzer/*.c)
+# ---- the shared contracts' sources (include/heapql/internal/): error strings, kinds, output
+# names, misuse.  Built once, unsanitized, into every library: libheapql, libheapql_kernels and
+# the preload. ----
+COMMON_SRC := $(wildcard analyzer/common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o)
+COMMON_A   := $(BUILD)/obj/libhq_common.a
+$(OBJ)/analyzer/common/%.o: analyzer/common/%.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) -fvisibility=hidden -DHQ_BUILDING_LIB -c $< -o $@
+$(COMMON_A): $(COMMON_OBJ)
+	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
+
+# ---- analyzer: libheapql + the CLI.  Layers (docs/architecture.md): base <- import, symbols
+# <- query <- output <- cli.  The import sub-library (base + import) is also linked into the
+# preload, which reaches it only through hq_import(). ----
+IMPORT_SRC   := $(wildcard analyzer/base/*.c analyzer/import/*.c)
+ANALYZER_SRC := $(IMPORT_SRC) $(wildcard analyzer/symbols/*.c analyzer/query/*.c analyzer/output/*.c)
 ANALYZER_OBJ := $(ANALYZER_SRC:%.c=$(OBJ)/%.o)
-ANALYZER_PIC_OBJ := $(ANALYZER_SRC:%.c=$(OBJ)/pic/%.o)
+IMPORT_OBJ   := $(IMPORT_SRC:%.c=$(OBJ)/%.o)
+IMPORT_A     := $(BUILD)/obj/libhq_import.a
 CLI_SRC := $(wildcard analyzer/cli/*.c)
 CLI_OBJ := $(CLI_SRC:%.c=$(OBJ)/%.o)
-ANALYZER_CFLAGS = $(SQLITE_CFLAGS) $(DW_CFLAGS) -fvisibility=hidden -DHQ_BUILDING_LIB
+ANALYZER_CFLAGS = $(SQLITE_CFLAGS) $(DW_CFLAGS) -Ianalyzer -fvisibility=hidden -DHQ_BUILDING_LIB
 ANALYZER_LIBS := $(SQLITE_LIBS) $(DW_LIBS) -lm -lpthread
 
 $(OBJ)/analyzer/%.o: analyzer/%.c $(FLAGS_STAMP) | $(SCHEMA_H)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SAN_FLAGS) $(ANALYZER_CFLAGS) -c $< -o $@
-# The preload embeds the importer; it is compiled without sanitizers.
-$(OBJ)/pic/analyzer/%.o: analyzer/%.c $(FLAGS_STAMP) | $(SCHEMA_H)
+# The preload is never sanitized (ASan interposes malloc too): in a sanitizer build it gets an
+# unsanitized copy of the import sub-library, same sources and flags otherwise.
+ifeq ($(SANITIZE),)
+PRELOAD_IMPORT_A := $(IMPORT_A)
+$(IMPORT_A): $(IMPORT_OBJ)
+	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
+else
+PRELOAD_IMPORT_A := $(BUILD)/obj/nosan/libhq_import.a
+NOSAN_IMPORT_OBJ := $(IMPORT_SRC:%.c=$(OBJ)/nosan/%.o)
+$(OBJ)/nosan/analyzer/%.o: analyzer/%.c $(FLAGS_STAMP) | $(SCHEMA_H)
 	@mkdir -p $(@D)
-	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(ANALYZER_CFLAGS) -DHQ_IN_PRELOAD -c $< -o $@
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(ANALYZER_CFLAGS) -c $< -o $@
+$(PRELOAD_IMPORT_A): $(NOSAN_IMPORT_OBJ)
+	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
+endif
 
-$(ANALYZER_A): $(ANALYZER_OBJ)
+$(ANALYZER_A): $(ANALYZER_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
 	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
-$(ANALYZER_SO): $(ANALYZER_OBJ)
+$(ANALYZER_SO): $(ANALYZER_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
 	$(call quiet,LD,$@)$(CC) -shared $(SAN_FLAGS) -o $@ $^ $(FINAL_LDFLAGS) -Wl,-soname,libheapql.so $(ANALYZER_LIBS)
 $(HEAPQL_BIN): $(CLI_OBJ) $(ANALYZER_A)
@@ -154,21 +181,19 @@ $(HEAPQL_BIN): $(CLI_OBJ) $(ANALYZER_A)
 # ---- preload: libheapql_preload.so (never sanitized: ASan interposes malloc too) ----
 PRELOAD_SRC := $(wildcard preload/*.c) $(wildcard preload/*.S)
 PRELOAD_OBJ := $(patsubst %,$(OBJ)/%.o,$(basename $(PRELOAD_SRC)))
-# The importer pieces the preload runs at exit to write its database.
-PRELOAD_ANALYZER_OBJ := $(patsubst %,$(OBJ)/pic/analyzer/%.o,hq_import hq_rowq hq_db hq_error hq_util hq_map hq_aggregate)
-PRELOAD_CFLAGS = $(UNWIND_CFLAGS) $(SQLITE_CFLAGS) -fvisibility=hidden -fno-semantic-interposition \
+PRELOAD_CFLAGS = $(UNWIND_CFLAGS) -fvisibility=hidden -fno-semantic-interposition \
                  -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc \
-                 -fno-builtin-realloc -fno-omit-frame-pointer -Ianalyzer
+                 -fno-builtin-realloc -fno-omit-frame-pointer
 
-$(OBJ)/preload/%.o: preload/%.c $(FLAGS_STAMP) | $(SCHEMA_H)
+$(OBJ)/preload/%.o: preload/%.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(PRELOAD_CFLAGS) -c $< -o $@
 $(OBJ)/preload/%.o: preload/%.S $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(call quiet,AS,$<)$(CC) -c $< -o $@
-$(PRELOAD_SO): $(PRELOAD_OBJ) $(PRELOAD_ANALYZER_OBJ) preload/heapql.map
+$(PRELOAD_SO): $(PRELOAD_OBJ) $(PRELOAD_IMPORT_A) $(COMMON_A) preload/heapql.map
 	@mkdir -p $(@D)
-	$(call quiet,LD,$@)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(PRELOAD_ANALYZER_OBJ) $(FINAL_LDFLAGS) \
+	$(call quiet,LD,$@)$(CC) -shared -o $@ $(PRELOAD_OBJ) $(PRELOAD_IMPORT_A) $(COMMON_A) $(FINAL_LDFLAGS) \
 	  -Wl,--version-script=preload/heapql.map -Wl,--exclude-libs,ALL -Wl,-z,nodelete \
 	  -Wl,-soname,libheapql_preload.so $(PRELOAD_STATIC_LIBS) $(PRELOAD_STATIC_DEPS) -ldl -lpthread -lm
 
@@ -194,11 +219,11 @@ $(OBJ)/kernels/%.o: kernels/%.c $(FLAGS_STAMP)
 	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(SAN_FLAGS) $(KERNELS_CFLAGS) -c $< -o $@
 $(OBJ)/kernels/%.cu.o: kernels/%.cu $(FLAGS_STAMP)
 	@mkdir -p $(@D)
-	$(call quiet,NVCC,$<)$(NVCC) -O2 -arch=$(CUDA_ARCH) -Xcompiler -fPIC,-fvisibility=hidden -Iinclude -c $< -o $@
-$(KERNELS_A): $(KERNELS_OBJ)
+	$(call quiet,NVCC,$<)$(NVCC) -O2 -arch=$(CUDA_ARCH) -Xcompiler -fPIC,-fvisibility=hidden -Iinclude -Ikernels -c $< -o $@
+$(KERNELS_A): $(KERNELS_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
 	$(call quiet,AR,$@)rm -f $@ && ar rcs $@ $^
-$(KERNELS_SO): $(KERNELS_OBJ)
+$(KERNELS_SO): $(KERNELS_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
 	$(call quiet,LD,$@)$(CC) -shared $(SAN_FLAGS) -o $@ $^ $(FINAL_LDFLAGS) -Wl,-soname,libheapql_kernels.so $(KERNELS_LIBS)
 

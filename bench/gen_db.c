@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyzer_int.h"
+#include "output/output_int.h"
 
 /* ---- deterministic randomness ---- */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -109,13 +109,13 @@ static void agg_event(const row_t *r, int is_free) {
   int rc;
   if (!agg) return;
   memset(&ev, 0, sizeof ev);
-  ev.kind = r->kind;
+  ev.kind = hq__kind_parse(r->kind);
   ev.stack_id = r->stack_id;
   ev.has_stack = 1;
   ev.size = r->size;
   ev.t = is_free ? r->t_free : r->t_alloc;
   ev.from_realloc = r->realloc_from >= 0;
-  ev.free_kind = r->free_kind;
+  ev.free_kind = hq__free_kind_parse(r->free_kind);
   ev.tid = r->tid;
   ev.alloc_seq = r->alloc_seq;
   ev.free_tid = r->free_tid;

@@ -182,7 +182,7 @@ int hq_chunk_reader_next(hq_chunk_reader_t *r, size_t max_elems, const void **ou
   end_region(r); /* the caller is done with the previous chunk */
   if (r->failed)
     return hq__kerr(r->failed, "chunk_reader_next: the reader failed earlier (%s)",
-                    hq__kerr_str(r->failed));
+                    hq_strerror(r->failed));
   want = max_elems && max_elems < r->info.chunk_elems ? max_elems : r->info.chunk_elems;
   if (r->fd < 0) {
     size_t left = r->count - r->info.elems;

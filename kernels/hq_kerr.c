@@ -1,4 +1,5 @@
-/* hq_kerr.c: the thread-local detail behind the last failing kernels call. */
+/* hq_kerr.c: the thread-local detail behind the last failing kernels call.  The fixed messages
+ * are hq_strerror()'s (analyzer/common/hq_error.c, built into this library too). */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -6,20 +7,10 @@
 
 static __thread char last_error[512];
 
-const char *hq__kerr_str(int rc) {
-  switch (rc) {
-  case HQ_OK: return "success";
-#define HQ__KERR_MSG(name, value, msg) case HQ_##name: return msg;
-  HQ_ERRNO_MAP(HQ__KERR_MSG)
-#undef HQ__KERR_MSG
-  default: return "unknown error";
-  }
-}
-
 int hq__kerr(int rc, const char *fmt, ...) {
   va_list ap;
   if (!fmt) {
-    snprintf(last_error, sizeof last_error, "%s", hq__kerr_str(rc));
+    snprintf(last_error, sizeof last_error, "%s", hq_strerror(rc));
     return rc;
   }
   va_start(ap, fmt);

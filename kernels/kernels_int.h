@@ -7,18 +7,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "heapql/internal/compiler.h"
+#include "heapql/internal/misuse.h"
 #include "heapql/kernels.h"
-
-#define hq_likely(x)   __builtin_expect(!!(x), 1)
-#define hq_unlikely(x) __builtin_expect(!!(x), 0)
 
 /* hq_kerr.c */
 /* Record a detail for hq_kernels_errmsg() and return rc, so that `return hq__kerr(...)` and
  * `rc = hq__kerr(...); goto out;` read naturally. */
 int hq__kerr(int rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The fixed message of an HQ_* code (the library does not depend on libheapql's
- * hq_strerror). */
-const char *hq__kerr_str(int rc);
 
 /* hq_blas.c */
 /* What a valid gemm asks for (hq__gemm_check's *out_work). */

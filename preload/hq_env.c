@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "analyzer_int.h"
+#include "heapql/internal/outname.h"
 #include "preload_int.h"
 
 hq_opts_t hq__opts;

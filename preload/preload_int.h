@@ -17,12 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "hq_rawfmt.h"
-
-#define hq_likely(x)   __builtin_expect(!!(x), 1)
-#define hq_unlikely(x) __builtin_expect(!!(x), 0)
-#define hq_cold        __attribute__((noinline, cold))
-#define hq_export      __attribute__((visibility("default")))
+#include "heapql/internal/compiler.h"
+#include "heapql/internal/rawfmt.h"
 
 #define HQ_MAX_DEPTH_LIMIT 256
 #define HQ_STACK_CACHE     4096 /* per-thread direct-mapped cache of stack hashes sent */

@@ -6,7 +6,7 @@
  * aggregate tables if needed, so function names and agg_* are there to query.
  */
 #include "cli.h"
-#include "../analyzer_int.h"
+#include "output/output_int.h"
 
 #define USAGE "heapql query DB 'SQL' [--csv|--json] [-o FILE]"
 

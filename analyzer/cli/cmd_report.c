@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "../analyzer_int.h"
+#include "output/output_int.h"
 
 #define USAGE "heapql report DB [--format text|json|html] [-o FILE] [--recommend] [--top N]"
 

@@ -20,8 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../analyzer_int.h"
-#include "../hq_rawfmt.h"
+#include "output/output_int.h"
+#include "heapql/internal/outname.h"
+#include "heapql/internal/rawfmt.h"
 #include "cli.h"
 
 typedef struct {
@@ -177,15 +178,6 @@ static void set_child_env(const run_opts_t *o, const char *preload, const char *
   if (o->unwind) setenv("HEAPQL_UNWIND", o->unwind, 1);
 }
 
-static void human(uint64_t b, char *out, size_t cap) {
-  const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = (double)b;
-  int i = 0;
-  while (v >= 1024 && i < 4) { v /= 1024; i++; }
-  if (i == 0) snprintf(out, cap, "%llu B", (unsigned long long)b);
-  else snprintf(out, cap, "%.1f %s", v, u[i]);
-}
-
 static void summary(const char *db_path) {
   hq_db_t *db = NULL;
   sqlite3_stmt *st = NULL;
@@ -198,8 +190,8 @@ static void summary(const char *db_path) {
       "FROM allocations JOIN kinds USING(kind) WHERE class = 'heap'", &st) != HQ_OK)
     goto out;
   if (sqlite3_step(st) == SQLITE_ROW) {
-    human((uint64_t)sqlite3_column_int64(st, 1), leaked, sizeof leaked);
-    human((uint64_t)sqlite3_column_int64(st, 3), peak, sizeof peak);
+    hq__fmt_bytes((double)sqlite3_column_int64(st, 1), leaked, sizeof leaked);
+    hq__fmt_bytes((double)sqlite3_column_int64(st, 3), peak, sizeof peak);
     fprintf(stderr, "heapql: %s: %lld allocations, peak heap %s at %.3f s, %s never freed in %lld blocks\n",
             db_path, (long long)sqlite3_column_int64(st, 0), peak,
             (double)sqlite3_column_int64(st, 4) / 1e9, leaked, (long long)sqlite3_column_int64(st, 2));

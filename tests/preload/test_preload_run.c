@@ -34,8 +34,8 @@ static void test_run_exit_status_and_summary(void **state) {
   assert_int_equal(p.out_len, 0);
   /* exactly one summary line */
   assert_non_null(strstr(p.err, "heapql: "));
-  assert_non_null(strstr(p.err, ": 1 allocations, peak heap 4.3 KiB at "));
-  assert_non_null(strstr(p.err, "4.3 KiB never freed in 1 blocks\n"));
+  assert_non_null(strstr(p.err, ": 1 allocations, peak heap 4.34 KiB at "));
+  assert_non_null(strstr(p.err, "4.34 KiB never freed in 1 blocks\n"));
   assert_ptr_equal(strchr(p.err, '\n'), p.err + p.err_len - 1);
   assert_false(hq_test_exists(hq_test_join(hq_test_tmpdir(), "leaf.db.raw")));
   s = hq_test_sqlite_open(db);

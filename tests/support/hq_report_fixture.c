@@ -34,7 +34,7 @@
 
 #include "hq_test.h"
 #include "hq_report_fixture.h"
-#include "analyzer_int.h"
+#include "output/output_int.h"
 
 #define MS HQ_FIXTURE_MS
 
@@ -128,13 +128,13 @@ static void stream_rows(hq_db_t *db, const fx_row_t *r, size_t n, int64_t unit) 
     const fx_row_t *x = &r[ev[i].row];
     hq__agg_event_t e;
     memset(&e, 0, sizeof e);
-    e.kind = x->kind;
+    e.kind = hq__kind_parse(x->kind);
     e.stack_id = x->stack;
     e.has_stack = 1;
     e.size = (uint64_t)x->size;
     e.t = ev[i].t;
     e.from_realloc = x->from != NONE;
-    e.free_kind = x->free_kind;
+    e.free_kind = hq__free_kind_parse(x->free_kind);
     e.tid = x->tid;
     e.alloc_seq = x->alloc_seq;
     e.free_tid = x->free_tid;

@@ -60,8 +60,8 @@ static void test_cli_report_text_and_json(void **state) {
   p = run("report", db, NULL);
   assert_int_equal(p.exit_status, 0);
   assert_string_equal(p.err, "");
-  assert_non_null(strstr(p.out, "allocations      12 calls, 13330 B (13.0 KiB)"));
-  assert_non_null(strstr(p.out, "heap             10836 B (10.6 KiB) at 7.000 s"));
+  assert_non_null(strstr(p.out, "allocations      12 calls, 13330 B (13.02 KiB)"));
+  assert_non_null(strstr(p.out, "heap             10836 B (10.58 KiB) at 7.000 s"));
   assert_non_null(strstr(p.out, "efficiency score 41.8 / 100"));
   hq_test_proc_free(&p);
 
@@ -134,7 +134,7 @@ static void test_cli_leaks_top_peak(void **state) {
   hq_test_proc_free(&p);
   p = run("peak", db, NULL);
   assert_int_equal(p.exit_status, 0);
-  assert_non_null(strstr(p.out, "peak heap    10836 B (10.6 KiB) at 7.000 s\n"));
+  assert_non_null(strstr(p.out, "peak heap    10836 B (10.58 KiB) at 7.000 s\n"));
   assert_non_null(strstr(p.out, "#4  40 B in 1 blocks  [stack 5]\n"
                                 "    fill victim.c:12 [inlined]\n"
                                 "    make_buffers victim.c:21\n    main victim.c:40\n"));

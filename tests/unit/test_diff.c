@@ -5,7 +5,7 @@
 
 #include "hq_test.h"
 #include "hq_fixture.h"
-#include "analyzer_int.h"
+#include "output/output_int.h"
 
 typedef struct {
   char *base, *new_, *same;

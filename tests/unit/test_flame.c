@@ -6,7 +6,7 @@
 
 #include "hq_test.h"
 #include "hq_fixture.h"
-#include "analyzer_int.h"
+#include "output/output_int.h"
 
 static const char *folded(hq_db_t *db, int metric, const char *kind_class) {
   static char *buf;

@@ -6,7 +6,7 @@
 
 #include "hq_test.h"
 #include "hq_fixture.h"
-#include "analyzer_int.h"
+#include "output/output_int.h"
 
 static void write_report(const char *db_path, const char *html_path) {
   hq_db_t *db = NULL;

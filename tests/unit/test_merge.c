@@ -6,7 +6,7 @@
 
 #include "hq_test.h"
 #include "hq_fixture.h"
-#include "analyzer_int.h"
+#include "output/output_int.h"
 
 typedef struct {
   char dir[4096];

@@ -13,7 +13,7 @@
 #include "hq_test.h"
 #include "hq_json_flat.h"
 #include "hq_report_fixture.h"
-#include "analyzer_int.h"
+#include "output/output_int.h"
 
 static hq_db_t *fixture_db(int agg, int flags, int open_flags) {
   const char *path = hq_test_join(hq_test_tmpdir(), "fixture.db");
@@ -299,15 +299,15 @@ static void test_report_text(void **state) {
     "heapql report: ",
     "== Run", "program          victim", "command line     ./victim --leak",
     "duration         10.000 s", "exit status      0", "complete         yes",
-    "== Peak", "heap             10836 B (10.6 KiB) at 7.000 s",
-    "device           1048576 B (1.0 MiB) at 5.500 s",
-    "mmap             1048576 B (1.0 MiB) at 3.500 s",
-    "RSS              5600000 B (5.3 MiB) at 8.000 s",
-    "== Allocations (heap)", "allocations      12 calls, 13330 B (13.0 KiB)",
+    "== Peak", "heap             10836 B (10.58 KiB) at 7.000 s",
+    "device           1048576 B (1.00 MiB) at 5.500 s",
+    "mmap             1048576 B (1.00 MiB) at 3.500 s",
+    "RSS              5600000 B (5.34 MiB) at 8.000 s",
+    "== Allocations (heap)", "allocations      12 calls, 13330 B (13.02 KiB)",
     "frees            7", "reallocs         2",
-    "mmap             1 allocations, 1048576 B (1.0 MiB)",
-    "== Leaks", "leaked           3 blocks, 5796 B (5.7 KiB)", "classes          not classified",
-    "device           1 blocks, 1048576 B (1.0 MiB) never freed",
+    "mmap             1 allocations, 1048576 B (1.00 MiB)",
+    "== Leaks", "leaked           3 blocks, 5796 B (5.66 KiB)", "classes          not classified",
+    "device           1 blocks, 1048576 B (1.00 MiB) never freed",
     "== Top leak sites", "device  worker victim.c:30  [stack 3]",
     "== Metrics", "growth rate      906.1 B/s (least-squares slope of live heap over 11 samples",
     "fragmentation    5.29 (peak RSS / peak live heap+mmap)", "efficiency score 41.8 / 100",
@@ -397,7 +397,7 @@ static void test_report_recommend(void **state) {
     static const char *const needles[] = {
       "== Findings", "[hot_temporaries] fix: pool", "1200 temporary allocations",
       "hot_loop hot.c:10", "[realloc_chain] fix: reserve", "150 realloc calls",
-      "append grow.c:20", "[huge_buffer] fix: chunk or mmap", "(largest 64.0 MiB)",
+      "append grow.c:20", "[huge_buffer] fix: chunk or mmap", "(largest 64.00 MiB)",
       "load_all big.c:30", "[monotonic_growth] fix: leak", "remember leak.c:40"};
     expect_in_order(text, needles, sizeof needles / sizeof needles[0]);
   }
@@ -600,7 +600,7 @@ static void test_leaks_peak_top_outputs(void **state) {
   out = capture_fn(db, 0, HQ_FORMAT_TEXT);
   {
     static const char *const needles[] = {
-      "heap     3 blocks, 5796 B (5.7 KiB)", "device   1 blocks, 1048576 B (1.0 MiB)",
+      "heap     3 blocks, 5796 B (5.66 KiB)", "device   1 blocks, 1048576 B (1.00 MiB)",
       "heap leak classes: not classified",
       "#1  1048576 B in 1 blocks (device)  [stack 3]\n    worker victim.c:30\n"
       "    main victim.c:40\n",
@@ -624,7 +624,7 @@ static void test_leaks_peak_top_outputs(void **state) {
   out = capture_fn(db, 1, HQ_FORMAT_TEXT);
   {
     static const char *const needles[] = {
-      "peak heap    10836 B (10.6 KiB) at 7.000 s", "peak RSS     5600000 B (5.3 MiB) at 8.000 s",
+      "peak heap    10836 B (10.58 KiB) at 7.000 s", "peak RSS     5600000 B (5.34 MiB) at 8.000 s",
       "#1  5700 B in 2 blocks  [stack 3]\n    worker victim.c:30\n    main victim.c:40\n"};
     expect_in_order(out, needles, sizeof needles / sizeof needles[0]);
   }

@@ -6,7 +6,7 @@
 
 #include "hq_test.h"
 #include "heapql/heapql.h"
-#include "hq_rowq.h"
+#include "import/hq_rowq.h"
 
 static const hq__rowq_table_t tables[] = {
   {"scratch_a", "INSERT INTO scratch_a(kind, n, t, note, x)", 5},

@@ -22,7 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "analyzer_int.h"
+#include "output/output_int.h"
+#include "symbols/symbols_int.h"
 #include "hq_test.h"
 #include "heapql/heapql.h"
 

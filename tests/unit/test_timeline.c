@@ -6,7 +6,7 @@
 
 #include "hq_test.h"
 #include "hq_fixture.h"
-#include "analyzer_int.h"
+#include "output/output_int.h"
 
 static char *timeline(hq_db_t *db, const hq_timeline_opts_t *opts, int expect_rc) {
   char *buf = NULL;

@@ -12,7 +12,7 @@
 
 #include "hq_test.h"
 #include "hq_report_fixture.h"
-#include "analyzer_int.h"
+#include "output/output_int.h"
 
 static const char *fixture(int agg, int flags) {
   const char *path = hq_test_join(hq_test_tmpdir(), "fixture.db");
@@ -122,7 +122,7 @@ static void test_aggregate_stream_out_of_order_falls_back(void **state) {
   assert_int_equal(hq_db_meta_set(db, "peak_heap_t", "7000000000"), HQ_OK);
   assert_int_equal(hq__agg_begin(db, &agg), HQ_OK);
   memset(&e, 0, sizeof e);
-  e.kind = "malloc";
+  e.kind = HQ_KIND_MALLOC;
   e.has_stack = 1;
   e.stack_id = 2;
   e.size = 1;

@@ -1,0 +1,251 @@
+/*
+ * hq_import_read.c: the raw trace in memory, its times in ns, and pass 1 over its top-level
+ * records (module map, RSS samples, notes, END, thread names, each thread's chunks, and an index
+ * of the stack definitions by hash).  A trace cut short ends pass 1 where it stops being whole.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "import/import_int.h"
+
+/* ---- TSC traces: ticks to ns, before anything reads a time ---- */
+
+/* Call fn on every complete record, top level and inside chunks, until the first bad one. */
+static void walk_records(import_t *im, void (*fn)(hq_rec_hdr_t *h, void *arg), void *arg) {
+  size_t pos = im->hdr->header_size;
+  while (pos + sizeof(hq_rec_hdr_t) <= im->map_len) {
+    hq_rec_hdr_t *h = (hq_rec_hdr_t *)(uintptr_t)(im->map + pos);
+    if (h->len < sizeof *h || (h->len & 7) || pos + h->len > im->map_len) return;
+    if (h->type == HQ_REC_CHUNK && h->len >= sizeof(hq_rec_chunk_t)) {
+      size_t in = sizeof(hq_rec_chunk_t);
+      while (in + sizeof(hq_rec_hdr_t) <= h->len) {
+        hq_rec_hdr_t *r = (hq_rec_hdr_t *)((unsigned char *)h + in);
+        if (r->len < sizeof *r || (r->len & 7) || in + r->len > h->len) break;
+        fn(r, arg);
+        in += r->len;
+      }
+    } else {
+      fn(h, arg);
+    }
+    pos += h->len;
+  }
+}
+
+static void find_last_clock(hq_rec_hdr_t *h, void *arg) {
+  const hq_rec_clock_t **last = arg;
+  if (h->type == HQ_REC_CLOCK && h->len >= sizeof(hq_rec_clock_t) &&
+      ((const hq_rec_clock_t *)h)->tick > 0)
+    *last = (const hq_rec_clock_t *)h;
+}
+
+static void convert_record(hq_rec_hdr_t *h, void *arg) {
+  const double k = *(const double *)arg;
+  uint64_t *t = NULL, *t2 = NULL;
+#define TIME_FIELD(type, field) \
+  (h->len >= offsetof(type, field) + sizeof(uint64_t) ? &((type *)h)->field : NULL)
+  switch (h->type) {
+  case HQ_REC_ALLOC: t = TIME_FIELD(hq_rec_alloc_t, t); break;
+  case HQ_REC_FREE: t = TIME_FIELD(hq_rec_free_t, t); break;
+  case HQ_REC_REALLOC: t = TIME_FIELD(hq_rec_realloc_t, t); t2 = TIME_FIELD(hq_rec_realloc_t, t_old); break;
+  case HQ_REC_THREAD_START: case HQ_REC_THREAD_END: t = TIME_FIELD(hq_rec_time_t, t); break;
+  case HQ_REC_MUNMAP: t = TIME_FIELD(hq_rec_munmap_t, t); break;
+  case HQ_REC_REGION_BEGIN: case HQ_REC_REGION_END: t = TIME_FIELD(hq_rec_region_t, t); break;
+  case HQ_REC_COUNTER: t = TIME_FIELD(hq_rec_counter_t, t); break;
+  case HQ_REC_CUDA_CALL: t = TIME_FIELD(hq_rec_cuda_call_t, t); t2 = TIME_FIELD(hq_rec_cuda_call_t, duration_ns); break;
+  case HQ_REC_MODULE: t = TIME_FIELD(hq_rec_module_t, t); break;
+  case HQ_REC_MODULE_GONE: t = TIME_FIELD(hq_rec_module_gone_t, t); break;
+  case HQ_REC_RSS: t = TIME_FIELD(hq_rec_rss_t, t); break;
+  case HQ_REC_NOTE: t = TIME_FIELD(hq_rec_note_t, t); break;
+  case HQ_REC_END: t = TIME_FIELD(hq_rec_end_t, t); break;
+  default: break;
+  }
+#undef TIME_FIELD
+  /* One linear map through the origin: the order of ticks is the order of the ns. */
+  if (t) *t = (uint64_t)((double)*t * k + 0.5);
+  if (t2) *t2 = (uint64_t)((double)*t2 * k + 0.5);
+}
+
+/* TSC traces are rewritten in place.  One anonymous copy read in a single pass costs a fraction
+ * of the copy-on-write faults the file mapping would take page by page.  On failure the
+ * (private, writable) file mapping stays and copy-on-write does the work. */
+static void private_copy(import_t *im, int fd) {
+  unsigned char *buf = mmap(NULL, im->map_len, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  size_t done = 0;
+  if (buf == MAP_FAILED) return;
+  while (done < im->map_len) {
+    ssize_t n = pread(fd, buf + done, im->map_len - done, (off_t)done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      munmap(buf, im->map_len);
+      return;
+    }
+    done += (size_t)n;
+  }
+  munmap((void *)im->map, im->map_len);
+  im->map = buf;
+  im->hdr = (const hq_raw_header_t *)buf;
+}
+
+static void convert_tsc_times(import_t *im) {
+  const hq_rec_clock_t *last = NULL;
+  double k = im->hdr->tsc_ns_per_tick;
+  walk_records(im, find_last_clock, &last);
+  /* The longest span measured by the writer beats the start-up estimate. */
+  if (last && last->mono_ns > 1000000) k = (double)last->mono_ns / (double)last->tick;
+  if (!(k > 0.0)) k = 1.0;
+  walk_records(im, convert_record, &k);
+}
+
+/* ---- pass 1: top-level records ---- */
+
+static stream_t *stream_for(import_t *im, uint32_t tid, int *rc) {
+  uint64_t idx;
+  stream_t s;
+  if (hq__map_get(&im->stream_of, (uint64_t)tid + 1, &idx)) return &im->streams.v[idx - 1];
+  memset(&s, 0, sizeof s);
+  s.tid = tid;
+  VEC_PUSH(im->streams, s, *rc);
+  if (*rc) return NULL;
+  *rc = hq__map_put(&im->stream_of, (uint64_t)tid + 1, im->streams.n);
+  return *rc ? NULL : &im->streams.v[im->streams.n - 1];
+}
+
+/* Index the stack definitions inside one chunk. */
+static int index_chunk(import_t *im, span_t sp) {
+  size_t pos = 0;
+  while (pos + sizeof(hq_rec_hdr_t) <= sp.len) {
+    const hq_rec_hdr_t *h = (const hq_rec_hdr_t *)(sp.p + pos);
+    if (h->len < sizeof *h || (h->len & 7) || pos + h->len > sp.len) return HQ_EFORMAT;
+    if (h->type == HQ_REC_STACK) {
+      const hq_rec_stack_t *s = (const hq_rec_stack_t *)h;
+      uint64_t dummy;
+      if (h->len < sizeof *s || sizeof *s + (size_t)s->depth * 8 > h->len) return HQ_EFORMAT;
+      if (!hq__map_get(&im->stack_def, s->hash, &dummy) &&
+          hq__map_put(&im->stack_def, s->hash, (uint64_t)((const unsigned char *)s - im->map)))
+        return HQ_ENOMEM;
+    }
+    pos += h->len;
+  }
+  return HQ_OK;
+}
+
+int hq__imp_pass1(import_t *im) {
+  size_t pos = im->hdr->header_size;
+  int rc = HQ_OK;
+  while (pos < im->map_len) {
+    const hq_rec_hdr_t *h = (const hq_rec_hdr_t *)(im->map + pos);
+    if (pos + sizeof *h > im->map_len || h->len < sizeof *h || (h->len & 7) ||
+        pos + h->len > im->map_len) {
+      im->truncated = 1;
+      break;
+    }
+    switch (h->type) {
+    case HQ_REC_CHUNK: {
+      const hq_rec_chunk_t *c = (const hq_rec_chunk_t *)h;
+      span_t sp = {im->map + pos + sizeof *c, h->len - sizeof *c};
+      stream_t *s;
+      if (h->len < sizeof *c) { im->truncated = 1; goto done; }
+      if (index_chunk(im, sp) != HQ_OK) { im->truncated = 1; goto done; }
+      s = stream_for(im, c->tid, &rc);
+      if (!s) return rc;
+      VEC_PUSH(s->spans, sp, rc);
+      break;
+    }
+    case HQ_REC_MODULE: {
+      const hq_rec_module_t *m = (const hq_rec_module_t *)h;
+      module_t mod;
+      if (sizeof *m + m->build_id_len + m->path_len > h->len || m->path_len == 0) {
+        im->truncated = 1;
+        goto done;
+      }
+      mod.base = m->base;
+      mod.size = m->size;
+      mod.gen_first = m->gen;
+      mod.gen_gone = UINT32_MAX;
+      mod.build_id = (const unsigned char *)(m + 1);
+      mod.build_id_len = m->build_id_len;
+      mod.path = (const char *)(m + 1) + m->build_id_len;
+      if (mod.path[m->path_len - 1] != '\0') { im->truncated = 1; goto done; }
+      VEC_PUSH(im->modules, mod, rc);
+      break;
+    }
+    case HQ_REC_MODULE_GONE: {
+      const hq_rec_module_gone_t *g = (const hq_rec_module_gone_t *)h;
+      for (size_t i = im->modules.n; i-- > 0;) {
+        module_t *m = &im->modules.v[i];
+        if (m->base == g->base && m->gen_gone == UINT32_MAX && m->gen_first < g->gen) {
+          m->gen_gone = g->gen;
+          break;
+        }
+      }
+      break;
+    }
+    case HQ_REC_RSS:
+      VEC_PUSH(im->rss, *(const hq_rec_rss_t *)h, rc);
+      break;
+    case HQ_REC_THREAD_NAME: {
+      const hq_rec_thread_name_t *tn = (const hq_rec_thread_name_t *)h;
+      stream_t *s = stream_for(im, tn->tid, &rc);
+      if (!s) return rc;
+      memcpy(s->name, tn->name, 16);
+      s->name[16] = '\0';
+      break;
+    }
+    case HQ_REC_NOTE: {
+      const hq_rec_note_t *n = (const hq_rec_note_t *)h;
+      snprintf(im->reason, sizeof im->reason, "%.*s", (int)sizeof n->text, n->text);
+      break;
+    }
+    case HQ_REC_END:
+      im->end = (const hq_rec_end_t *)h;
+      break;
+    default:
+      break; /* a newer recorder's record: skip it */
+    }
+    if (rc) return rc;
+    pos += h->len;
+  }
+done:
+  im->complete = im->end != NULL && !im->truncated;
+  return rc;
+}
+
+/* ---- the mapping ---- */
+
+int hq__imp_map(import_t *im, int fd, const char *raw_path, char *errbuf, size_t errcap) {
+  struct stat sb;
+  int rc = HQ_OK;
+#define FAIL(code, ...) do { rc = (code); if (errbuf && errcap) snprintf(errbuf, errcap, __VA_ARGS__); goto out; } while (0)
+  if (fstat(fd, &sb) != 0) FAIL(HQ_EIO, "%s: %s", raw_path, strerror(errno));
+  if (!S_ISREG(sb.st_mode)) FAIL(HQ_EFORMAT, "%s: not a regular file", raw_path);
+  if ((size_t)sb.st_size < sizeof(hq_raw_header_t))
+    FAIL(HQ_EFORMAT, "%s: not a heapql raw trace", raw_path);
+  im->map_len = (size_t)sb.st_size;
+  /* Private and writable: TSC traces get their times converted in place (copy on write). */
+  im->map = mmap(NULL, im->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  if (im->map == MAP_FAILED) {
+    im->map = NULL;
+    FAIL(HQ_EIO, "%s: cannot map: %s", raw_path, strerror(errno));
+  }
+  im->hdr = (const hq_raw_header_t *)im->map;
+  if (memcmp(im->hdr->magic, HQ_RAW_MAGIC, 8) != 0)
+    FAIL(HQ_EFORMAT, "%s: not a heapql raw trace", raw_path);
+  if (im->hdr->version != HQ_RAW_VERSION)
+    FAIL(HQ_EFORMAT, "%s: raw trace version %u, this heapql reads version %u", raw_path,
+         im->hdr->version, HQ_RAW_VERSION);
+  if (im->hdr->header_size < sizeof(hq_raw_header_t) || im->hdr->header_size > im->map_len)
+    FAIL(HQ_EFORMAT, "%s: corrupt raw trace header", raw_path);
+  if (im->hdr->flags & HQ_RAWF_TSC) {
+    private_copy(im, fd);
+    convert_tsc_times(im);
+  }
+#undef FAIL
+out:
+  return rc;
+}

@@ -1,0 +1,126 @@
+/*
+ * query_int.h: the loaders (hq__ prefix), grouped by defining file: what a report, a picture or
+ * a comparison computes from a database, as structures, before anything is written.  The
+ * writers (analyzer/output/) build on these; nothing here prints.  Not installed; not public.
+ */
+#ifndef HQ_QUERY_INT_H
+#define HQ_QUERY_INT_H
+
+#include "base/base_int.h"
+
+/* ---- hq_report.c ---- */
+/* The report SQL shared with docs/schema.md: growth rate and R^2 over samples, fragmentation,
+ * efficiency.  %1$s is the samples table (or one process's samples). */
+extern const char hq__sql_growth[];
+extern const char hq__sql_fragmentation[];
+extern const char hq__sql_efficiency[];
+
+/* ---- hq_recommend.c ---- */
+/* Fill r->findings from db and the figures already in r. */
+int  hq__recommend(hq_db_t *db, hq_report_t *r);
+void hq__findings_free(hq_finding_t *f, size_t n);
+
+/* ---- hq_sites.c: ranked sites (agg_stack), lines (agg_line), stacks as frames ---- */
+/* The agg_stack column a metric ranks by ("allocations", "bytes", ...); NULL for no metric. */
+const char *hq__metric_column(hq_metric_t metric);
+/* The allocation site of a stack: the first line of stack_text (malloc'd; "(no stack)" for -1). */
+int  hq__site_location(hq_db_t *db, int64_t stack_id, char **out);
+/* Load agg_stack rows: WHERE class = cls (all classes when cls < 0) AND metric > 0, ORDER BY
+ * metric DESC, stack_id, LIMIT limit; each with its location. */
+int  hq__sites_load(hq_db_t *db, hq_metric_t metric, int cls, size_t limit, hq_site_t **out,
+                    size_t *out_n);
+/* Load agg_stack rows selected by suffix ("WHERE ... ORDER BY ... LIMIT n"), with locations. */
+int  hq__sites_sql(hq_db_t *db, const char *suffix, hq_site_t **out, size_t *out_n);
+
+/* ---- hq_sitemap.c: frame labels, stack chains and per-stack sums shared by flame graphs, diff and the
+ * HTML report ---- */
+typedef struct hq__sitemap_s hq__sitemap_t;   /* frames and stacks of one database, in memory */
+enum { HQ__LABEL_DISPLAY = 0, HQ__LABEL_KEY = 1 };
+/* Per-stack sums, the columns of hq__sites_scan(). */
+enum { HQ__V_COUNT, HQ__V_BYTES, HQ__V_LEAKED_BLOCKS, HQ__V_LEAKED_BYTES, HQ__V_PEAK_BYTES,
+       HQ__V_N };
+int  hq__sitemap_load(hq_db_t *db, hq__sitemap_t **out_map);
+void hq__sitemap_free(hq__sitemap_t *map);
+const char *hq__sitemap_label(const hq__sitemap_t *map, int32_t label);
+/* A trie of label paths (root first), one node per distinct path, values per node. */
+typedef struct hq__tnode_s {
+  int32_t parent, label, depth;
+  int32_t first_child, next_sibling;  /* filled by hq__tree_link(), siblings sorted by label */
+  int64_t rep_stack;                  /* the stack that contributed most bytes here */
+  int64_t rep_bytes;
+} hq__tnode_t;
+typedef struct hq__tree_s {
+  const hq__sitemap_t *map;
+  int mode;                 /* HQ__LABEL_DISPLAY or HQ__LABEL_KEY */
+  hq__tnode_t *nodes;       /* nodes[0] is the root */
+  int64_t *self;            /* HQ__V_N self values per node */
+  size_t n, cap;
+  uint64_t *hkeys;          /* (parent, label) -> node */
+  int32_t *hvals;
+  size_t hcap;
+  int32_t *stack_node;      /* memo: stack id -> node (0 = not yet) */
+  int64_t nstack;
+} hq__tree_t;
+int  hq__tree_init(hq__tree_t *t, const hq__sitemap_t *map, int mode);
+void hq__tree_free(hq__tree_t *t);
+/* The node of stack_id (NULL stack: pass 0 -> "[no stack]" node); -1 on out of memory. */
+int32_t hq__tree_stack_node(hq__tree_t *t, int64_t stack_id);
+int  hq__tree_link(hq__tree_t *t);
+/* Run one scan of allocations (class filter; "all" = every class; pid 0 = all) and add each
+ * stack's sums to its node.  want_peak computes HQ__V_PEAK_BYTES (needs the peak moment). */
+int  hq__sites_scan(hq_db_t *db, hq__tree_t *t, const char *kind_class, int64_t pid,
+                    int want_peak);
+/* The class's largest live bytes and the first moment they were reached, by a sweep over
+ * allocations and frees of one process's clock (0 and -1 when there are none). */
+int  hq__sites_peak(hq_db_t *db, const char *kind_class, int64_t *out_bytes, int64_t *out_t);
+/* FNV-1a of a string, for the hash tables of sites and labels. */
+uint64_t hq__sites_hash(const char *s);
+/* Is kind_class one of heap, mmap, pool, device, all? */
+int  hq__sites_class_ok(const char *kind_class);
+
+/* ---- hq_headline.c: the headline figures of one run (compare, diff, the HTML report) ---- */
+typedef struct hq__headline_s {
+  char program[256];
+  char command_line[1024];
+  int64_t processes, pid;
+  int64_t duration_ns;
+  int64_t alloc_count, alloc_bytes, free_count;
+  int64_t peak_heap_bytes, peak_heap_t;  /* peak_heap_t -1 when unknown */
+  int64_t peak_device_bytes, peak_rss_bytes, peak_mmap_bytes;
+  int64_t leaked_blocks, leaked_bytes;
+  int64_t temporary_count;
+  int complete;                           /* -1 unknown */
+} hq__headline_t;
+int  hq__headline_load(hq_db_t *db, hq__headline_t *out);
+
+/* ---- hq_series.c: the timeline's data ---- */
+enum { HQ__S_HEAP, HQ__S_MMAP, HQ__S_DEVICE, HQ__S_RSS, HQ__S_N };
+/* One series: points in time order (downsampled: each bucket's minimum and maximum). */
+typedef struct hq__series_s {
+  int64_t *t, *v;
+  size_t n, cap;
+  /* the bucket being filled */
+  int64_t bucket;
+  int64_t min_t, min_v, max_t, max_v;
+  int have;
+} hq__series_t;
+typedef struct hq__timeline_s {
+  int64_t pid;
+  int pid_null;           /* samples without a pid */
+  int64_t processes;      /* distinct pids in samples */
+  int64_t rows, t0, t1;
+  int64_t max[HQ__S_N];
+  int present[HQ__S_N];   /* series to draw */
+  int64_t peak_bytes, peak_t;
+  int64_t dev_peak_bytes, dev_peak_t;
+  char program[256];
+  hq__series_t ser[HQ__S_N];
+} hq__timeline_t;
+/* The samples of one process (opts->pid, else meta 'pid' when it has samples, else the lowest),
+ * at most max_points per series.  Free with hq__timeline_free (also done on failure).
+ * Returns HQ_OK, HQ_ENOENT (opts->pid has no samples), HQ_EDB, HQ_ENOMEM. */
+int  hq__timeline_load(hq_db_t *db, const hq_timeline_opts_t *opts, int max_points,
+                       hq__timeline_t *out);
+void hq__timeline_free(hq__timeline_t *tl);
+
+#endif /* HQ_QUERY_INT_H */

@@ -1,0 +1,18 @@
+/*
+ * heapql/internal/compiler.h: the compiler macros every heapql library uses.
+ *
+ * Internal (not installed by `make install`): preload/, analyzer/ and kernels/ include it; no
+ * program outside heapql may.
+ */
+#ifndef HEAPQL_INTERNAL_COMPILER_H
+#define HEAPQL_INTERNAL_COMPILER_H
+
+#define hq_likely(x)   __builtin_expect(!!(x), 1)
+#define hq_unlikely(x) __builtin_expect(!!(x), 0)
+/* Slow paths: out of line and out of the hot code's cache lines (mimalloc's rule). */
+#define hq_cold        __attribute__((noinline, cold))
+/* An exported symbol of a library built with -fvisibility=hidden. */
+#define hq_export      __attribute__((visibility("default")))
+#define HQ_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif /* HEAPQL_INTERNAL_COMPILER_H */

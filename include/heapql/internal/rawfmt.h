@@ -1,0 +1,277 @@
+/*
+ * heapql/internal/rawfmt.h: the raw trace the recorder appends while a program runs, and the
+ * importer reads.
+ *
+ * INTERNAL and versioned (HQ_RAW_VERSION): a trace is read by the heapql that wrote it; the
+ * format is not a public interface and will change (crash durability, speed) without notice.
+ *
+ * A raw trace is one file per process, written with write(2) only (so whatever reached the
+ * kernel survives SIGKILL), little-endian, native layout:
+ *
+ *   hq_raw_header_t                       once, at offset 0
+ *   record*                               each starts with hq_rec_hdr_t; len is a multiple of 8
+ *
+ * Record times ("t") are ns since t0, or TSC ticks since t0 when the header has HQ_RAWF_TSC
+ * (the importer converts them with the HQ_REC_CLOCK pairs before anything reads them).
+ * Top-level records come from the recorder's writer thread.  HQ_REC_CHUNK wraps a run of
+ * records drained from one thread's ring; the records inside a chunk are that thread's events in
+ * the order it made them.  A file that ends inside a record is "truncated": the importer keeps
+ * everything before it and marks the database incomplete.  HQ_REC_END is written only by a
+ * process that finished normally (exit, _exit, return from main).
+ *
+ * The recorder (preload/) writes it and the importer (analyzer/import/) reads it; with
+ * kinds.h it is the whole contract between the two.
+ */
+#ifndef HEAPQL_INTERNAL_RAWFMT_H
+#define HEAPQL_INTERNAL_RAWFMT_H
+
+#include <stdint.h>
+
+#include "heapql/internal/kinds.h"
+
+#define HQ_RAW_MAGIC   "HQLRAW\0\1"  /* 8 bytes */
+#define HQ_RAW_VERSION 1u
+#define HQ_RAW_SUFFIX  ".raw"
+
+typedef struct hq_raw_header_s {
+  char     magic[8];
+  uint32_t version;
+  uint32_t header_size;       /* sizeof(hq_raw_header_t) as written */
+  uint32_t pid;
+  uint32_t ppid;
+  uint64_t t0_mono_ns;        /* CLOCK_MONOTONIC at start: record times are relative to it */
+  uint64_t t0_unix_ns;        /* CLOCK_REALTIME at start */
+  uint32_t max_depth;         /* frames per stack at most */
+  uint32_t flags;             /* HQ_RAWF_* */
+  char     program[256];      /* NUL-terminated, truncated */
+  char     cmdline[2048];     /* arguments separated by ' ', NUL-terminated, truncated */
+  char     host[64];
+  char     output[1024];      /* the database this trace is meant to become */
+  double   tsc_ns_per_tick;   /* HQ_RAWF_TSC: a first estimate, measured over ~100 us at start */
+  uint64_t reserved;
+} hq_raw_header_t;
+
+enum {
+  HQ_RAWF_MMAP       = 1u << 0, /* anonymous mmap recorded */
+  HQ_RAWF_FREE_STACK = 1u << 1, /* free events carry stacks */
+  HQ_RAWF_FP_UNWIND  = 1u << 2, /* stacks from frame pointers, not libunwind */
+  HQ_RAWF_FORK_CHILD = 1u << 3, /* this process is a traced fork child */
+  HQ_RAWF_TSC        = 1u << 4, /* times are TSC ticks since t0; HQ_REC_CLOCK records map them
+                                 * to CLOCK_MONOTONIC ns; the importer converts */
+};
+
+typedef struct hq_rec_hdr_s {
+  uint16_t type;  /* HQ_REC_* */
+  uint16_t kind;  /* HQ_KIND_* for allocation events, HQ_FREE_* for frees, else 0 */
+  uint32_t len;   /* whole record, header included; multiple of 8 */
+} hq_rec_hdr_t;
+
+enum {
+  /* top level */
+  HQ_REC_CHUNK = 1,      /* hq_rec_chunk_t + records of one thread */
+  HQ_REC_MODULE,         /* hq_rec_module_t + build-id bytes + path (NUL-terminated) */
+  HQ_REC_MODULE_GONE,    /* hq_rec_module_gone_t */
+  HQ_REC_RSS,            /* hq_rec_rss_t */
+  HQ_REC_THREAD_NAME,    /* hq_rec_thread_name_t */
+  HQ_REC_NOTE,           /* hq_rec_note_t: recorder degraded, with a reason */
+  HQ_REC_END,            /* hq_rec_end_t: the process finished normally */
+  HQ_REC_CLOCK,          /* hq_rec_clock_t: a (tick, ns) pair for HQ_RAWF_TSC traces */
+  /* inside chunks */
+  HQ_REC_ALLOC = 32,     /* hq_rec_alloc_t */
+  HQ_REC_FREE,           /* hq_rec_free_t */
+  HQ_REC_REALLOC,        /* hq_rec_realloc_t */
+  HQ_REC_STACK,          /* hq_rec_stack_t + ips[depth] */
+  HQ_REC_THREAD_START,   /* hq_rec_time_t */
+  HQ_REC_THREAD_END,     /* hq_rec_time_t */
+  HQ_REC_MUNMAP,         /* hq_rec_munmap_t: range unmapped (may cover part of a mapping) */
+  HQ_REC_REGION_BEGIN,   /* hq_rec_region_t + name */
+  HQ_REC_REGION_END,     /* hq_rec_region_t (name empty) */
+  HQ_REC_COUNTER,        /* hq_rec_counter_t + name */
+  HQ_REC_CUDA_CALL,      /* hq_rec_cuda_call_t: one wrapped CUDA driver call, after it returned */
+};
+
+/* Allocation kinds (hdr.kind of HQ_REC_ALLOC/HQ_REC_REALLOC) and release kinds (hdr.kind of
+ * HQ_REC_FREE) are the numbers of heapql/internal/kinds.h. */
+
+typedef struct hq_rec_chunk_s {
+  hq_rec_hdr_t hdr;
+  uint32_t tid;
+  uint32_t pad;
+} hq_rec_chunk_t;
+
+typedef struct hq_rec_alloc_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;          /* ns since t0 */
+  uint64_t ptr;
+  uint64_t size;
+  uint64_t stack;      /* stack hash, 0 = no stack */
+  uint64_t aux;        /* alignment for aligned kinds, pool id for HQ_KIND_POOL */
+} hq_rec_alloc_t;
+
+typedef struct hq_rec_free_s {
+  hq_rec_hdr_t hdr;    /* len 24 without the stack field (no HQ_RAWF_FREE_STACK), 32 with it */
+  uint64_t t;
+  uint64_t ptr;
+  uint64_t stack;      /* present only when len >= 32 */
+} hq_rec_free_t;
+
+typedef struct hq_rec_realloc_s {
+  hq_rec_hdr_t hdr;    /* kind = HQ_KIND_REALLOC or HQ_KIND_MMAP (mremap) */
+  uint64_t t;          /* when the new block was handed out (after the call) */
+  uint64_t t_old;      /* when the old block was released (before the call) */
+  uint64_t old_ptr;
+  uint64_t ptr;
+  uint64_t size;
+  uint64_t stack;
+} hq_rec_realloc_t;
+
+typedef struct hq_rec_stack_s {
+  hq_rec_hdr_t hdr;
+  uint64_t hash;
+  uint32_t gen;        /* module-map generation the addresses belong to */
+  uint32_t depth;
+  /* uint64_t ips[depth]: innermost (the allocator's caller) first */
+} hq_rec_stack_t;
+
+typedef struct hq_rec_time_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+} hq_rec_time_t;
+
+typedef struct hq_rec_munmap_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  uint64_t ptr;
+  uint64_t len;
+} hq_rec_munmap_t;
+
+typedef struct hq_rec_region_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  uint32_t name_len;   /* bytes of name that follow (no NUL) */
+  uint32_t pad;
+} hq_rec_region_t;
+
+typedef struct hq_rec_counter_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  double   value;
+  uint32_t name_len;
+  uint32_t pad;
+} hq_rec_counter_t;
+
+typedef struct hq_rec_module_s {
+  hq_rec_hdr_t hdr;
+  uint32_t gen;         /* first generation it is mapped in */
+  uint16_t build_id_len;
+  uint16_t path_len;    /* including the NUL */
+  uint64_t base;
+  uint64_t size;
+  uint64_t t;
+} hq_rec_module_t;
+
+typedef struct hq_rec_module_gone_s {
+  hq_rec_hdr_t hdr;
+  uint32_t gen;         /* first generation it is no longer mapped in */
+  uint32_t pad;
+  uint64_t base;
+  uint64_t t;
+} hq_rec_module_gone_t;
+
+typedef struct hq_rec_rss_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  uint64_t rss_bytes;
+} hq_rec_rss_t;
+
+typedef struct hq_rec_thread_name_s {
+  hq_rec_hdr_t hdr;
+  uint32_t tid;
+  uint32_t pad;
+  char     name[16];
+} hq_rec_thread_name_t;
+
+typedef struct hq_rec_note_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  char     text[240];
+} hq_rec_note_t;
+
+typedef struct hq_rec_clock_s {
+  hq_rec_hdr_t hdr;
+  uint64_t tick;          /* the time unit of every other record's t */
+  uint64_t mono_ns;       /* CLOCK_MONOTONIC ns since t0 at the same moment */
+} hq_rec_clock_t;
+
+typedef struct hq_rec_end_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  int32_t  exit_status;   /* -1 if unknown */
+  uint32_t pad;
+  uint64_t dropped;       /* events lost (recorder degraded) */
+  uint64_t recorder_bytes;/* memory the recorder itself held at its peak */
+} hq_rec_end_t;
+
+/* ---- CUDA driver calls ----
+ *
+ * The driver entry points the recorder wraps (preload/hq_cuda_hooks.c): the id stored in the
+ * record's hdr.kind, the exported name, what a successful call does to memory, and the kind of
+ * the block it hands out (or, for releases, the kind that picks the address space).  Ids are
+ * part of the trace format: new entry points are appended, never inserted.
+ */
+enum {
+  HQ_CU_ROLE_ALLOC = 1,   /* hands out a block: address, size */
+  HQ_CU_ROLE_FREE,        /* releases a block (cuMemFreeAsync: the release is requested on a stream) */
+  HQ_CU_ROLE_VMM_CREATE,  /* physical memory: handle, size */
+  HQ_CU_ROLE_VMM_RELEASE, /* the handle is released; memory goes when its last mapping goes */
+  HQ_CU_ROLE_VMM_MAP,     /* handle mapped at address, size, offset (aux) */
+  HQ_CU_ROLE_VMM_UNMAP,   /* every mapping inside [address, address + size) */
+  HQ_CU_ROLE_VA,          /* address-range reservation: no memory */
+};
+
+#define HQ_CUDA_API_MAP(XX)                                                                   \
+  XX(HQ_CU_MEM_ALLOC,                "cuMemAlloc_v2",                HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_DEVICE)  \
+  XX(HQ_CU_MEM_ALLOC_PITCH,          "cuMemAllocPitch_v2",           HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_DEVICE)  \
+  XX(HQ_CU_MEM_ALLOC_MANAGED,        "cuMemAllocManaged",            HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_MANAGED) \
+  XX(HQ_CU_MEM_ALLOC_HOST,           "cuMemAllocHost_v2",            HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_HOST)    \
+  XX(HQ_CU_MEM_HOST_ALLOC,           "cuMemHostAlloc",               HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_HOST)    \
+  XX(HQ_CU_MEM_ALLOC_ASYNC,          "cuMemAllocAsync",              HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_ASYNC)   \
+  XX(HQ_CU_MEM_ALLOC_ASYNC_PTSZ,     "cuMemAllocAsync_ptsz",         HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_ASYNC)   \
+  XX(HQ_CU_MEM_ALLOC_POOL_ASYNC,     "cuMemAllocFromPoolAsync",      HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_ASYNC)   \
+  XX(HQ_CU_MEM_ALLOC_POOL_ASYNC_PTSZ,"cuMemAllocFromPoolAsync_ptsz", HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_ASYNC)   \
+  XX(HQ_CU_MEM_FREE,                 "cuMemFree_v2",                 HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_DEVICE)  \
+  XX(HQ_CU_MEM_FREE_HOST,            "cuMemFreeHost",                HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_HOST)    \
+  XX(HQ_CU_MEM_FREE_ASYNC,           "cuMemFreeAsync",               HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_DEVICE)  \
+  XX(HQ_CU_MEM_FREE_ASYNC_PTSZ,      "cuMemFreeAsync_ptsz",          HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_DEVICE)  \
+  XX(HQ_CU_MEM_CREATE,               "cuMemCreate",                  HQ_CU_ROLE_VMM_CREATE,  HQ_KIND_CUDA_VMM) \
+  XX(HQ_CU_MEM_RELEASE,              "cuMemRelease",                 HQ_CU_ROLE_VMM_RELEASE, HQ_KIND_CUDA_VMM) \
+  XX(HQ_CU_MEM_MAP,                  "cuMemMap",                     HQ_CU_ROLE_VMM_MAP,     HQ_KIND_CUDA_VMM) \
+  XX(HQ_CU_MEM_UNMAP,                "cuMemUnmap",                   HQ_CU_ROLE_VMM_UNMAP,   HQ_KIND_CUDA_VMM) \
+  XX(HQ_CU_MEM_ADDRESS_RESERVE,      "cuMemAddressReserve",          HQ_CU_ROLE_VA,          0)               \
+  XX(HQ_CU_MEM_ADDRESS_FREE,         "cuMemAddressFree",             HQ_CU_ROLE_VA,          0)
+
+#define HQ_CU_ENUM_(id, name, role, kind) id,
+enum { HQ_CU_NONE_ = 0, HQ_CUDA_API_MAP(HQ_CU_ENUM_) HQ_CU_MAX_ };
+#undef HQ_CU_ENUM_
+
+#define HQ_CU_STREAM_PER_THREAD 2u  /* CU_STREAM_PER_THREAD: what stream 0 means to a _ptsz call */
+
+typedef struct hq_rec_cuda_call_s {
+  hq_rec_hdr_t hdr;     /* kind = HQ_CU_* */
+  uint64_t t;           /* when the call returned (ns since t0) */
+  uint64_t duration_ns; /* it was entered at t - duration_ns */
+  uint64_t address;     /* the pointer or address the call handed out or took; 0 if none */
+  uint64_t handle;      /* VMM handle (cuMemCreate, cuMemRelease, cuMemMap) */
+  uint64_t size;        /* bytes; pitch x height for cuMemAllocPitch */
+  uint64_t flags;       /* the call's flags argument (ElementSizeBytes for cuMemAllocPitch) */
+  uint64_t stream;      /* CUstream as a number; a _ptsz call's stream 0 as HQ_CU_STREAM_PER_THREAD */
+  uint64_t pool;        /* CUmemoryPool of cuMemAllocFromPoolAsync */
+  uint64_t aux;         /* pitch (cuMemAllocPitch), offset (cuMemMap), alignment (cuMemAddressReserve) */
+  uint64_t stack;       /* stack hash of the caller */
+  int32_t  result;      /* CUresult; 0 = CUDA_SUCCESS */
+  int32_t  device;      /* device ordinal: the current context's, or cuMemCreate's location; -1 unknown */
+} hq_rec_cuda_call_t;
+
+#define HQ_REC_ALIGN(n) (((n) + 7u) & ~7u)
+
+#endif /* HEAPQL_INTERNAL_RAWFMT_H */
