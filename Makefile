@@ -379,6 +379,7 @@ $(TEST_BIN)/gpu/%: $(OBJ)/tests/cuda/%.o $(TEST_SUPPORT_OBJ) $(ANALYZER_A) $(KER
 tests: $(GPU_TEST_BINS)
 
 test: tests
+	$(Q)$(SHELL) scripts/check-structure.sh $(BUILD)
 	$(Q)HEAPQL_TEST_BUILD=$(BUILD) $(SHELL) scripts/run-tests.sh $(UNIT_BINS) $(PRELOAD_TEST_BINS) \
 	  $(GPU_TEST_BINS)
 

@@ -4,7 +4,8 @@
  * The importer turns one raw trace (heapql/internal/rawfmt.h) into a database.  Its pieces:
  *   hq_import.c        the driver: hq_import(), the temporary file, the transaction, the rename
  *   hq_import_read.c   mapping the trace, TSC ticks to ns, pass 1 over the top-level records
- *   hq_import_sweep.c  pass 2: the threads' events merged in time order and paired into rows
+ *   hq_import_sweep.c  pass 2: the threads' events merged in time order, each sent on
+ *   hq_import_rows.c   allocations paired with releases into rows; frames, stacks, samples
  *   hq_import_cuda.c   CUDA driver calls, device totals, VMM handles and mappings
  *   hq_import_meta.c   modules, threads, regions, meta and processes rows
  *   hq_rowq.c          the writer thread that turns rows into SQLite records
@@ -215,7 +216,7 @@ int hq__imp_map(import_t *im, int fd, const char *raw_path, char *errbuf, size_t
  * definitions indexed by hash.  Sets im->complete / im->truncated. */
 int hq__imp_pass1(import_t *im);
 
-/* ---- hq_import_sweep.c ---- */
+/* ---- hq_import_rows.c ---- */
 extern const hq__rowq_table_t hq__imp_tables[T_N_];
 /* The next row of table t; NULL (and *rc set) when the writer has failed. */
 hq__row_t *hq__imp_row(import_t *im, int t, int *rc);
@@ -233,6 +234,13 @@ int  hq__imp_agg_alloc(import_t *im, const pending_t *a);
 /* Release ptr in address space `space`; *out_id (may be NULL) gets the released row's id. */
 int  hq__imp_do_free_in(import_t *im, stream_t *s, int space, int free_kind, uint64_t t,
                         uint64_t ptr, uint64_t stack_hash, int64_t *out_id);
+/* A release of kind free_kind, in the address space it acts in. */
+int  hq__imp_do_free(import_t *im, stream_t *s, int free_kind, uint64_t t, uint64_t ptr,
+                     uint64_t stack_hash, int64_t *out_id);
+/* The samples due up to time t: the recorded RSS samples, or one every 20 ms without them. */
+int  hq__imp_samples_until(import_t *im, uint64_t t);
+
+/* ---- hq_import_sweep.c ---- */
 /* Pass 2: every event in time order. */
 int  hq__imp_pass2(import_t *im, hq_progress_t *prog);
 /* After pass 2: the blocks still live, the remaining samples, one sample at each exact peak. */
