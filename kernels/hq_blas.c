@@ -33,14 +33,17 @@ int hq__gemm_check(const char *fn, hq_op_t op_a, hq_op_t op_b, int64_t m, int64_
     return hq__kerr(HQ_ERANGE, "%s: a dimension exceeds INT_MAX", fn);
   *out_work = HQ__GEMM_NOTHING;
   if (m == 0 || n == 0) return HQ_OK;
-  if (!c || ldc < max1(n))
+  if (!c) return hq__kerr(HQ_MISUSE_BKPT, "gemm: NULL argument");
+  if (ldc < max1(n))
     return hq__kerr(HQ_EINVAL, "%s: C is NULL or ldc %lld < n %lld", fn, (long long)ldc,
                     (long long)n);
   *out_work = HQ__GEMM_SCALE_C; /* BLAS would be asked about empty A and B */
   if (k == 0) return HQ_OK;
-  if (!a || lda < max1(op_a == HQ_OP_N ? k : m))
+  if (!a) return hq__kerr(HQ_MISUSE_BKPT, "gemm: NULL argument");
+  if (lda < max1(op_a == HQ_OP_N ? k : m))
     return hq__kerr(HQ_EINVAL, "%s: A is NULL or lda %lld too small", fn, (long long)lda);
-  if (!b || ldb < max1(op_b == HQ_OP_N ? n : k))
+  if (!b) return hq__kerr(HQ_MISUSE_BKPT, "gemm: NULL argument");
+  if (ldb < max1(op_b == HQ_OP_N ? n : k))
     return hq__kerr(HQ_EINVAL, "%s: B is NULL or ldb %lld too small", fn, (long long)ldb);
   *out_work = HQ__GEMM_PRODUCT;
   return HQ_OK;
@@ -71,32 +74,36 @@ int hq_gemv(hq_op_t op_a, int64_t m, int64_t n, float alpha, const float *a, int
   ylen = op_a == HQ_OP_N ? m : n;
   xlen = op_a == HQ_OP_N ? n : m;
   if (ylen == 0) return HQ_OK;
-  if (!y) return hq__kerr(HQ_EINVAL, "gemv: y is NULL");
+  if (!y) return hq__kerr(HQ_MISUSE_BKPT, "gemv: y is NULL");
   if (xlen == 0) {
     for (int64_t i = 0; i < ylen; i++) y[i] = beta == 0.0f ? 0.0f : beta * y[i];
     return HQ_OK;
   }
-  if (!a || !x || lda < max1(n)) return hq__kerr(HQ_EINVAL, "gemv: NULL operand or lda < n");
+  if (!a || !x) return hq__kerr(HQ_MISUSE_BKPT, "gemv: NULL argument");
+  if (lda < max1(n)) return hq__kerr(HQ_EINVAL, "gemv: NULL operand or lda < n");
   cblas_sgemv(CblasRowMajor, cblas_op(op_a), (int)m, (int)n, alpha, a, (int)lda, x, 1, beta, y, 1);
   return HQ_OK;
 }
 
 int hq_axpy(int64_t n, float alpha, const float *x, float *y) {
-  if (n < 0 || (n > 0 && (!x || !y))) return hq__kerr(HQ_EINVAL, "axpy: bad n or NULL vector");
+  if (n > 0 && (!x || !y)) return hq__kerr(HQ_MISUSE_BKPT, "axpy: NULL argument");
+  if (n < 0) return hq__kerr(HQ_EINVAL, "axpy: n < 0");
   if (!fits_int(n)) return hq__kerr(HQ_ERANGE, "axpy: n exceeds INT_MAX");
   if (n) cblas_saxpy((int)n, alpha, x, 1, y, 1);
   return HQ_OK;
 }
 
 int hq_scal(int64_t n, float alpha, float *x) {
-  if (n < 0 || (n > 0 && !x)) return hq__kerr(HQ_EINVAL, "scal: bad n or NULL vector");
+  if (n > 0 && !x) return hq__kerr(HQ_MISUSE_BKPT, "scal: NULL argument");
+  if (n < 0) return hq__kerr(HQ_EINVAL, "scal: n < 0");
   if (!fits_int(n)) return hq__kerr(HQ_ERANGE, "scal: n exceeds INT_MAX");
   if (n) cblas_sscal((int)n, alpha, x, 1);
   return HQ_OK;
 }
 
 int hq_dot(int64_t n, const float *x, const float *y, float *out) {
-  if (!out || n < 0 || (n > 0 && (!x || !y))) return hq__kerr(HQ_EINVAL, "dot: bad arguments");
+  if (!out || (n > 0 && (!x || !y))) return hq__kerr(HQ_MISUSE_BKPT, "dot: NULL argument");
+  if (n < 0) return hq__kerr(HQ_EINVAL, "dot: bad arguments");
   if (!fits_int(n)) return hq__kerr(HQ_ERANGE, "dot: n exceeds INT_MAX");
   *out = n ? cblas_sdot((int)n, x, 1, y, 1) : 0.0f;
   return HQ_OK;
@@ -180,7 +187,7 @@ int hq_tensor_matmul(const hq_tensor_t *a, hq_op_t op_a, const hq_tensor_t *b, h
   void *cscratch = NULL;
   hq_pool_t *pool;
 
-  if (!a || !b || !c) return hq__kerr(HQ_EINVAL, "matmul: NULL tensor");
+  if (!a || !b || !c) return hq__kerr(HQ_MISUSE_BKPT, "matmul: NULL tensor");
   if ((rc = check_op("matmul", op_a)) || (rc = check_op("matmul", op_b))) return rc;
   if (a->ndim != 2 || b->ndim != 2 || c->ndim != 2)
     return hq__kerr(HQ_EINVAL, "matmul: operands must be 2-d (got %d, %d, %d)", a->ndim,

@@ -34,8 +34,8 @@ struct hq_chunk_reader_s {
 
 int hq_chunk_size_for_budget(size_t elem_size, size_t budget_bytes, size_t *out_elems) {
   size_t n;
-  if (!elem_size || !out_elems)
-    return hq__kerr(HQ_EINVAL, "chunk: elem_size is 0 or out_elems is NULL");
+  if (!out_elems) return hq__kerr(HQ_MISUSE_BKPT, "chunk: out_elems is NULL");
+  if (!elem_size) return hq__kerr(HQ_EINVAL, "chunk: elem_size is 0");
   if (!budget_bytes) budget_bytes = HQ_CHUNK_DEFAULT_BUDGET;
   n = (budget_bytes / 2) / elem_size;
   *out_elems = n ? n : 1;
@@ -72,8 +72,8 @@ int hq_chunk_reader_open_array(const void *data, size_t count, size_t elem_size,
                                const hq_chunk_opts_t *opts, hq_chunk_reader_t **out) {
   hq_chunk_reader_t *r;
   int rc;
-  if (!out) return hq__kerr(HQ_EINVAL, "chunk_reader: out is NULL");
-  if (count && !data) return hq__kerr(HQ_EINVAL, "chunk_array: data is NULL");
+  if (!out) return hq__kerr(HQ_MISUSE_BKPT, "chunk_reader: out is NULL");
+  if (count && !data) return hq__kerr(HQ_MISUSE_BKPT, "chunk_array: data is NULL");
   if ((rc = reader_new(elem_size, opts, &r)) != HQ_OK) return rc;
   r->data = data;
   r->count = count;
@@ -88,7 +88,7 @@ int hq_chunk_reader_open_fd(int fd, size_t elem_size, const hq_chunk_opts_t *opt
   struct stat sb;
   size_t bytes;
   int rc;
-  if (!out) return hq__kerr(HQ_EINVAL, "chunk_reader: out is NULL");
+  if (!out) return hq__kerr(HQ_MISUSE_BKPT, "chunk_reader: out is NULL");
   if (fd < 0) return hq__kerr(HQ_EINVAL, "chunk_fd: bad descriptor");
   if (opts && opts->offset < 0) return hq__kerr(HQ_EINVAL, "chunk_fd: negative offset");
   if ((rc = reader_new(elem_size, opts, &r)) != HQ_OK) return rc;
@@ -123,7 +123,7 @@ out:
 int hq_chunk_reader_open_file(const char *path, size_t elem_size, const hq_chunk_opts_t *opts,
                               hq_chunk_reader_t **out) {
   int fd, rc;
-  if (!path || !out) return hq__kerr(HQ_EINVAL, "chunk_file: path or out is NULL");
+  if (!path || !out) return hq__kerr(HQ_MISUSE_BKPT, "chunk_file: path or out is NULL");
   fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return hq__kerr(HQ_ENOENT, "chunk_file: cannot open %s: %s", path, strerror(errno));
   rc = hq_chunk_reader_open_fd(fd, elem_size, opts, out);
@@ -178,7 +178,7 @@ int hq_chunk_reader_next(hq_chunk_reader_t *r, size_t max_elems, const void **ou
   const void *chunk;
   int rc;
   if (!r || !out_chunk || !out_count)
-    return hq__kerr(HQ_EINVAL, "chunk_reader_next: NULL reader or out-parameter");
+    return hq__kerr(HQ_MISUSE_BKPT, "chunk_reader_next: NULL reader or out-parameter");
   end_region(r); /* the caller is done with the previous chunk */
   if (r->failed)
     return hq__kerr(r->failed, "chunk_reader_next: the reader failed earlier (%s)",
@@ -219,7 +219,7 @@ int hq_chunk_reader_next(hq_chunk_reader_t *r, size_t max_elems, const void **ou
 }
 
 int hq_chunk_reader_info(const hq_chunk_reader_t *r, hq_chunk_info_t *out_info) {
-  if (!r || !out_info) return hq__kerr(HQ_EINVAL, "chunk_reader_info: NULL argument");
+  if (!r || !out_info) return hq__kerr(HQ_MISUSE_BKPT, "chunk_reader_info: NULL argument");
   *out_info = r->info;
   return HQ_OK;
 }
@@ -264,7 +264,7 @@ int hq_chunk_array(const void *data, size_t count, size_t elem_size, const hq_ch
                    hq_chunk_fn fn, void *ctx, hq_chunk_info_t *out_info) {
   hq_chunk_reader_t *r;
   int rc;
-  if (!fn) return hq__kerr(HQ_EINVAL, "chunk_array: NULL callback");
+  if (!fn) return hq__kerr(HQ_MISUSE_BKPT, "chunk_array: NULL callback");
   if ((rc = hq_chunk_reader_open_array(data, count, elem_size, opts, &r)) != HQ_OK) return rc;
   return run_reader(r, fn, ctx, out_info);
 }
@@ -273,7 +273,7 @@ int hq_chunk_fd(int fd, size_t elem_size, const hq_chunk_opts_t *opts, hq_chunk_
                 hq_chunk_info_t *out_info) {
   hq_chunk_reader_t *r;
   int rc;
-  if (!fn) return hq__kerr(HQ_EINVAL, "chunk_fd: NULL callback");
+  if (!fn) return hq__kerr(HQ_MISUSE_BKPT, "chunk_fd: NULL callback");
   if ((rc = hq_chunk_reader_open_fd(fd, elem_size, opts, &r)) != HQ_OK) return rc;
   return run_reader(r, fn, ctx, out_info);
 }
@@ -282,7 +282,7 @@ int hq_chunk_file(const char *path, size_t elem_size, const hq_chunk_opts_t *opt
                   void *ctx, hq_chunk_info_t *out_info) {
   hq_chunk_reader_t *r;
   int rc;
-  if (!fn) return hq__kerr(HQ_EINVAL, "chunk_file: NULL callback");
+  if (!fn) return hq__kerr(HQ_MISUSE_BKPT, "chunk_file: NULL callback");
   if ((rc = hq_chunk_reader_open_file(path, elem_size, opts, &r)) != HQ_OK) return rc;
   return run_reader(r, fn, ctx, out_info);
 }

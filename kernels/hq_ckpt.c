@@ -216,8 +216,9 @@ static size_t layer_act_bytes(const hq__layer_t *l, size_t batch) {
 int hq_model_predict_activation_peak(const hq_model_t *m, size_t batch, int segments,
                                      size_t *out_bytes) {
   if (out_bytes) *out_bytes = 0;
-  if (!hq__model_valid(m) || !out_bytes || batch == 0 || segments < HQ_CKPT_AUTO)
-    return hq__kerr(HQ_EINVAL, "model_predict_activation_peak: NULL argument, batch 0 or segments %d",
+  if (!hq__model_valid(m) || !out_bytes) return hq__kerr(HQ_MISUSE_BKPT, "model_predict_activation_peak: NULL argument");
+  if (batch == 0 || segments < HQ_CKPT_AUTO)
+    return hq__kerr(HQ_EINVAL, "model_predict_activation_peak: batch 0 or segments %d",
                     segments);
   const size_t n = m->n_layers, k = hq_ckpt_segments_for(n, segments), seg = n ? n / k : 0;
   const size_t last_start = (k - 1) * seg;

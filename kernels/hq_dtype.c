@@ -86,7 +86,7 @@ int hq_convert(void *dst, hq_dtype_t dst_dtype, const void *src, hq_dtype_t src_
   if (!dsz || !ssz) return hq__kerr(HQ_EINVAL, "convert: unknown dtype (%d -> %d)",
                                     (int)src_dtype, (int)dst_dtype);
   if (n == 0) return HQ_OK;
-  if (!dst || !src) return hq__kerr(HQ_EINVAL, "convert: NULL buffer with %zu elements", n);
+  if (!dst || !src) return hq__kerr(HQ_MISUSE_BKPT, "convert: NULL buffer with %zu elements", n);
   if (dst_dtype == src_dtype) {
     if (dst != src) memmove(dst, src, n * dsz);
     return HQ_OK;

@@ -77,7 +77,7 @@ const hq__layer_ops_t hq__gelu_ops = {
 };
 
 static int add_elementwise(hq_model_t *m, const hq__layer_ops_t *ops) {
-  if (!hq__model_valid(m)) return hq__kerr(HQ_EINVAL, "model_add_%s: model is NULL", ops->kind);
+  if (!hq__model_valid(m)) return hq__kerr(HQ_MISUSE_BKPT, "model_add_%s: model is NULL", ops->kind);
   hq__layer_t *l = NULL;
   int rc = hq__layer_new(m, ops, hq_model_out_features(m), &l);
   if (rc == HQ_OK) rc = hq__layer_commit(m, l);

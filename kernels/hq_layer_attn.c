@@ -131,8 +131,9 @@ const hq__layer_ops_t hq__attention_ops = {
 
 int hq_model_add_attention(hq_model_t *m, size_t seq_len, size_t heads, int residual,
                            uint64_t seed) {
-  if (!hq__model_valid(m) || seq_len == 0 || heads == 0)
-    return hq__kerr(HQ_EINVAL, "model_add_attention: NULL model, seq_len 0 or heads 0");
+  if (!hq__model_valid(m)) return hq__kerr(HQ_MISUSE_BKPT, "model_add_attention: NULL argument");
+  if (seq_len == 0 || heads == 0)
+    return hq__kerr(HQ_EINVAL, "model_add_attention: seq_len 0 or heads 0");
   size_t width = hq_model_out_features(m);
   if (width % seq_len != 0 || (width / seq_len) % heads != 0)
     return hq__kerr(HQ_EINVAL, "model_add_attention: %zu features are not %zu tokens of %zu heads",

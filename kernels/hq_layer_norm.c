@@ -79,8 +79,9 @@ const hq__layer_ops_t hq__layernorm_ops = {
 };
 
 int hq_model_add_layernorm(hq_model_t *m, size_t norm_dim, float eps) {
-  if (!hq__model_valid(m) || !(eps >= 0.0f))
-    return hq__kerr(HQ_EINVAL, "model_add_layernorm: NULL model or eps < 0");
+  if (!hq__model_valid(m)) return hq__kerr(HQ_MISUSE_BKPT, "model_add_layernorm: NULL argument");
+  if (!(eps >= 0.0f))
+    return hq__kerr(HQ_EINVAL, "model_add_layernorm: eps < 0");
   size_t width = hq_model_out_features(m);
   if (norm_dim == 0) norm_dim = width;
   if (width % norm_dim != 0)

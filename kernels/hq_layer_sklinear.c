@@ -86,8 +86,9 @@ static void fill_signs(float *dst, size_t n, float scale, hq__rng_t *rng) {
 
 int hq_model_add_sklinear(hq_model_t *m, size_t out_features, size_t num_terms, size_t low_rank,
                           uint64_t seed) {
-  if (!hq__model_valid(m) || out_features == 0 || num_terms == 0 || low_rank == 0)
-    return hq__kerr(HQ_EINVAL, "model_add_sklinear: NULL model, or a size is 0");
+  if (!hq__model_valid(m)) return hq__kerr(HQ_MISUSE_BKPT, "model_add_sklinear: NULL argument");
+  if (out_features == 0 || num_terms == 0 || low_rank == 0)
+    return hq__kerr(HQ_EINVAL, "model_add_sklinear: a size is 0");
   hq__layer_t *l = NULL;
   float *s1 = NULL, *s2 = NULL, *bias = NULL, *w = NULL;
   size_t w_bytes = 0;

@@ -120,8 +120,9 @@ out:
 }
 
 int hq_model_add_sparse_linear(hq_model_t *m, size_t out_features, double density, uint64_t seed) {
-  if (!hq__model_valid(m) || out_features == 0 || !(density > 0.0 && density <= 1.0))
-    return hq__kerr(HQ_EINVAL, "model_add_sparse_linear: NULL model, out_features 0 or density "
+  if (!hq__model_valid(m)) return hq__kerr(HQ_MISUSE_BKPT, "model_add_sparse_linear: NULL argument");
+  if (out_features == 0 || !(density > 0.0 && density <= 1.0))
+    return hq__kerr(HQ_EINVAL, "model_add_sparse_linear: out_features 0 or density "
                                "outside (0, 1]");
   hq__layer_t *l = NULL;
   float *bias = NULL;

@@ -5,8 +5,9 @@
 
 int hq_loss_mse(const float *pred, const float *target, size_t rows, size_t cols, float *out_loss,
                 float *dpred) {
-  if (!pred || !target || !out_loss || rows == 0 || cols == 0)
-    return hq__kerr(HQ_EINVAL, "loss_mse: NULL argument, or rows or cols 0");
+  if (!pred || !target || !out_loss) return hq__kerr(HQ_MISUSE_BKPT, "loss_mse: NULL argument");
+  if (rows == 0 || cols == 0)
+    return hq__kerr(HQ_EINVAL, "loss_mse: rows or cols 0");
   const size_t n = rows * cols;
   const float scale = 2.0f / (float)n;
   double sum = 0.0;
@@ -21,8 +22,9 @@ int hq_loss_mse(const float *pred, const float *target, size_t rows, size_t cols
 
 int hq_loss_softmax_xent(const float *logits, const int32_t *labels, size_t rows, size_t classes,
                          float *out_loss, float *dlogits) {
-  if (!logits || !labels || !out_loss || rows == 0 || classes == 0)
-    return hq__kerr(HQ_EINVAL, "loss_softmax_xent: NULL argument, or rows or classes 0");
+  if (!logits || !labels || !out_loss) return hq__kerr(HQ_MISUSE_BKPT, "loss_softmax_xent: NULL argument");
+  if (rows == 0 || classes == 0)
+    return hq__kerr(HQ_EINVAL, "loss_softmax_xent: rows or classes 0");
   for (size_t r = 0; r < rows; r++)
     if (labels[r] < 0 || (size_t)labels[r] >= classes)
       return hq__kerr(HQ_EINVAL, "loss_softmax_xent: label %d of row %zu is not a class", labels[r], r);

@@ -63,7 +63,7 @@ void hq__model_account(hq_model_t *m, hq__mem_cat_t cat, size_t bytes, int grow)
 /* ---- Model ---- */
 
 int hq_model_create(size_t in_features, const hq_model_allocator_t *alloc, hq_model_t **out) {
-  if (!out) return hq__kerr(HQ_EINVAL, "model_create: out is NULL");
+  if (!out) return hq__kerr(HQ_MISUSE_BKPT, "model_create: out is NULL");
   *out = NULL;
   if (in_features == 0) return hq__kerr(HQ_EINVAL, "model_create: in_features is 0");
   if (alloc && (!alloc->alloc || !alloc->release))
@@ -182,7 +182,8 @@ int hq__layer_add_fixed(hq_model_t *m, hq__layer_t *l, size_t count) {
 }
 
 int hq_model_layer_info(const hq_model_t *m, size_t index, size_t batch, hq_layer_info_t *out) {
-  if (!hq__model_valid(m) || !out || index >= m->n_layers)
+  if (!hq__model_valid(m) || !out) return hq__kerr(HQ_MISUSE_BKPT, "model_layer_info: NULL argument");
+  if (index >= m->n_layers)
     return hq__kerr(HQ_EINVAL, "model_layer_info: NULL argument or no layer %zu", index);
   const hq__layer_t *l = m->layers[index];
   memset(out, 0, sizeof *out);
@@ -205,7 +206,7 @@ size_t hq_model_params(const hq_model_t *m) {
 }
 
 int hq_model_param(hq_model_t *m, size_t index, float **data, float **grad, size_t *count) {
-  if (!hq__model_valid(m)) return hq__kerr(HQ_EINVAL, "model_param: model is NULL");
+  if (!hq__model_valid(m)) return hq__kerr(HQ_MISUSE_BKPT, "model_param: model is NULL");
   const size_t asked = index;
   for (size_t i = 0; i < m->n_layers; i++) {
     hq__layer_t *l = m->layers[i];
@@ -231,8 +232,9 @@ void hq_model_zero_grad(hq_model_t *m) {
 /* ---- Checkpoint setting, forward, backward ---- */
 
 int hq_model_set_checkpoint(hq_model_t *m, int segments) {
-  if (!hq__model_valid(m) || segments < HQ_CKPT_AUTO)
-    return hq__kerr(HQ_EINVAL, "model_set_checkpoint: NULL model or segments %d", segments);
+  if (!hq__model_valid(m)) return hq__kerr(HQ_MISUSE_BKPT, "model_set_checkpoint: NULL argument");
+  if (segments < HQ_CKPT_AUTO)
+    return hq__kerr(HQ_EINVAL, "model_set_checkpoint: segments %d", segments);
   if (m->pending) return hq__kerr(HQ_EMISUSE, "model_set_checkpoint: a forward is pending");
   m->ckpt_setting = segments;
   return HQ_OK;
@@ -240,15 +242,16 @@ int hq_model_set_checkpoint(hq_model_t *m, int segments) {
 
 int hq_model_forward(hq_model_t *m, const float *x, size_t batch, const float **out_y) {
   if (out_y) *out_y = NULL;
-  if (!hq__model_valid(m) || !x || !out_y || batch == 0 || m->n_layers == 0)
-    return hq__kerr(HQ_EINVAL, "model_forward: NULL argument, batch 0 or a model without layers");
+  if (!hq__model_valid(m) || !x || !out_y) return hq__kerr(HQ_MISUSE_BKPT, "model_forward: NULL argument");
+  if (batch == 0 || m->n_layers == 0)
+    return hq__kerr(HQ_EINVAL, "model_forward: batch 0 or a model without layers");
   int rc = hq__ckpt_forward(m, x, batch);
   if (rc == HQ_OK) *out_y = m->out[m->n_layers - 1];
   return rc;
 }
 
 int hq_model_backward(hq_model_t *m, const float *dy, float *dx) {
-  if (!hq__model_valid(m) || !dy) return hq__kerr(HQ_EINVAL, "model_backward: NULL argument");
+  if (!hq__model_valid(m) || !dy) return hq__kerr(HQ_MISUSE_BKPT, "model_backward: NULL argument");
   if (!m->pending) return hq__kerr(HQ_EMISUSE, "model_backward: no forward is pending");
   return hq__ckpt_backward(m, dy, dx);
 }
@@ -258,13 +261,14 @@ void hq_model_release(hq_model_t *m) {
 }
 
 int hq_model_predict(hq_model_t *m, const float *x, size_t batch, float *y) {
-  if (!hq__model_valid(m) || !x || !y || batch == 0 || m->n_layers == 0)
-    return hq__kerr(HQ_EINVAL, "model_predict: NULL argument, batch 0 or a model without layers");
+  if (!hq__model_valid(m) || !x || !y) return hq__kerr(HQ_MISUSE_BKPT, "model_predict: NULL argument");
+  if (batch == 0 || m->n_layers == 0)
+    return hq__kerr(HQ_EINVAL, "model_predict: batch 0 or a model without layers");
   return hq__ckpt_predict(m, x, batch, y);
 }
 
 int hq_model_mem(const hq_model_t *m, hq_model_mem_t *out) {
-  if (!hq__model_valid(m) || !out) return hq__kerr(HQ_EINVAL, "model_mem: NULL argument");
+  if (!hq__model_valid(m) || !out) return hq__kerr(HQ_MISUSE_BKPT, "model_mem: NULL argument");
   memset(out, 0, sizeof *out);
   out->param_bytes = m->cur[HQ__MEM_PARAM];
   out->grad_bytes = m->cur[HQ__MEM_GRAD];

@@ -344,7 +344,7 @@ static int parse_mode(const char *mode, npy_mode_t *out) {
 }
 
 static int check_spec(const hq_npy_info_t *spec) {
-  if (!spec) return hq__kerr(HQ_EINVAL, "npy: mode \"w+\" needs a spec (dtype and shape)");
+  if (!spec) return hq__kerr(HQ_MISUSE_BKPT, "npy: mode \"w+\" needs a spec (dtype and shape)");
   if ((unsigned)spec->dtype >= HQ_NPY_DTYPES)
     return hq__kerr(HQ_EINVAL, "npy: unknown dtype %d", (int)spec->dtype);
   if (spec->ndim < 0 || spec->ndim > HQ_NPY_MAX_DIMS)
@@ -361,7 +361,7 @@ int hq_npy_open(const char *path, const char *mode, const hq_npy_info_t *spec, h
   int rc = HQ_OK, flags, prot, share;
   char header[4096 + 128];
 
-  if (!path || !mode || !out) return hq__kerr(HQ_EINVAL, "npy_open: NULL argument");
+  if (!path || !mode || !out) return hq__kerr(HQ_MISUSE_BKPT, "npy_open: NULL argument");
   if (parse_mode(mode, &m) != 0)
     return hq__kerr(HQ_EINVAL, "npy_open: mode \"%s\" is not one of r, r+, w+, c", mode);
   if (m == MODE_WPLUS && (rc = check_spec(spec)) != HQ_OK) return rc;
@@ -429,19 +429,19 @@ void hq_npy_close(hq_npy_t *a) {
 }
 
 int hq_npy_info(const hq_npy_t *a, hq_npy_info_t *out) {
-  if (!a || !out) return hq__kerr(HQ_EINVAL, "npy_info: NULL argument");
+  if (!a || !out) return hq__kerr(HQ_MISUSE_BKPT, "npy_info: NULL argument");
   *out = a->info;
   return HQ_OK;
 }
 
 int hq_npy_data(const hq_npy_t *a, void **out) {
-  if (!a || !out) return hq__kerr(HQ_EINVAL, "npy_data: NULL argument");
+  if (!a || !out) return hq__kerr(HQ_MISUSE_BKPT, "npy_data: NULL argument");
   *out = a->info.nbytes ? a->map + a->info.data_offset : NULL;
   return HQ_OK;
 }
 
 int hq_npy_flush(hq_npy_t *a) {
-  if (!a) return hq__kerr(HQ_EINVAL, "npy_flush: NULL array");
+  if (!a) return hq__kerr(HQ_MISUSE_BKPT, "npy_flush: NULL array");
   if (a->mode != MODE_RPLUS && a->mode != MODE_WPLUS) return HQ_OK;
   if (msync(a->map, a->map_len, MS_SYNC) != 0)
     return hq__kerr(HQ_EIO, "npy_flush: msync: %s", strerror(errno));
@@ -453,8 +453,8 @@ int hq_npy_flush(hq_npy_t *a) {
 static int check_box(const char *fn, const hq_npy_t *a, const int64_t *start, const int64_t *count,
                      const void *buf) {
   int empty = 0;
-  if (!a) return hq__kerr(HQ_EINVAL, "%s: NULL array", fn);
-  if (a->info.ndim > 0 && (!start || !count)) return hq__kerr(HQ_EINVAL, "%s: NULL box", fn);
+  if (!a) return hq__kerr(HQ_MISUSE_BKPT, "%s: NULL array", fn);
+  if (a->info.ndim > 0 && (!start || !count)) return hq__kerr(HQ_MISUSE_BKPT, "%s: NULL box", fn);
   for (int d = 0; d < a->info.ndim; d++) {
     if (start[d] < 0 || count[d] < 0 || start[d] > a->info.shape[d] ||
         count[d] > a->info.shape[d] - start[d])
@@ -462,7 +462,7 @@ static int check_box(const char *fn, const hq_npy_t *a, const int64_t *start, co
                       (long long)start[d], (long long)count[d], (long long)a->info.shape[d], d);
     if (count[d] == 0) empty = 1;
   }
-  if (!buf && !empty) return hq__kerr(HQ_EINVAL, "%s: NULL buffer", fn);
+  if (!buf && !empty) return hq__kerr(HQ_MISUSE_BKPT, "%s: NULL buffer", fn);
   return HQ_OK;
 }
 

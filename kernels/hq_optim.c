@@ -48,8 +48,9 @@ static int create(hq_model_t *m, opt_kind_t kind, size_t state_per_param, hq_opt
 
 int hq_optim_sgd_create(hq_model_t *m, float lr, float momentum, hq_optim_t **out) {
   if (out) *out = NULL;
-  if (!hq__model_valid(m) || !out || !(lr > 0.0f) || !(momentum >= 0.0f && momentum < 1.0f))
-    return hq__kerr(HQ_EINVAL, "optim_sgd_create: NULL argument, lr <= 0 or momentum outside [0, 1)");
+  if (!hq__model_valid(m) || !out) return hq__kerr(HQ_MISUSE_BKPT, "optim_sgd_create: NULL argument");
+  if (!(lr > 0.0f) || !(momentum >= 0.0f && momentum < 1.0f))
+    return hq__kerr(HQ_EINVAL, "optim_sgd_create: lr <= 0 or momentum outside [0, 1)");
   int rc = create(m, OPT_SGD, momentum > 0.0f ? 1 : 0, out);
   if (rc == HQ_OK) {
     (*out)->lr = lr;
@@ -61,9 +62,10 @@ int hq_optim_sgd_create(hq_model_t *m, float lr, float momentum, hq_optim_t **ou
 int hq_optim_adam_create(hq_model_t *m, float lr, float beta1, float beta2, float eps,
                          hq_optim_t **out) {
   if (out) *out = NULL;
-  if (!hq__model_valid(m) || !out || !(lr > 0.0f) || !(beta1 >= 0.0f && beta1 < 1.0f) ||
-      !(beta2 >= 0.0f && beta2 < 1.0f) || !(eps >= 0.0f))
-    return hq__kerr(HQ_EINVAL, "optim_adam_create: NULL argument, lr <= 0, a beta outside [0, 1) or eps < 0");
+  if (!hq__model_valid(m) || !out) return hq__kerr(HQ_MISUSE_BKPT, "optim_adam_create: NULL argument");
+  if (!(lr > 0.0f) || !(beta1 >= 0.0f && beta1 < 1.0f) || !(beta2 >= 0.0f && beta2 < 1.0f) ||
+      !(eps >= 0.0f))
+    return hq__kerr(HQ_EINVAL, "optim_adam_create: lr <= 0, a beta outside [0, 1) or eps < 0");
   int rc = create(m, OPT_ADAM, 2, out);
   if (rc == HQ_OK) {
     (*out)->lr = lr;
@@ -98,7 +100,7 @@ static void adam_update(const hq_optim_t *o, float *p, const float *g, float *m1
 }
 
 int hq_optim_step(hq_optim_t *o) {
-  if (!o) return hq__kerr(HQ_EINVAL, "optim_step: optimiser is NULL");
+  if (!o) return hq__kerr(HQ_MISUSE_BKPT, "optim_step: optimiser is NULL");
   o->steps++;
   size_t offset = 0;
   const hq_model_t *m = o->model;

@@ -422,7 +422,7 @@ int hq_pool_alloc(hq_pool_t *p, size_t size, void **out_ptr) {
   block_t *b = NULL;
 
   if (!p || p->magic != POOL_MAGIC || !out_ptr)
-    return hq__kerr(HQ_EINVAL, "pool_alloc: NULL or invalid pool or out_ptr");
+    return hq__kerr(HQ_MISUSE_BKPT, "pool_alloc: NULL or invalid pool or out_ptr");
   if (size == 0) {
     *out_ptr = NULL;
     return HQ_OK;
@@ -501,7 +501,7 @@ int hq_pool_free(hq_pool_t *p, void *ptr) {
   block_t *b;
   int rc = HQ_OK;
 
-  if (!p || p->magic != POOL_MAGIC) return hq__kerr(HQ_EINVAL, "pool_free: NULL or invalid pool");
+  if (!p || p->magic != POOL_MAGIC) return hq__kerr(HQ_MISUSE_BKPT, "pool_free: NULL or invalid pool");
   if (!ptr) return HQ_OK;
   pthread_mutex_lock(&p->lock);
   slot = table_find(p, (uintptr_t)ptr);
@@ -556,7 +556,7 @@ int hq_pool_block_size(hq_pool_t *p, const void *ptr, size_t *out_size) {
   size_t slot;
   int rc = HQ_OK;
   if (!p || p->magic != POOL_MAGIC || !ptr || !out_size)
-    return hq__kerr(HQ_EINVAL, "pool_block_size: NULL argument");
+    return hq__kerr(HQ_MISUSE_BKPT, "pool_block_size: NULL argument");
   pthread_mutex_lock(&p->lock);
   slot = table_find(p, (uintptr_t)ptr);
   if (slot == SIZE_MAX)
@@ -581,7 +581,7 @@ int hq_pool_create(const hq_pool_config_t *cfg, hq_pool_t **out_pool) {
   hq_pool_config_t c;
   int rc = HQ_OK;
 
-  if (!out_pool) return hq__kerr(HQ_EINVAL, "pool_create: out_pool is NULL");
+  if (!out_pool) return hq__kerr(HQ_MISUSE_BKPT, "pool_create: out_pool is NULL");
   if (cfg) c = *cfg;
   else hq_pool_config_init(&c);
   p = calloc(1, sizeof *p);
@@ -654,7 +654,7 @@ void hq_pool_destroy(hq_pool_t *p) {
 int hq_pool_empty_cache(hq_pool_t *p, size_t *out_released) {
   int rc;
   size_t bytes = 0;
-  if (!p || p->magic != POOL_MAGIC) return hq__kerr(HQ_EINVAL, "pool_empty_cache: NULL pool");
+  if (!p || p->magic != POOL_MAGIC) return hq__kerr(HQ_MISUSE_BKPT, "pool_empty_cache: NULL pool");
   pthread_mutex_lock(&p->lock);
   rc = release_cached(p, &bytes);
   emit_counters(p);
@@ -665,7 +665,7 @@ int hq_pool_empty_cache(hq_pool_t *p, size_t *out_released) {
 
 int hq_pool_set_memory_cap(hq_pool_t *p, size_t memory_cap) {
   int rc = HQ_OK;
-  if (!p || p->magic != POOL_MAGIC) return hq__kerr(HQ_EINVAL, "pool_set_memory_cap: NULL pool");
+  if (!p || p->magic != POOL_MAGIC) return hq__kerr(HQ_MISUSE_BKPT, "pool_set_memory_cap: NULL pool");
   pthread_mutex_lock(&p->lock);
   p->cfg.memory_cap = memory_cap;
   p->st.memory_cap = (int64_t)memory_cap;
@@ -676,7 +676,7 @@ int hq_pool_set_memory_cap(hq_pool_t *p, size_t memory_cap) {
 }
 
 int hq_pool_get_stats(hq_pool_t *p, hq_pool_stats_t *out) {
-  if (!p || p->magic != POOL_MAGIC || !out) return hq__kerr(HQ_EINVAL, "pool_get_stats: NULL");
+  if (!p || p->magic != POOL_MAGIC || !out) return hq__kerr(HQ_MISUSE_BKPT, "pool_get_stats: NULL");
   pthread_mutex_lock(&p->lock);
   *out = p->st;
   pthread_mutex_unlock(&p->lock);
@@ -693,7 +693,7 @@ static void reset_peaks(hq_stat_t *arr, int n) {
 }
 
 int hq_pool_reset_peak(hq_pool_t *p) {
-  if (!p || p->magic != POOL_MAGIC) return hq__kerr(HQ_EINVAL, "pool_reset_peak: NULL pool");
+  if (!p || p->magic != POOL_MAGIC) return hq__kerr(HQ_MISUSE_BKPT, "pool_reset_peak: NULL pool");
   pthread_mutex_lock(&p->lock);
   reset_peaks(p->st.allocation, HQ_STAT_TYPES);
   reset_peaks(p->st.segment, HQ_STAT_TYPES);
@@ -761,7 +761,7 @@ static int stat_field(const hq_stat_t *s, const char *field, int64_t *out) {
 int hq_pool_stats_get(const hq_pool_stats_t *st, const char *key, int64_t *out) {
   const char *dot;
   size_t len;
-  if (!st || !key || !out) return hq__kerr(HQ_EINVAL, "pool_stats_get: NULL argument");
+  if (!st || !key || !out) return hq__kerr(HQ_MISUSE_BKPT, "pool_stats_get: NULL argument");
   for (size_t i = 0; i < sizeof scalar_stats / sizeof scalar_stats[0]; i++)
     if (!strcmp(key, scalar_stats[i].name)) {
       *out = *(const int64_t *)(const void *)((const char *)st + scalar_stats[i].offset);

@@ -33,7 +33,7 @@ static size_t isize(hq_index_type_t t) { return t == HQ_INDEX_I32 ? 4 : 8; }
 static int64_t imax(hq_index_type_t t) { return t == HQ_INDEX_I32 ? INT32_MAX : INT64_MAX; }
 
 static int check_matrix(const char *fn, const hq_sparse_t *s) {
-  if (!s) return hq__kerr(HQ_EINVAL, "%s: matrix is NULL", fn);
+  if (!s) return hq__kerr(HQ_MISUSE_BKPT, "%s: matrix is NULL", fn);
   if ((s->format != HQ_SPARSE_CSR && s->format != HQ_SPARSE_COO) ||
       (s->itype != HQ_INDEX_I32 && s->itype != HQ_INDEX_I64) || s->rows < 0 || s->cols < 0 ||
       s->nnz < 0 || s->nnz > s->capacity)
@@ -78,7 +78,7 @@ static int sparse_new(hq_pool_t *pool, hq_sparse_format_t format, hq_index_type_
                       int64_t rows, int64_t cols, int64_t capacity, hq_sparse_t **out) {
   hq_sparse_t *s;
   size_t isz;
-  if (!out) return hq__kerr(HQ_EINVAL, "sparse: out is NULL");
+  if (!out) return hq__kerr(HQ_MISUSE_BKPT, "sparse: out is NULL");
   if (format != HQ_SPARSE_CSR && format != HQ_SPARSE_COO)
     return hq__kerr(HQ_EINVAL, "sparse: unknown format %d", (int)format);
   if (itype != HQ_INDEX_I32 && itype != HQ_INDEX_I64)
@@ -166,8 +166,9 @@ int hq_sparse_from_dense_in(hq_pool_t *pool, const float *dense, int64_t rows, i
   hq_sparse_t *s = NULL;
   int64_t nnz;
   int rc;
-  if ((rows > 0 && cols > 0 && !dense) || ld < cols || rows < 0 || cols < 0 || !(threshold >= 0))
-    return hq__kerr(HQ_EINVAL, "sparse_from_dense: NULL dense, ld < cols, or bad threshold");
+  if (rows > 0 && cols > 0 && !dense) return hq__kerr(HQ_MISUSE_BKPT, "sparse_from_dense: NULL argument");
+  if (ld < cols || rows < 0 || cols < 0 || !(threshold >= 0))
+    return hq__kerr(HQ_EINVAL, "sparse_from_dense: ld < cols, or bad sizes or threshold");
   if ((rc = check_pool("sparse_from_dense", pool)) != HQ_OK) return rc;
   nnz = itype == HQ_INDEX_I64 ? count_dense_i64(dense, rows, cols, ld, threshold)
                               : count_dense_i32(dense, rows, cols, ld, threshold);
@@ -187,8 +188,9 @@ int hq_sparse_from_dense(const float *dense, int64_t rows, int64_t cols, int64_t
 int hq_sparse_to_dense(const hq_sparse_t *s, float *dense, int64_t ld) {
   int rc = check_matrix("sparse_to_dense", s);
   if (rc != HQ_OK) return rc;
-  if ((s->rows > 0 && s->cols > 0 && !dense) || ld < s->cols)
-    return hq__kerr(HQ_EINVAL, "sparse_to_dense: NULL dense or ld < cols");
+  if (s->rows > 0 && s->cols > 0 && !dense) return hq__kerr(HQ_MISUSE_BKPT, "sparse_to_dense: NULL argument");
+  if (ld < s->cols)
+    return hq__kerr(HQ_EINVAL, "sparse_to_dense: ld < cols");
   DISPATCH(s, to_dense, s, dense, ld);
   return HQ_OK;
 }
@@ -218,7 +220,7 @@ int hq_sparse_convert(const hq_sparse_t *s, hq_sparse_format_t format, hq_sparse
   hq_sparse_t *csr = NULL, *coo = NULL;
   int rc = check_matrix("sparse_convert", s);
   if (rc != HQ_OK) return rc;
-  if (!out) return hq__kerr(HQ_EINVAL, "sparse_convert: out is NULL");
+  if (!out) return hq__kerr(HQ_MISUSE_BKPT, "sparse_convert: out is NULL");
   if ((rc = DISPATCH(s, validate, s)) != HQ_OK) return rc;
   rc = sparse_new(s->pool, HQ_SPARSE_CSR, s->itype, s->rows, s->cols, s->nnz, &csr);
   if (rc != HQ_OK) return rc;
@@ -275,7 +277,7 @@ int hq_sparse_nbytes(const hq_sparse_t *s, size_t *out_bytes, size_t *out_capaci
   size_t isz, idx_entries, cap_entries;
   int rc = check_matrix("sparse_nbytes", s);
   if (rc != HQ_OK) return rc;
-  if (!out_bytes) return hq__kerr(HQ_EINVAL, "sparse_nbytes: out_bytes is NULL");
+  if (!out_bytes) return hq__kerr(HQ_MISUSE_BKPT, "sparse_nbytes: out_bytes is NULL");
   isz = isize(s->itype);
   if (s->format == HQ_SPARSE_CSR) {
     idx_entries = (size_t)(s->rows + 1 + s->nnz);
@@ -303,7 +305,7 @@ int hq_sparse_spmv(hq_op_t op, float alpha, const hq_sparse_t *a, const float *x
   if (op != HQ_OP_N && op != HQ_OP_T) return hq__kerr(HQ_EINVAL, "sparse_spmv: unknown op");
   ylen = op == HQ_OP_N ? a->rows : a->cols;
   xlen = op == HQ_OP_N ? a->cols : a->rows;
-  if ((ylen && !y) || (xlen && !x)) return hq__kerr(HQ_EINVAL, "sparse_spmv: NULL vector");
+  if ((ylen && !y) || (xlen && !x)) return hq__kerr(HQ_MISUSE_BKPT, "sparse_spmv: NULL vector");
   if (a->format == HQ_SPARSE_CSR && op == HQ_OP_N) {
     DISPATCH(a, csr_spmv_n, a, 0, a->rows, alpha, x, beta, y);
     return HQ_OK;
@@ -351,8 +353,8 @@ int hq_sparse_spmv_threads(hq_op_t op, float alpha, const hq_sparse_t *a, const 
   if (threads < 0) return hq__kerr(HQ_EINVAL, "sparse_spmv_threads: threads %d < 0", threads);
   if (a->format != HQ_SPARSE_CSR || op != HQ_OP_N) /* scatter forms: rows are not independent */
     return hq_sparse_spmv(op, alpha, a, x, beta, y);
-  if (a->rows && !y) return hq__kerr(HQ_EINVAL, "sparse_spmv_threads: NULL vector");
-  if (a->cols && !x) return hq__kerr(HQ_EINVAL, "sparse_spmv_threads: NULL vector");
+  if (a->rows && !y) return hq__kerr(HQ_MISUSE_BKPT, "sparse_spmv_threads: NULL vector");
+  if (a->cols && !x) return hq__kerr(HQ_MISUSE_BKPT, "sparse_spmv_threads: NULL vector");
   if (!threads) threads = spmv_default_threads(a->nnz);
   if (threads > HQ_SPMV_MAX_THREADS) threads = HQ_SPMV_MAX_THREADS;
   if (threads > a->rows) threads = a->rows > 0 ? (int)a->rows : 1;
@@ -385,7 +387,7 @@ int hq_sparse_spmm(hq_op_t op, float alpha, const hq_sparse_t *a, const float *b
   crows = op == HQ_OP_N ? a->rows : a->cols;
   brows = op == HQ_OP_N ? a->cols : a->rows;
   if (n == 0 || crows == 0) return HQ_OK;
-  if (!c || (brows && !b)) return hq__kerr(HQ_EINVAL, "sparse_spmm: NULL dense matrix");
+  if (!c || (brows && !b)) return hq__kerr(HQ_MISUSE_BKPT, "sparse_spmm: NULL dense matrix");
   for (int64_t i = 0; i < crows; i++) scale(c + i * ldc, n, beta);
   DISPATCH(a, spmm, a, op, alpha, b, ldb, n, c, ldc);
   return HQ_OK;
@@ -397,7 +399,7 @@ int hq_sparse_sddmm(hq_sparse_t *a, float alpha, const float *x, int64_t ldx, co
   if (rc != HQ_OK) return rc;
   if (k < 0 || k > INT_MAX || ldx < k || ldy < k)
     return hq__kerr(HQ_EINVAL, "sparse_sddmm: bad k or leading dimensions");
-  if (a->nnz && k && (!x || !y)) return hq__kerr(HQ_EINVAL, "sparse_sddmm: NULL dense matrix");
+  if (a->nnz && k && (!x || !y)) return hq__kerr(HQ_MISUSE_BKPT, "sparse_sddmm: NULL dense matrix");
   DISPATCH(a, sddmm, a, alpha, x, ldx, y, ldy, k, beta);
   return HQ_OK;
 }

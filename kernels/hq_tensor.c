@@ -15,7 +15,7 @@ static int check_shape(const char *fn, hq_dtype_t dtype, int ndim, const int64_t
   if (!hq_dtype_size(dtype)) return hq__kerr(HQ_EINVAL, "%s: unknown dtype %d", fn, (int)dtype);
   if (ndim < 0 || ndim > HQ_TENSOR_MAX_DIMS)
     return hq__kerr(HQ_EINVAL, "%s: ndim %d outside 0..%d", fn, ndim, HQ_TENSOR_MAX_DIMS);
-  if (ndim > 0 && !shape) return hq__kerr(HQ_EINVAL, "%s: shape is NULL", fn);
+  if (ndim > 0 && !shape) return hq__kerr(HQ_MISUSE_BKPT, "%s: shape is NULL", fn);
   for (int i = 0; i < ndim; i++)
     if (shape[i] < 0)
       return hq__kerr(HQ_EINVAL, "%s: extent %lld of dim %d is negative", fn,
@@ -65,7 +65,7 @@ int hq_tensor_is_contiguous(const hq_tensor_t *t) {
 
 int hq_tensor_owns(const hq_tensor_t *t) { return t && (t->flags_ & T_OWNS) ? 1 : 0; }
 
-size_t hq__tensor_span_bytes(const hq_tensor_t *t) {
+static size_t span_bytes(const hq_tensor_t *t) {
   int64_t last = 0;
   if (hq_tensor_numel(t) == 0) return 0;
   for (int i = 0; i < t->ndim; i++) last += (t->shape[i] - 1) * t->strides[i];
@@ -117,7 +117,7 @@ static int alloc_common(const char *fn, hq_tensor_t *out, hq_dtype_t dtype, int 
   int rc;
   hq_tensor_t t;
 
-  if (!out) return hq__kerr(HQ_EINVAL, "%s: out is NULL", fn);
+  if (!out) return hq__kerr(HQ_MISUSE_BKPT, "%s: out is NULL", fn);
   if ((rc = check_shape(fn, dtype, ndim, shape)) != HQ_OK) return rc;
   if ((rc = shape_bytes(fn, dtype, ndim, shape, &numel, &bytes)) != HQ_OK) return rc;
   memset(&t, 0, sizeof t);
@@ -158,10 +158,10 @@ int hq_tensor_wrap(hq_tensor_t *out, void *data, hq_dtype_t dtype, int ndim,
   size_t numel = 0, bytes = 0;
   int rc;
   hq_tensor_t t;
-  if (!out) return hq__kerr(HQ_EINVAL, "tensor_wrap: out is NULL");
+  if (!out) return hq__kerr(HQ_MISUSE_BKPT, "tensor_wrap: out is NULL");
   if ((rc = check_shape("tensor_wrap", dtype, ndim, shape)) != HQ_OK) return rc;
   if ((rc = shape_bytes("tensor_wrap", dtype, ndim, shape, &numel, &bytes)) != HQ_OK) return rc;
-  if (numel > 0 && !data) return hq__kerr(HQ_EINVAL, "tensor_wrap: data is NULL");
+  if (numel > 0 && !data) return hq__kerr(HQ_MISUSE_BKPT, "tensor_wrap: data is NULL");
   memset(&t, 0, sizeof t);
   t.dtype = dtype;
   t.ndim = ndim;
@@ -198,7 +198,7 @@ int hq_tensor_release(hq_tensor_t *t) {
 /* Start a view of src in *v; refuses out == src when src owns its memory. */
 static int view_begin(const char *fn, const hq_tensor_t *src, const hq_tensor_t *out,
                       hq_tensor_t *v) {
-  if (!src || !out) return hq__kerr(HQ_EINVAL, "%s: NULL tensor", fn);
+  if (!src || !out) return hq__kerr(HQ_MISUSE_BKPT, "%s: NULL tensor", fn);
   if (src == out && (src->flags_ & T_OWNS))
     return hq__kerr(HQ_EINVAL, "%s: out is the owning source; the owner would be lost", fn);
   *v = *src;
@@ -279,7 +279,7 @@ int hq_tensor_permute(const hq_tensor_t *src, const int *perm, hq_tensor_t *out)
   int seen[HQ_TENSOR_MAX_DIMS] = {0};
   int rc = view_begin("tensor_permute", src, out, &v);
   if (rc != HQ_OK) return rc;
-  if (!perm && v.ndim > 0) return hq__kerr(HQ_EINVAL, "tensor_permute: perm is NULL");
+  if (!perm && v.ndim > 0) return hq__kerr(HQ_MISUSE_BKPT, "tensor_permute: perm is NULL");
   for (int i = 0; i < v.ndim; i++) {
     if (perm[i] < 0 || perm[i] >= v.ndim || seen[perm[i]]++)
       return hq__kerr(HQ_EINVAL, "tensor_permute: perm is not a permutation of 0..%d",
@@ -297,7 +297,8 @@ int hq_tensor_reshape(const hq_tensor_t *src, int ndim, const int64_t *shape, hq
   int64_t known = 1, numel;
   int rc = view_begin("tensor_reshape", src, out, &v);
   if (rc != HQ_OK) return rc;
-  if (ndim < 0 || ndim > HQ_TENSOR_MAX_DIMS || (ndim > 0 && !shape))
+  if (ndim > 0 && !shape) return hq__kerr(HQ_MISUSE_BKPT, "tensor_reshape: NULL argument");
+  if (ndim < 0 || ndim > HQ_TENSOR_MAX_DIMS)
     return hq__kerr(HQ_EINVAL, "tensor_reshape: bad ndim %d or NULL shape", ndim);
   if (!hq_tensor_is_contiguous(src))
     return hq__kerr(HQ_EINVAL, "tensor_reshape: the source is not contiguous; clone it first");
@@ -343,7 +344,7 @@ int hq_tensor_copy(hq_tensor_t *dst, const hq_tensor_t *src) {
   int nd;
   int64_t inner, ds, ss;
   size_t desz, sesz;
-  if (!dst || !src) return hq__kerr(HQ_EINVAL, "tensor_copy: NULL tensor");
+  if (!dst || !src) return hq__kerr(HQ_MISUSE_BKPT, "tensor_copy: NULL tensor");
   if (!same_shape(dst, src)) return hq__kerr(HQ_EINVAL, "tensor_copy: shapes differ");
   if (hq_tensor_numel(src) == 0) return HQ_OK;
   if (hq_tensor_is_contiguous(dst) && hq_tensor_is_contiguous(src))
@@ -374,7 +375,7 @@ int hq_tensor_fill(hq_tensor_t *t, float value) {
   size_t esz;
   int nd;
   int64_t inner, st;
-  if (!t) return hq__kerr(HQ_EINVAL, "tensor_fill: NULL tensor");
+  if (!t) return hq__kerr(HQ_MISUSE_BKPT, "tensor_fill: NULL tensor");
   if (hq_tensor_numel(t) == 0) return HQ_OK;
   esz = hq_dtype_size(t->dtype);
   store_f32(bits, t->dtype, value);
@@ -394,18 +395,18 @@ int hq_tensor_fill(hq_tensor_t *t, float value) {
 }
 
 static int check_index(const char *fn, const hq_tensor_t *t, const int64_t *idx) {
-  if (t->ndim > 0 && !idx) return hq__kerr(HQ_EINVAL, "%s: idx is NULL", fn);
+  if (t->ndim > 0 && !idx) return hq__kerr(HQ_MISUSE_BKPT, "%s: idx is NULL", fn);
   for (int i = 0; i < t->ndim; i++)
     if (idx[i] < 0 || idx[i] >= t->shape[i])
       return hq__kerr(HQ_EINVAL, "%s: index %lld of dim %d outside 0..%lld", fn,
                       (long long)idx[i], i, (long long)t->shape[i] - 1);
-  if (!t->data) return hq__kerr(HQ_EINVAL, "%s: tensor has no data", fn);
+  if (!t->data) return hq__kerr(HQ_MISUSE_BKPT, "%s: tensor has no data", fn);
   return HQ_OK;
 }
 
 int hq_tensor_get(const hq_tensor_t *t, const int64_t *idx, float *out_value) {
   int rc;
-  if (!t || !out_value) return hq__kerr(HQ_EINVAL, "tensor_get: NULL argument");
+  if (!t || !out_value) return hq__kerr(HQ_MISUSE_BKPT, "tensor_get: NULL argument");
   if ((rc = check_index("tensor_get", t, idx)) != HQ_OK) return rc;
   *out_value = load_f32(elem_ptr(t, idx), t->dtype);
   return HQ_OK;
@@ -413,7 +414,7 @@ int hq_tensor_get(const hq_tensor_t *t, const int64_t *idx, float *out_value) {
 
 int hq_tensor_set(hq_tensor_t *t, const int64_t *idx, float value) {
   int rc;
-  if (!t) return hq__kerr(HQ_EINVAL, "tensor_set: NULL tensor");
+  if (!t) return hq__kerr(HQ_MISUSE_BKPT, "tensor_set: NULL tensor");
   if ((rc = check_index("tensor_set", t, idx)) != HQ_OK) return rc;
   store_f32(elem_ptr(t, idx), t->dtype, value);
   return HQ_OK;
@@ -422,7 +423,7 @@ int hq_tensor_set(hq_tensor_t *t, const int64_t *idx, float value) {
 int hq_tensor_clone(const hq_tensor_t *src, hq_dtype_t dtype, hq_pool_t *pool, hq_tensor_t *out) {
   hq_tensor_t t;
   int rc;
-  if (!src || !out) return hq__kerr(HQ_EINVAL, "tensor_clone: NULL tensor");
+  if (!src || !out) return hq__kerr(HQ_MISUSE_BKPT, "tensor_clone: NULL tensor");
   rc = hq_tensor_alloc(&t, dtype, src->ndim, src->shape, pool);
   if (rc != HQ_OK) return rc;
   rc = hq_tensor_copy(&t, src);
@@ -435,11 +436,11 @@ int hq_tensor_clone(const hq_tensor_t *src, hq_dtype_t dtype, hq_pool_t *pool, h
 }
 
 int hq_tensor_nbytes(const hq_tensor_t *t, hq_tensor_mem_t *out) {
-  if (!t || !out) return hq__kerr(HQ_EINVAL, "tensor_nbytes: NULL argument");
+  if (!t || !out) return hq__kerr(HQ_MISUSE_BKPT, "tensor_nbytes: NULL argument");
   memset(out, 0, sizeof *out);
   out->logical_bytes = (size_t)hq_tensor_numel(t) * hq_dtype_size(t->dtype);
   out->storage_bytes = t->base_nbytes_;
   if (t->flags_ & T_OWNS) out->owned_bytes = t->base_nbytes_;
-  else out->viewed_bytes = hq__tensor_span_bytes(t);
+  else out->viewed_bytes = span_bytes(t);
   return HQ_OK;
 }

@@ -38,8 +38,4 @@ static inline int hq__mul_overflow(size_t a, size_t b, size_t *out) {
  * refuse device pools where they need host memory, and check a device pool's ordinal. */
 int hq__pool_backend(const hq_pool_t *p, int *out_device);
 
-/* hq_tensor.c */
-/* Byte offset span of t's elements: (max offset + 1) * element size; 0 if numel is 0. */
-size_t hq__tensor_span_bytes(const hq_tensor_t *t);
-
 #endif /* HQ_KERNELS_INT_H */

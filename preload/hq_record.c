@@ -23,13 +23,15 @@ static pthread_key_t exit_key;
 static int exit_key_ok;
 
 
+static void record_thread_exit(void);
+
 static void on_thread_exit(void *arg) {
   /* Stay registered through the other keys' destructors (they may still free), then retire. */
   if (++tls_exit_round < PTHREAD_DESTRUCTOR_ITERATIONS) {
     pthread_setspecific(exit_key, arg);
     return;
   }
-  hq__record_thread_exit();
+  record_thread_exit();
 }
 
 void hq__record_init_thread_key(void);
@@ -222,7 +224,7 @@ void hq__record_counter(const char *name, double value) {
   hq_guard_leave();
 }
 
-void hq__record_thread_exit(void) {
+static void record_thread_exit(void) {
   hq_ring_t *r = hq__tls_ring;
   hq_guard_enter();
   if (r) {

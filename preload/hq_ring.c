@@ -18,16 +18,12 @@
 static _Atomic(hq_ring_t *) ring_list;
 static _Atomic uint64_t ring_bytes;
 
-void *hq__sys_map(size_t bytes) {
+static void *sys_map(size_t bytes) {
   /* The raw syscall: our own mmap hook must not see the recorder's memory. */
   long p = syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                    -1, 0);
   if (p < 0 && p > -4096) return NULL;
   return (void *)p;
-}
-
-void hq__sys_unmap(void *p, size_t bytes) {
-  syscall(SYS_munmap, p, bytes);
 }
 
 hq_ring_t *hq__ring_list(void) {
@@ -62,7 +58,7 @@ hq_ring_t *hq__ring_acquire(uint32_t tid) {
     }
   }
   bytes = sizeof(hq_ring_t) + cap;
-  r = hq__sys_map(bytes);
+  r = sys_map(bytes);
   if (!r) return NULL;
   r->cap = cap;
   r->mask = cap - 1;

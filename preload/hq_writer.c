@@ -72,7 +72,7 @@ void hq__writer_move_fds(int fd) {
   }
 }
 
-void hq__writer_degrade(const char *reason, int err) {
+static void writer_degrade(const char *reason, int err) {
   if (!hq__state.degraded_reason[0]) {
     snprintf(hq__state.degraded_reason, sizeof hq__state.degraded_reason, "%s%s%s", reason,
              err ? ": " : "", err ? strerror(err) : "");
@@ -88,7 +88,7 @@ static int write_all(struct iovec *iov, int n) {
     ssize_t w = writev(trace_fd, iov, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      hq__writer_degrade("cannot write the trace", errno);
+      writer_degrade("cannot write the trace", errno);
       return -1;
     }
     while (n > 0 && (size_t)w >= iov->iov_len) {
@@ -176,12 +176,6 @@ void hq__writer_try_flush(void) {
   pthread_mutex_unlock(&file_lock);
 }
 
-void hq__writer_flush(void) {
-  pthread_mutex_lock(&file_lock);
-  drain_all_locked();
-  pthread_mutex_unlock(&file_lock);
-}
-
 /* A (tick, ns) pair, for traces whose times are TSC ticks. */
 static void write_clock_locked(void) {
   hq_rec_clock_t c;
@@ -235,7 +229,7 @@ static void *writer_main(void *arg) {
     if (atomic_load_explicit(&hq__state.finished, memory_order_acquire)) break;
     pthread_mutex_lock(&file_lock);
     if (!hq__state.degraded_reason[0] && !fd_still_ours())
-      hq__writer_degrade("the program closed or replaced heapql's trace file descriptor", 0);
+      writer_degrade("the program closed or replaced heapql's trace file descriptor", 0);
     drain_all_locked();
     if (hq__mono_ns() - last_rss_t >= 20 * 1000 * 1000) sample_rss_locked();
     pthread_mutex_unlock(&file_lock);

@@ -134,8 +134,6 @@ int        hq__ring_push(hq_ring_t *r, const void *rec, uint32_t len);
 hq_ring_t *hq__ring_list(void);
 void       hq__ring_reset_all_after_fork(hq_ring_t *keep);
 uint64_t   hq__ring_bytes(void);
-void      *hq__sys_map(size_t bytes);
-void       hq__sys_unmap(void *p, size_t bytes);
 
 /* ---- hq_record.c: turning a call into records ---- */
 extern __thread hq_ring_t *hq__tls_ring __attribute__((tls_model("initial-exec")));
@@ -145,7 +143,6 @@ void hq__record_realloc(int kind, const void *old_p, const void *p, size_t size,
 void hq__record_munmap(const void *p, size_t len);
 void hq__record_region(int type, const char *name);
 void hq__record_counter(const char *name, double value);
-void hq__record_thread_exit(void);
 /* Stamp rec with the caller's stack and append it (the hook filled every other field). */
 void hq__record_cuda_call(hq_rec_cuda_call_t *rec);
 /* ---- hq_clock.c ---- */
@@ -161,10 +158,7 @@ int  hq__writer_start(void);                  /* start the writer thread */
 void hq__writer_wake(void);
 /* Write one top-level record (module, note, ...), under the file lock. */
 void hq__writer_put(const void *rec, uint32_t len);
-/* Drain every ring now (exit, fork prepare). Caller holds nothing. */
-void hq__writer_flush(void);
 void hq__writer_end(int exit_status);          /* flush, END record, close */
-void hq__writer_degrade(const char *reason, int err);
 int  hq__writer_fd(void);
 int  hq__writer_statm_fd(void);
 void hq__writer_try_flush(void);               /* abort: flush unless the lock is busy */

@@ -194,9 +194,9 @@ int hq_db_open(const char *path, int flags, hq_db_t **out_db) {
   struct stat sb;
   int rc = HQ_OK, oflags;
 
-  if (!out_db) return HQ_EINVAL;
+  if (!out_db) return HQ_MISUSE_BKPT;
   *out_db = NULL;
-  if (!path) return HQ_EINVAL;
+  if (!path) return HQ_MISUSE_BKPT;
   db = calloc(1, sizeof *db);
   if (!db) return HQ_ENOMEM;
   db->magic = HQ_DB_MAGIC;

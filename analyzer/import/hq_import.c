@@ -61,7 +61,7 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
   memset(&im, 0, sizeof im);
   if (errbuf && errcap) errbuf[0] = '\0';
   if (!opts) opts = &dflt;
-  if (!raw_path || !db_path) return HQ_EINVAL;
+  if (!raw_path || !db_path) return HQ_MISUSE_BKPT;
 #define FAIL(code, ...) do { rc = (code); if (errbuf && errcap) snprintf(errbuf, errcap, __VA_ARGS__); goto out; } while (0)
   fd = open(raw_path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) FAIL(errno == ENOENT ? HQ_ENOENT : HQ_EIO, "%s: %s", raw_path, strerror(errno));

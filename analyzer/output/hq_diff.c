@@ -86,12 +86,13 @@ int hq_compare(hq_db_t *const *dbs, const char *const *names, size_t n, int form
   int rc = HQ_OK;
   size_t width = 14;
 
-  if (!dbs || n == 0 || !out || (format != HQ_FORMAT_TEXT && format != HQ_FORMAT_JSON))
-    return HQ_EINVAL;
+  if (!dbs || !out) return HQ_MISUSE_BKPT;
+  if (n == 0 || (format != HQ_FORMAT_TEXT && format != HQ_FORMAT_JSON)) return HQ_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (!HQ_DB_OK(dbs[i])) return HQ_MISUSE_BKPT;
   h = calloc(n, sizeof *h);
   if (!h) return HQ_ENOMEM;
   for (size_t i = 0; i < n && rc == HQ_OK; i++) {
-    if (!dbs[i]) { rc = HQ_EINVAL; break; }
     rc = hq__headline_load(dbs[i], &h[i]);
   }
   if (rc) goto out;
@@ -386,8 +387,8 @@ int hq_diff(hq_db_t *base, hq_db_t *new_db, const hq_diff_opts_t *opts, FILE *ou
   memset(&r, 0, sizeof r);
   if (!opts) opts = &defaults;
   cls = opts->kind_class ? opts->kind_class : "heap";
-  if (!base || !new_db || !out || !hq__sites_class_ok(cls) ||
-      (opts->format != HQ_FORMAT_TEXT && opts->format != HQ_FORMAT_JSON))
+  if (!HQ_DB_OK(base) || !HQ_DB_OK(new_db) || !out) return HQ_MISUSE_BKPT;
+  if (!hq__sites_class_ok(cls) || (opts->format != HQ_FORMAT_TEXT && opts->format != HQ_FORMAT_JSON))
     return HQ_EINVAL;
   limit = opts->limit == 0 ? 20 : opts->limit < 0 ? SIZE_MAX : (size_t)opts->limit;
   rc = hq__headline_load(base, &hb);

@@ -59,7 +59,7 @@ int hq__flame_build(hq_db_t *db, const hq_flame_opts_t *opts, hq__flame_t **out_
 
   *out_flame = NULL;
   if (!opts) opts = &defaults;
-  if (!db || db->magic != HQ_DB_MAGIC) return HQ_EINVAL;
+  if (!HQ_DB_OK(db)) return HQ_MISUSE_BKPT;
   if (metric_column(opts->metric) < 0)
     return hq__db_seterr(db, HQ_EINVAL, "unknown flame graph metric %d", opts->metric);
   if (!hq__sites_class_ok(opts->kind_class))
@@ -157,7 +157,7 @@ out:
 int hq_flame_write_folded(hq_db_t *db, const hq_flame_opts_t *opts, FILE *out) {
   hq__flame_t *fl = NULL;
   int rc;
-  if (!db || !out) return HQ_EINVAL;
+  if (!HQ_DB_OK(db) || !out) return HQ_MISUSE_BKPT;
   rc = hq__flame_build(db, opts, &fl);
   if (rc) return rc;
   rc = write_folded(fl, out);
@@ -399,7 +399,7 @@ out:
 int hq_flame_write_svg(hq_db_t *db, const hq_flame_opts_t *opts, FILE *out) {
   hq__flame_t *fl = NULL;
   int rc;
-  if (!db || !out) return HQ_EINVAL;
+  if (!HQ_DB_OK(db) || !out) return HQ_MISUSE_BKPT;
   rc = hq__flame_build(db, opts, &fl);
   if (rc) return rc;
   rc = hq__flame_svg(fl, out, 1);

@@ -283,7 +283,7 @@ int hq__report_html(hq_db_t *db, FILE *out, const void *report) {
   int rc;
 
   (void)report;
-  if (!db || db->magic != HQ_DB_MAGIC || !out) return HQ_EINVAL;
+  if (!HQ_DB_OK(db) || !out) return HQ_MISUSE_BKPT;
   rc = hq__headline_load(db, &h);
   if (rc) return rc;
   snprintf(program, sizeof program, "%s", h.program[0] ? h.program : hq_db_path(db));

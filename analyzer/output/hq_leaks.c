@@ -12,9 +12,8 @@ int hq_leaks_write(hq_db_t *db, size_t limit, hq_format_t format, FILE *out) {
   size_t n = 0;
   int rc;
 
-  if (!db || db->magic != HQ_DB_MAGIC || !out ||
-      (format != HQ_FORMAT_TEXT && format != HQ_FORMAT_JSON))
-    return HQ_EINVAL;
+  if (!HQ_DB_OK(db) || !out) return HQ_MISUSE_BKPT;
+  if (format != HQ_FORMAT_TEXT && format != HQ_FORMAT_JSON) return HQ_EINVAL;
   /* The report's totals come from agg_class and agg_leak_class: cheap. */
   rc = hq_report_compute(db, &opts, &r);
   if (!rc) rc = hq__sites_load(db, HQ_BY_LEAKED, -1, limit, &sites, &n);

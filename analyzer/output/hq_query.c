@@ -94,8 +94,8 @@ int hq_query_run(hq_db_t *db, const char *sql, hq_format_t format, FILE *out) {
   hq__jw_t w;
   int rc = HQ_OK, step, ncol;
 
-  if (!db || db->magic != HQ_DB_MAGIC || !sql || !out ||
-      (format != HQ_FORMAT_TEXT && format != HQ_FORMAT_CSV && format != HQ_FORMAT_JSON))
+  if (!HQ_DB_OK(db) || !sql || !out) return HQ_MISUSE_BKPT;
+  if (format != HQ_FORMAT_TEXT && format != HQ_FORMAT_CSV && format != HQ_FORMAT_JSON)
     return HQ_EINVAL;
   if (sqlite3_prepare_v2(db->sql, sql, -1, &st, &tail) != SQLITE_OK)
     return sql_error(db, sqlite3_errcode(db->sql), NULL);

@@ -37,7 +37,7 @@ int hq_report_write_text(const hq_report_t *r, FILE *out) {
   char b1[64], b2[64];
   const hq_class_totals_t *heap;
 
-  if (!r || !out) return HQ_EINVAL;
+  if (!r || !out) return HQ_MISUSE_BKPT;
   heap = &r->classes[HQ_CLASS_HEAP];
 
   fprintf(out, "heapql report: %s\n", r->path);
@@ -210,7 +210,7 @@ void hq__peak_json(hq__jw_t *w, const hq_report_t *r) {
 
 int hq_report_write_json(const hq_report_t *r, FILE *out) {
   hq__jw_t w;
-  if (!r || !out) return HQ_EINVAL;
+  if (!r || !out) return HQ_MISUSE_BKPT;
   hq__jw_init(&w, out);
   hq__jw_object(&w, NULL);
   hq__jw_str(&w, "database", r->path);

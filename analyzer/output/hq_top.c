@@ -52,7 +52,8 @@ int hq_top_write(hq_db_t *db, hq_metric_t metric, int by_line, int cls, size_t l
   size_t n = 0;
   int rc;
 
-  if (!db || db->magic != HQ_DB_MAGIC || !out || !hq__metric_column(metric) || cls < 0 ||
+  if (!HQ_DB_OK(db) || !out) return HQ_MISUSE_BKPT;
+  if (!hq__metric_column(metric) || cls < 0 ||
       cls >= HQ_CLASS_COUNT || (format != HQ_FORMAT_TEXT && format != HQ_FORMAT_JSON))
     return HQ_EINVAL;
   rc = by_line ? hq_lines_top(db, metric, cls, limit, &lines, &n)
@@ -124,7 +125,8 @@ int hq_peak_write(hq_db_t *db, size_t limit, hq_format_t format, FILE *out) {
   size_t shown;
   int rc;
 
-  if (!db || !out || (format != HQ_FORMAT_TEXT && format != HQ_FORMAT_JSON)) return HQ_EINVAL;
+  if (!HQ_DB_OK(db) || !out) return HQ_MISUSE_BKPT;
+  if (format != HQ_FORMAT_TEXT && format != HQ_FORMAT_JSON) return HQ_EINVAL;
   rc = hq_report_compute(db, &opts, &r);
   if (rc) return rc;
   shown = limit ? r->n_top_peak : 0;

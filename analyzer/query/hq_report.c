@@ -220,9 +220,9 @@ int hq_report_compute(hq_db_t *db, const hq_report_opts_t *opts, hq_report_t **o
   size_t top = opts && opts->top ? opts->top : 10;
   int rc;
 
-  if (!out_report) return HQ_EINVAL;
+  if (!out_report) return HQ_MISUSE_BKPT;
   *out_report = NULL;
-  if (!db || db->magic != HQ_DB_MAGIC) return HQ_EINVAL;
+  if (!HQ_DB_OK(db)) return HQ_MISUSE_BKPT;
   r = calloc(1, sizeof *r);
   if (!r) return HQ_ENOMEM;
   rc = hq__aggregate_ensure(db);

@@ -15,7 +15,8 @@
   "      ELSE '' END ||"                                                                    \
   " CASE WHEN inlined THEN ' [inlined]' ELSE '' END"
 
-int hq__site_location(hq_db_t *db, int64_t stack_id, char **out) {
+/* The allocation site of a stack: the first line of stack_text (malloc'd; "(no stack)" for -1). */
+static int site_location(hq_db_t *db, int64_t stack_id, char **out) {
   sqlite3_stmt *st = NULL;
   int rc, step;
   *out = NULL;
@@ -99,7 +100,7 @@ int hq__sites_sql(hq_db_t *db, const char *suffix, hq_site_t **out, size_t *out_
   sqlite3_finalize(st);
   st = NULL;
   for (size_t i = 0; i < n; i++) {
-    rc = hq__site_location(db, sites[i].stack_id, &sites[i].location);
+    rc = site_location(db, sites[i].stack_id, &sites[i].location);
     if (rc) goto out;
   }
 out:
@@ -133,10 +134,10 @@ int hq__sites_load(hq_db_t *db, hq_metric_t metric, int cls, size_t limit, hq_si
 int hq_sites_top(hq_db_t *db, hq_metric_t metric, int cls, size_t limit, hq_site_t **out_sites,
                  size_t *out_n) {
   int rc;
-  if (!out_sites || !out_n) return HQ_EINVAL;
+  if (!out_sites || !out_n) return HQ_MISUSE_BKPT;
   *out_sites = NULL;
   *out_n = 0;
-  if (!db || db->magic != HQ_DB_MAGIC) return HQ_EINVAL;
+  if (!HQ_DB_OK(db)) return HQ_MISUSE_BKPT;
   if (cls >= HQ_CLASS_COUNT || !hq__metric_column(metric)) return HQ_EINVAL;
   rc = hq__aggregate_ensure(db);
   if (rc) return rc;
@@ -165,10 +166,11 @@ int hq_lines_top(hq_db_t *db, hq_metric_t metric, int cls, size_t limit, hq_line
   size_t n = 0, cap = 0;
   int rc, step;
 
-  if (!out_lines || !out_n) return HQ_EINVAL;
+  if (!out_lines || !out_n) return HQ_MISUSE_BKPT;
   *out_lines = NULL;
   *out_n = 0;
-  if (!db || db->magic != HQ_DB_MAGIC || !col || cls < 0 || cls >= HQ_CLASS_COUNT)
+  if (!HQ_DB_OK(db)) return HQ_MISUSE_BKPT;
+  if (!col || cls < 0 || cls >= HQ_CLASS_COUNT)
     return HQ_EINVAL;
   rc = hq__aggregate_ensure(db);
   if (rc || limit == 0) return rc;
@@ -237,10 +239,10 @@ int hq_stack_frames(hq_db_t *db, int64_t stack_id, hq_frame_t **out_frames, size
   size_t n = 0, cap = 0;
   int rc, step;
 
-  if (!out_frames || !out_n) return HQ_EINVAL;
+  if (!out_frames || !out_n) return HQ_MISUSE_BKPT;
   *out_frames = NULL;
   *out_n = 0;
-  if (!db || db->magic != HQ_DB_MAGIC) return HQ_EINVAL;
+  if (!HQ_DB_OK(db)) return HQ_MISUSE_BKPT;
   rc = hq__db_prepare(db, "SELECT ip, function, file, line, module, offset, inlined, "
                           FRAME_TEXT_SQL " FROM stack_frames WHERE stack_id = ?1"
                           " ORDER BY position", &st);

@@ -23,8 +23,6 @@ void hq__findings_free(hq_finding_t *f, size_t n);
 /* ---- hq_sites.c: ranked sites (agg_stack), lines (agg_line), stacks as frames ---- */
 /* The agg_stack column a metric ranks by ("allocations", "bytes", ...); NULL for no metric. */
 const char *hq__metric_column(hq_metric_t metric);
-/* The allocation site of a stack: the first line of stack_text (malloc'd; "(no stack)" for -1). */
-int  hq__site_location(hq_db_t *db, int64_t stack_id, char **out);
 /* Load agg_stack rows: WHERE class = cls (all classes when cls < 0) AND metric > 0, ORDER BY
  * metric DESC, stack_id, LIMIT limit; each with its location. */
 int  hq__sites_load(hq_db_t *db, hq_metric_t metric, int cls, size_t limit, hq_site_t **out,

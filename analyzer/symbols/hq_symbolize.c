@@ -275,7 +275,7 @@ int hq_symbolize(hq_db_t *db, int progress) {
   int rc, in_savepoint = 0;
   size_t i, start;
 
-  if (!db || db->magic != HQ_DB_MAGIC) return HQ_MISUSE_BKPT;
+  if (!HQ_DB_OK(db)) return HQ_MISUSE_BKPT;
   memset(&s, 0, sizeof s);
   s.db = db;
   /* Symbolized before: nothing new to do (heapql symbolize clears the flag to retry). */

@@ -5,6 +5,11 @@
  * Handles are not thread-safe: use one hq_db_t per thread.  Every function that can fail returns
  * HQ_OK or a negative HQ_E* code; the detail is then available from hq_db_errmsg() where a
  * handle exists.
+ *
+ * API misuse has one answer everywhere: a NULL or closed handle, or a NULL required pointer
+ * (out-parameter, path, output stream), returns HQ_EMISUSE (after one line on stderr naming
+ * where it was caught).  The lists of return codes below leave it out.  HQ_EINVAL means a
+ * value that is out of range (an unknown format, class or metric).
  */
 #ifndef HEAPQL_ANALYZER_H
 #define HEAPQL_ANALYZER_H
@@ -42,7 +47,7 @@ enum {
  * On success *out_db owns the connection; release it with hq_db_close().  On failure *out_db is
  * still set when a handle could be made, so hq_db_errmsg() can explain; close it as well.
  *
- * Returns HQ_OK; HQ_EINVAL (NULL argument); HQ_ENOENT (no such file); HQ_EEXIST (exists, no
+ * Returns HQ_OK; HQ_ENOENT (no such file); HQ_EEXIST (exists, no
  * FORCE); HQ_ESCHEMA (not SQLite, not heapql, or a newer schema); HQ_EDB (SQLite failed);
  * HQ_ENOMEM.
  */
@@ -63,7 +68,7 @@ HQ_API const char *hq_db_path(const hq_db_t *db);
 
 /*
  * Read meta value `key` as text into buf (always NUL-terminated when cap > 0).
- * Returns HQ_OK, HQ_ENOENT (no such key or NULL value), HQ_EDB, HQ_EINVAL.
+ * Returns HQ_OK, HQ_ENOENT (no such key or NULL value), HQ_EDB.
  */
 HQ_API int hq_db_meta_get(hq_db_t *db, const char *key, char *buf, size_t cap);
 
@@ -116,7 +121,7 @@ HQ_API int hq_import(const char *raw_path, const char *db_path, const hq_import_
  *
  * Returns HQ_OK (also when some modules are missing: those are marked in modules.file_status),
  * HQ_EDB (SQLite failed, or the database is read-only; see hq_db_errmsg()), HQ_ENOMEM,
- * HQ_EMISUSE (db is not an open handle).  On failure nothing is written.
+ * HQ_EMISUSE.  On failure nothing is written.
  */
 HQ_API int hq_symbolize(hq_db_t *db, int progress);
 
@@ -134,7 +139,7 @@ HQ_API int hq_symbolize(hq_db_t *db, int progress);
 /*
  * Build the aggregate tables (agg_*, docs/schema.md) if they are missing or stale, so your own
  * queries can read them; the functions below do this themselves.  Writes into db when it is
- * writable, else into the connection's TEMP schema.  Returns HQ_OK, HQ_EINVAL, HQ_EDB,
+ * writable, else into the connection's TEMP schema.  Returns HQ_OK, HQ_EDB,
  * HQ_ESCHEMA, HQ_ENOMEM.
  */
 HQ_API int hq_aggregate_update(hq_db_t *db);
@@ -293,7 +298,7 @@ typedef struct hq_report_s {
 /*
  * Compute the report of db.  opts may be NULL (defaults).  On success *out_report is a new
  * report owned by the caller (hq_report_free()).
- * Returns HQ_OK; HQ_EINVAL (NULL db or out_report); HQ_ESCHEMA (a damaged database); HQ_EDB;
+ * Returns HQ_OK; HQ_ESCHEMA (a damaged database); HQ_EDB;
  * HQ_ENOMEM.
  */
 HQ_API int hq_report_compute(hq_db_t *db, const hq_report_opts_t *opts,
@@ -303,7 +308,7 @@ HQ_API int hq_report_compute(hq_db_t *db, const hq_report_opts_t *opts,
 HQ_API void hq_report_free(hq_report_t *report);
 
 /* Print the report as text (the sections of `heapql report`) or as one JSON object (the keys
- * of DESIGN §5 and docs/cli.md).  Returns HQ_OK, HQ_EINVAL (NULL argument), HQ_EIO (write
+ * of DESIGN §5 and docs/cli.md).  Returns HQ_OK, HQ_EIO (write
  * error on out). */
 HQ_API int hq_report_write_text(const hq_report_t *report, FILE *out);
 HQ_API int hq_report_write_json(const hq_report_t *report, FILE *out);
@@ -312,7 +317,7 @@ HQ_API int hq_report_write_json(const hq_report_t *report, FILE *out);
  * The top `limit` sites of class cls (hq_class_t) ranked by metric, largest first, ties by
  * stack_id; sites whose metric is 0 are left out.  HQ_BY_PEAK is defined for the heap class
  * only (other classes give no sites).  *out_sites (free with hq_sites_free()) may be NULL when
- * *out_n is 0.  Returns HQ_OK, HQ_EINVAL, HQ_EDB, HQ_ENOMEM.
+ * *out_n is 0.  Returns HQ_OK, HQ_EINVAL (bad metric or class), HQ_EDB, HQ_ENOMEM.
  */
 HQ_API int hq_sites_top(hq_db_t *db, hq_metric_t metric, int cls, size_t limit,
                         hq_site_t **out_sites /* OUT */, size_t *out_n /* OUT */);
@@ -321,7 +326,7 @@ HQ_API void hq_sites_free(hq_site_t *sites, size_t n);
 /*
  * The top `limit` source lines of class cls by metric (HQ_BY_COUNT, HQ_BY_BYTES, HQ_BY_PEAK,
  * HQ_BY_TEMPORARY, HQ_BY_LEAKED), largest first; lines whose metric is 0 are left out.
- * Free with hq_lines_free().  Returns HQ_OK, HQ_EINVAL, HQ_EDB, HQ_ENOMEM.
+ * Free with hq_lines_free().  Returns HQ_OK, HQ_EINVAL (bad metric or class), HQ_EDB, HQ_ENOMEM.
  */
 HQ_API int hq_lines_top(hq_db_t *db, hq_metric_t metric, int cls, size_t limit,
                         hq_line_t **out_lines /* OUT */, size_t *out_n /* OUT */);
@@ -330,7 +335,7 @@ HQ_API void hq_lines_free(hq_line_t *lines, size_t n);
 /*
  * The frames of stack stack_id, allocation site first, inline frames expanded (the rows of
  * `SELECT * FROM stack_frames WHERE stack_id = ?`).  An unknown stack gives 0 frames.
- * Free with hq_frames_free().  Returns HQ_OK, HQ_EINVAL, HQ_EDB, HQ_ENOMEM.
+ * Free with hq_frames_free().  Returns HQ_OK, HQ_EDB, HQ_ENOMEM.
  */
 HQ_API int hq_stack_frames(hq_db_t *db, int64_t stack_id, hq_frame_t **out_frames /* OUT */,
                            size_t *out_n /* OUT */);
@@ -339,7 +344,7 @@ HQ_API void hq_frames_free(hq_frame_t *frames, size_t n);
 /*
  * `heapql leaks`: leaked blocks and bytes of each class, the leak classes when known, then the
  * top `limit` leak sites of every class by leaked bytes, each with its whole stack.
- * format: HQ_FORMAT_TEXT or HQ_FORMAT_JSON.  Returns HQ_OK, HQ_EINVAL (bad format/argument),
+ * format: HQ_FORMAT_TEXT or HQ_FORMAT_JSON.  Returns HQ_OK, HQ_EINVAL (bad format, metric or class),
  * HQ_EDB, HQ_ESCHEMA, HQ_ENOMEM, HQ_EIO (write error).
  */
 HQ_API int hq_leaks_write(hq_db_t *db, size_t limit, hq_format_t format, FILE *out);
@@ -434,7 +439,7 @@ typedef struct hq_timeline_opts_s {
  * one process, else the largest sample).  Series that are NULL or zero throughout are left
  * out.  A database without samples gives a valid SVG saying so.
  *
- * Returns HQ_OK; HQ_EINVAL (NULL db or out); HQ_ENOENT (opts->pid has no samples); HQ_EDB;
+ * Returns HQ_OK; HQ_ENOENT (opts->pid has no samples); HQ_EDB;
  * HQ_EIO; HQ_ENOMEM.
  */
 HQ_API int hq_timeline_write_svg(hq_db_t *db, const hq_timeline_opts_t *opts, FILE *out);
@@ -480,7 +485,8 @@ typedef struct hq_diff_result_s {
  * counts, each largest change first.  The conditions in opts->fail_on are evaluated and
  * reported; out_result (may be NULL) receives the figures.  opts may be NULL.
  *
- * Returns HQ_OK (whether or not a condition holds: see out_result->failed); HQ_EINVAL;
+ * Returns HQ_OK (whether or not a condition holds: see out_result->failed); HQ_EINVAL (bad class
+ * or format);
  * HQ_EDB (the message is on the handle that failed); HQ_EIO; HQ_ENOMEM.
  */
 HQ_API int hq_diff(hq_db_t *base, hq_db_t *new_db, const hq_diff_opts_t *opts, FILE *out,
@@ -492,7 +498,7 @@ HQ_API int hq_diff(hq_db_t *base, hq_db_t *new_db, const hq_diff_opts_t *opts, F
  * allocation calls and bytes, frees, peak heap and when, peak device memory, peak RSS, leaked
  * blocks and bytes, temporary allocations.  format: HQ_FORMAT_TEXT (an aligned table) or
  * HQ_FORMAT_JSON (an array of objects, keys as in `heapql report --format json`).
- * Returns HQ_OK; HQ_EINVAL (n == 0, NULL db); HQ_EDB; HQ_EIO; HQ_ENOMEM.
+ * Returns HQ_OK; HQ_EINVAL (n == 0, bad format); HQ_EDB; HQ_EIO; HQ_ENOMEM.
  */
 HQ_API int hq_compare(hq_db_t *const *dbs, const char *const *names, size_t n, int format,
                       FILE *out);

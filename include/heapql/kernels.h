@@ -21,6 +21,11 @@
  * int64_t element counts; byte counts are size_t.  Thread safety: pools are thread-safe; other
  * objects may be used from several threads only if no thread modifies them.
  *
+ * API misuse has one answer, as in the analyzer: a NULL or released handle, a NULL required
+ * pointer (an out-parameter, a buffer that holds elements, a callback), or a call out of order
+ * (backward without a forward) returns HQ_EMISUSE after one line on stderr naming where it was
+ * caught.  The lists of return codes below leave it out; HQ_EINVAL is a value out of range.
+ *
  * Memory the library obtains is reported to heapql: pool sub-allocations through
  * hq_annotate_pool_alloc/free (heapql/annotate.h), chunks as regions named "chunk".
  */
@@ -83,7 +88,7 @@ HQ_API float hq_bf16_to_f32(uint16_t bits);
  * Convert n contiguous elements from src (of src_dtype) to dst (of dst_dtype); same dtype is a
  * copy.  src and dst must not overlap unless they are the same pointer with the same dtype.
  * n == 0 is a no-op (pointers may then be NULL).
- * Returns HQ_OK; HQ_EINVAL for NULL pointers with n > 0 or an unknown dtype.
+ * Returns HQ_OK; HQ_EINVAL for an unknown dtype.
  */
 HQ_API int hq_convert(void *dst, hq_dtype_t dst_dtype, const void *src, hq_dtype_t src_dtype,
                       size_t n);
@@ -127,7 +132,7 @@ HQ_API void hq_pool_config_init(hq_pool_config_t *cfg);
 /*
  * Create a pool.  cfg NULL means the defaults (hq_pool_config_init).  No memory is reserved
  * until the first allocation.  The pool is thread-safe (one mutex per pool).
- * Returns HQ_OK and *out_pool; HQ_EINVAL (out_pool NULL, unknown backend); HQ_ENOTSUP
+ * Returns HQ_OK and *out_pool; HQ_EINVAL (unknown backend); HQ_ENOTSUP
  * (HQ_POOL_CUDA in a build without CUDA); HQ_ECUDA (no such device, or the CUDA runtime
  * failed: see hq_kernels_errmsg()); HQ_ENOMEM.
  */
@@ -147,7 +152,7 @@ HQ_API void hq_pool_destroy(hq_pool_t *pool);
  * exceed the memory cap or the backend fails, every cached (fully free) segment is released
  * and the attempt is retried once (stat num_alloc_retries); if it still fails, num_ooms is
  * incremented.  Reported to heapql as a pool allocation of `size` bytes.
- * Returns HQ_OK; HQ_EINVAL (pool or out_ptr NULL); HQ_ENOMEM (cap or backend exhausted: the
+ * Returns HQ_OK; HQ_ENOMEM (cap or backend exhausted: the
  * detail says which); HQ_ERANGE (size too large to round).
  */
 HQ_API int hq_pool_alloc(hq_pool_t *pool, size_t size, void **out_ptr);
@@ -157,13 +162,13 @@ HQ_API int hq_pool_alloc(hq_pool_t *pool, size_t size, void **out_ptr);
  * and not yet freed; anything else (a pointer from another pool or malloc, an interior pointer,
  * a second release) is refused with HQ_EINVAL and changes nothing: the pool never dereferences
  * ptr to find its block.  ptr NULL is a no-op returning HQ_OK.
- * Returns HQ_OK; HQ_EINVAL (pool NULL, unknown ptr).
+ * Returns HQ_OK; HQ_EINVAL (unknown ptr).
  */
 HQ_API int hq_pool_free(hq_pool_t *pool, void *ptr);
 
 /*
  * Usable size of an allocated block (its rounded size, >= the requested size) in *out_size.
- * Returns HQ_OK; HQ_EINVAL (NULL arguments, ptr not an allocated block of this pool).
+ * Returns HQ_OK; HQ_EINVAL (ptr not an allocated block of this pool).
  */
 HQ_API int hq_pool_block_size(hq_pool_t *pool, const void *ptr, size_t *out_size);
 
@@ -171,7 +176,7 @@ HQ_API int hq_pool_block_size(hq_pool_t *pool, const void *ptr, size_t *out_size
  * Release every cached segment (one that holds no allocated block) to the backend, like
  * torch.cuda.empty_cache().  Segments with any allocated block stay.  *out_released (may be
  * NULL) receives the bytes released.
- * Returns HQ_OK; HQ_EINVAL (pool NULL); HQ_ECUDA (the backend failed to free; the segment is
+ * Returns HQ_OK; HQ_ECUDA (the backend failed to free; the segment is
  * dropped from the pool's accounting anyway).
  */
 HQ_API int hq_pool_empty_cache(hq_pool_t *pool, size_t *out_released);
@@ -180,7 +185,7 @@ HQ_API int hq_pool_empty_cache(hq_pool_t *pool, size_t *out_released);
  * Change the memory cap (0 = none).  Lowering it below reserved_bytes releases cached segments
  * first; segments in use are never taken away, so reserved_bytes may stay above the new cap
  * until blocks are freed (no new segment is obtained meanwhile).
- * Returns HQ_OK; HQ_EINVAL (pool NULL).
+ * Returns HQ_OK.
  */
 HQ_API int hq_pool_set_memory_cap(hq_pool_t *pool, size_t memory_cap);
 
@@ -220,7 +225,7 @@ typedef struct hq_pool_stats_s {
 
 /*
  * Snapshot of the statistics (consistent: taken under the pool's lock).
- * Returns HQ_OK; HQ_EINVAL (NULL arguments).
+ * Returns HQ_OK.
  */
 HQ_API int hq_pool_get_stats(hq_pool_t *pool, hq_pool_stats_t *out_stats);
 
@@ -229,13 +234,13 @@ HQ_API int hq_pool_get_stats(hq_pool_t *pool, hq_pool_stats_t *out_stats);
  * "reserved_bytes.small_pool.peak", "segment.large_pool.freed", "num_ooms".  Also accepted:
  * "num_cache_hits", "num_cache_misses", "num_device_alloc", "num_device_free",
  * "max_split_size", "memory_cap".
- * Returns HQ_OK and *out_value; HQ_EINVAL (NULL arguments); HQ_ENOENT (unknown key).
+ * Returns HQ_OK and *out_value; HQ_ENOENT (unknown key).
  */
 HQ_API int hq_pool_stats_get(const hq_pool_stats_t *stats, const char *key, int64_t *out_value);
 
 /*
  * Set every peak to its current value (torch.cuda.reset_peak_memory_stats()).
- * Returns HQ_OK; HQ_EINVAL (pool NULL).
+ * Returns HQ_OK.
  */
 HQ_API int hq_pool_reset_peak(hq_pool_t *pool);
 
@@ -296,7 +301,7 @@ HQ_API int hq_tensor_owns(const hq_tensor_t *t);
  * not initialised (hq_tensor_zeros: zero-filled).  shape may be NULL when ndim is 0.  A tensor
  * with a zero extent has data NULL and owns nothing.  *out is overwritten (an owning tensor in
  * it is NOT released first).
- * Returns HQ_OK; HQ_EINVAL (out NULL, ndim outside 0..8, negative extent, unknown dtype);
+ * Returns HQ_OK; HQ_EINVAL (ndim outside 0..8, negative extent, unknown dtype);
  * HQ_ERANGE (byte size overflows); HQ_ENOMEM (malloc or pool failure: see the pool's rules).
  */
 HQ_API int hq_tensor_alloc(hq_tensor_t *out, hq_dtype_t dtype, int ndim, const int64_t *shape,
@@ -307,7 +312,7 @@ HQ_API int hq_tensor_zeros(hq_tensor_t *out, hq_dtype_t dtype, int ndim, const i
 /*
  * Describe external memory as a (viewing, non-owning) tensor.  strides NULL means C-contiguous.
  * data may be NULL only when an extent is 0.  Release is a no-op for the memory.
- * Returns HQ_OK; HQ_EINVAL (as hq_tensor_alloc, negative strides, NULL data with elements).
+ * Returns HQ_OK; HQ_EINVAL (as hq_tensor_alloc, negative strides).
  */
 HQ_API int hq_tensor_wrap(hq_tensor_t *out, void *data, hq_dtype_t dtype, int ndim,
                           const int64_t *shape, const int64_t *strides);
@@ -331,7 +336,7 @@ HQ_API int hq_tensor_release(hq_tensor_t *t);
  *   hq_tensor_permute    dims reordered: out dim i is src dim perm[i] (perm a permutation)
  *   hq_tensor_reshape    new shape with the same numel (one extent may be -1: inferred);
  *                        only for contiguous src (else HQ_EINVAL: clone it first)
- * Returns HQ_OK; HQ_EINVAL (NULL arguments, dim or index out of range, bad perm, numel
+ * Returns HQ_OK; HQ_EINVAL (dim or index out of range, bad perm, numel
  * mismatch, non-contiguous reshape; the detail says which).
  */
 HQ_API int hq_tensor_view(const hq_tensor_t *src, hq_tensor_t *out);
@@ -347,7 +352,7 @@ HQ_API int hq_tensor_reshape(const hq_tensor_t *src, int ndim, const int64_t *sh
  * New contiguous owning tensor with src's shape and elements converted to dtype (f32 <-> f16
  * <-> bf16, round-to-nearest-even), from pool (NULL = malloc).  This is how a view becomes
  * contiguous and how f32 data is stored as f16.
- * Returns HQ_OK; HQ_EINVAL (NULL arguments, unknown dtype); HQ_ENOMEM; HQ_ERANGE.
+ * Returns HQ_OK; HQ_EINVAL (unknown dtype); HQ_ENOMEM; HQ_ERANGE.
  */
 HQ_API int hq_tensor_clone(const hq_tensor_t *src, hq_dtype_t dtype, hq_pool_t *pool,
                            hq_tensor_t *out);
@@ -355,23 +360,23 @@ HQ_API int hq_tensor_clone(const hq_tensor_t *src, hq_dtype_t dtype, hq_pool_t *
 /*
  * Element-wise copy src -> dst of the same shape, any strides and dtypes (converted).  dst
  * and src must not overlap partially.
- * Returns HQ_OK; HQ_EINVAL (NULL arguments, shape mismatch).
+ * Returns HQ_OK; HQ_EINVAL (shape mismatch).
  */
 HQ_API int hq_tensor_copy(hq_tensor_t *dst, const hq_tensor_t *src);
 
 /* Set every element of t to value (converted to t's dtype).
- * Returns HQ_OK; HQ_EINVAL (t NULL). */
+ * Returns HQ_OK. */
 HQ_API int hq_tensor_fill(hq_tensor_t *t, float value);
 
 /*
  * Read / write one element at index idx[0..ndim-1] (idx may be NULL for ndim 0), as f32.
- * Returns HQ_OK; HQ_EINVAL (NULL arguments, index out of range).
+ * Returns HQ_OK; HQ_EINVAL (index out of range).
  */
 HQ_API int hq_tensor_get(const hq_tensor_t *t, const int64_t *idx, float *out_value);
 HQ_API int hq_tensor_set(hq_tensor_t *t, const int64_t *idx, float value);
 
 /*
- * Memory report of t (see hq_tensor_mem_t).  Returns HQ_OK; HQ_EINVAL (NULL arguments).
+ * Memory report of t (see hq_tensor_mem_t).  Returns HQ_OK.
  */
 HQ_API int hq_tensor_nbytes(const hq_tensor_t *t, hq_tensor_mem_t *out_mem);
 
@@ -389,7 +394,7 @@ typedef enum hq_op_e {
 /*
  * C[m x n] = alpha * op(A) * op(B) + beta * C, with op(A) m x k and op(B) k x n, row-major.
  * beta == 0 overwrites C (NaN in C is not propagated).  k == 0 scales C by beta.
- * Returns HQ_OK; HQ_EINVAL (negative sizes, NULL matrices with nonzero sizes, leading
+ * Returns HQ_OK; HQ_EINVAL (negative sizes, leading
  * dimensions too small, unknown op); HQ_ERANGE.
  */
 HQ_API int hq_gemm(hq_op_t op_a, hq_op_t op_b, int64_t m, int64_t n, int64_t k, float alpha,
@@ -403,11 +408,11 @@ HQ_API int hq_gemm(hq_op_t op_a, hq_op_t op_b, int64_t m, int64_t n, int64_t k, 
 HQ_API int hq_gemv(hq_op_t op_a, int64_t m, int64_t n, float alpha, const float *a, int64_t lda,
                    const float *x, float beta, float *y);
 
-/* y += alpha * x over n elements.  Returns HQ_OK; HQ_EINVAL (NULL with n > 0, n < 0). */
+/* y += alpha * x over n elements.  Returns HQ_OK; HQ_EINVAL (n < 0). */
 HQ_API int hq_axpy(int64_t n, float alpha, const float *x, float *y);
 /* x *= alpha over n elements.  Returns as hq_axpy. */
 HQ_API int hq_scal(int64_t n, float alpha, float *x);
-/* *out = sum x[i] * y[i] over n elements.  Returns as hq_axpy (out NULL: HQ_EINVAL). */
+/* *out = sum x[i] * y[i] over n elements.  Returns as hq_axpy. */
 HQ_API int hq_dot(int64_t n, const float *x, const float *y, float *out);
 
 /*
@@ -416,7 +421,7 @@ HQ_API int hq_dot(int64_t n, const float *x, const float *y, float *out);
  * goes to BLAS as stored, one whose first stride is 1 goes as a transpose, so no copy is made.
  * Other layouts and f16/bf16 operands are first converted into f32 scratch (from c's pool when
  * c owns pool memory, else malloc) and c, if not f32, receives the converted result.
- * Returns HQ_OK; HQ_EINVAL (NULL, not 2-d, shape mismatch, unknown op);
+ * Returns HQ_OK; HQ_EINVAL (not 2-d, shape mismatch, unknown op);
  * HQ_ENOMEM; HQ_ERANGE.
  */
 HQ_API int hq_tensor_matmul(const hq_tensor_t *a, hq_op_t op_a, const hq_tensor_t *b,
@@ -464,14 +469,14 @@ typedef struct hq_chunk_info_s {
 
 /*
  * The chunk size the rule above gives for elem_size and budget_bytes (0 = default budget),
- * before the cap at the input size.  Returns HQ_OK; HQ_EINVAL (elem_size 0, out NULL).
+ * before the cap at the input size.  Returns HQ_OK; HQ_EINVAL (elem_size 0).
  */
 HQ_API int hq_chunk_size_for_budget(size_t elem_size, size_t budget_bytes, size_t *out_elems);
 
 /*
  * Run fn over count elements of elem_size bytes at data, in chunks (no copy: chunks point into
  * data).  opts NULL = defaults.  count 0 makes no callback.  out_info may be NULL.
- * Returns HQ_OK; HQ_EINVAL (fn NULL, elem_size 0, data NULL with count > 0); the callback's
+ * Returns HQ_OK; HQ_EINVAL (elem_size 0); the callback's
  * negative code.
  */
 HQ_API int hq_chunk_array(const void *data, size_t count, size_t elem_size,
@@ -482,7 +487,7 @@ HQ_API int hq_chunk_array(const void *data, size_t count, size_t elem_size,
  * Run fn over the elements of a file descriptor (read from opts.offset with pread() for
  * regular files, or from the current position with read() when the descriptor cannot seek),
  * in chunks of whole elements.  The descriptor is not closed.
- * Returns HQ_OK; HQ_EINVAL (fd < 0, fn NULL, elem_size 0); HQ_EIO (read failed: the detail
+ * Returns HQ_OK; HQ_EINVAL (fd < 0, elem_size 0); HQ_EIO (read failed: the detail
  * has strerror); HQ_EFORMAT (the data ends inside an element: every whole element has been
  * processed by then); HQ_ENOMEM (buffer); the callback's negative code.
  */
@@ -511,7 +516,7 @@ typedef struct hq_chunk_reader_s hq_chunk_reader_t;
 /*
  * A reader over count elements of elem_size bytes at data (chunks point into data: no copy,
  * no buffer; data must outlive the reader).  opts NULL = defaults.
- * Returns HQ_OK and *out; HQ_EINVAL (out NULL, elem_size 0, data NULL with count > 0);
+ * Returns HQ_OK and *out; HQ_EINVAL (elem_size 0);
  * HQ_ENOMEM.
  */
 HQ_API int hq_chunk_reader_open_array(const void *data, size_t count, size_t elem_size,
@@ -520,7 +525,7 @@ HQ_API int hq_chunk_reader_open_array(const void *data, size_t count, size_t ele
 /*
  * A reader over the elements of fd (from opts.offset with pread() for regular files, or from
  * the current position with read() when fd cannot seek).  fd is not closed by the reader.
- * Returns HQ_OK and *out; HQ_EINVAL (fd < 0, out NULL, elem_size 0, negative offset); HQ_EIO
+ * Returns HQ_OK and *out; HQ_EINVAL (fd < 0, elem_size 0, negative offset); HQ_EIO
  * (fstat failed); HQ_ERANGE (chunk too large); HQ_ENOMEM (the buffer: malloc or the pool).
  */
 HQ_API int hq_chunk_reader_open_fd(int fd, size_t elem_size, const hq_chunk_opts_t *opts,
@@ -528,7 +533,7 @@ HQ_API int hq_chunk_reader_open_fd(int fd, size_t elem_size, const hq_chunk_opts
 
 /*
  * A reader over the file at path, opened read-only here and closed by hq_chunk_reader_close.
- * Returns as hq_chunk_reader_open_fd; also HQ_EINVAL (path NULL), HQ_ENOENT (cannot open: the
+ * Returns as hq_chunk_reader_open_fd; also HQ_ENOENT (cannot open: the
  * detail has the path and strerror).
  */
 HQ_API int hq_chunk_reader_open_file(const char *path, size_t elem_size,
@@ -540,7 +545,7 @@ HQ_API int hq_chunk_reader_open_file(const char *path, size_t elem_size,
  * Only the chunk at the end of the input is shorter than asked.  For file readers the memory
  * is the reader's buffer, overwritten by the next call: copy what must outlive it.  At the end
  * of the input: HQ_OK with *out_count 0 and *out_chunk NULL (again on every later call).
- * Returns HQ_OK; HQ_EINVAL (NULL reader, out_chunk or out_count); HQ_EIO (read failed: the
+ * Returns HQ_OK; HQ_EINVAL (out_chunk or out_count); HQ_EIO (read failed: the
  * detail has strerror); HQ_EFORMAT (the data ends inside an element: returned by the call after
  * the last whole element was handed out).  After an HQ_EIO or HQ_EFORMAT every later call
  * returns the same code.
@@ -549,7 +554,7 @@ HQ_API int hq_chunk_reader_next(hq_chunk_reader_t *r, size_t max_elems, const vo
                                 size_t *out_count, size_t *out_first);
 
 /* Progress so far: chunk_elems, buffer_bytes, chunks and elems handed out (stopped is always 0
- * for readers).  Returns HQ_OK; HQ_EINVAL (NULL arguments). */
+ * for readers).  Returns HQ_OK. */
 HQ_API int hq_chunk_reader_info(const hq_chunk_reader_t *r, hq_chunk_info_t *out_info);
 
 /* Free the buffer and the reader, end the open "chunk" region, close the file of a reader
@@ -590,7 +595,7 @@ typedef struct hq_sparse_s {
 /*
  * Create an empty rows x cols matrix in format with room for capacity entries (nnz = 0; a
  * CSR's rowptr is all zeros).  Fill the COO arrays then set nnz, or use the builders below.
- * Returns HQ_OK and *out; HQ_EINVAL (out NULL, negative sizes, unknown format or itype);
+ * Returns HQ_OK and *out; HQ_EINVAL (negative sizes, unknown format or itype);
  * HQ_ERANGE (a dimension or capacity does not fit the index type); HQ_ENOMEM.
  */
 HQ_API int hq_sparse_create(hq_sparse_format_t format, hq_index_type_t itype, int64_t rows,
@@ -610,7 +615,7 @@ HQ_API int hq_sparse_create_in(hq_pool_t *pool, hq_sparse_format_t format, hq_in
 /*
  * COO matrix from nnz triplets (row[i], col[i], value[i]), copied; int32 indices.  Duplicates
  * are kept until canonicalisation (hq_sparse_canonicalize, or conversion to CSR).
- * Returns HQ_OK; HQ_EINVAL (NULL arrays with nnz > 0, an index out of range: the detail names
+ * Returns HQ_OK; HQ_EINVAL (an index out of range: the detail names
  * the entry); HQ_ENOMEM.
  */
 HQ_API int hq_sparse_coo_from_triplets(int64_t rows, int64_t cols, int64_t nnz,
@@ -620,7 +625,7 @@ HQ_API int hq_sparse_coo_from_triplets(int64_t rows, int64_t cols, int64_t nnz,
 /*
  * Matrix of the entries of dense (rows x cols, row stride ld >= cols) with |x| > threshold
  * (threshold 0 keeps every nonzero; NaN entries are kept).  Result canonical.
- * Returns HQ_OK; HQ_EINVAL (NULL, ld < cols, negative threshold); HQ_ERANGE; HQ_ENOMEM.
+ * Returns HQ_OK; HQ_EINVAL (ld < cols, negative threshold); HQ_ERANGE; HQ_ENOMEM.
  */
 HQ_API int hq_sparse_from_dense(const float *dense, int64_t rows, int64_t cols, int64_t ld,
                                 float threshold, hq_sparse_format_t format,
@@ -635,14 +640,14 @@ HQ_API int hq_sparse_from_dense_in(hq_pool_t *pool, const float *dense, int64_t 
 
 /*
  * Write the matrix into dense (rows x cols, row stride ld), zeros elsewhere; duplicate entries
- * are summed.  Returns HQ_OK; HQ_EINVAL (NULL, ld < cols).
+ * are summed.  Returns HQ_OK; HQ_EINVAL (ld < cols).
  */
 HQ_API int hq_sparse_to_dense(const hq_sparse_t *s, float *dense, int64_t ld);
 
 /*
  * Sort the entries (row-major, then column) and sum duplicates, in place; nnz may shrink (the
  * arrays keep their capacity).  Sets canonical = 1.  Explicit zeros are kept.
- * Returns HQ_OK; HQ_EINVAL (NULL, a malformed CSR: rowptr not non-decreasing from 0 to nnz, or
+ * Returns HQ_OK; HQ_EINVAL (a malformed CSR: rowptr not non-decreasing from 0 to nnz, or
  * an index out of range); HQ_ENOMEM (scratch).
  */
 HQ_API int hq_sparse_canonicalize(hq_sparse_t *s);
@@ -662,7 +667,7 @@ HQ_API void hq_sparse_free(hq_sparse_t *s);
  * COO 2 * nnz * index size + nnz * 4 (used entries; *out_capacity_bytes, may be NULL, counts
  * the allocated capacity, and the struct itself in both).  10% density with int32 indices: CSR
  * is about 8 * 0.1 = 0.8 bytes per dense element, 20% of the dense f32 bytes.
- * Returns HQ_OK; HQ_EINVAL (NULL).
+ * Returns HQ_OK.
  */
 HQ_API int hq_sparse_nbytes(const hq_sparse_t *s, size_t *out_bytes, size_t *out_capacity_bytes);
 
@@ -670,7 +675,7 @@ HQ_API int hq_sparse_nbytes(const hq_sparse_t *s, size_t *out_bytes, size_t *out
  * y[rows or cols] = alpha * op(A) * x + beta * y.  beta == 0 overwrites y.  CSR with op N is
  * the fast path (one streaming pass, four accumulators, no writes but y); op T scatters into
  * y; COO works in either op with a scatter.  Duplicates need not be canonicalised.
- * Returns HQ_OK; HQ_EINVAL (NULL, unknown op).
+ * Returns HQ_OK; HQ_EINVAL (unknown op).
  */
 HQ_API int hq_sparse_spmv(hq_op_t op, float alpha, const hq_sparse_t *a, const float *x,
                           float beta, float *y);
@@ -696,7 +701,7 @@ HQ_API int hq_sparse_spmv_threads(hq_op_t op, float alpha, const hq_sparse_t *a,
 /*
  * C = alpha * op(A) * B + beta * C with B dense row-major (op(A) cols x n, row stride ldb >= n)
  * and C dense row-major (op(A) rows x n, row stride ldc >= n).
- * Returns HQ_OK; HQ_EINVAL (NULL, strides too small, n < 0, unknown op).
+ * Returns HQ_OK; HQ_EINVAL (strides too small, n < 0, unknown op).
  */
 HQ_API int hq_sparse_spmm(hq_op_t op, float alpha, const hq_sparse_t *a, const float *b,
                           int64_t ldb, int64_t n, float beta, float *c, int64_t ldc);
@@ -741,7 +746,7 @@ typedef struct hq_cuda_s hq_cuda_t;
 /*
  * Number of CUDA devices in *out_count: 0 when there is none, or no usable driver (such
  * failures are not errors here: this is the question "is there a GPU?").
- * Returns HQ_OK; HQ_EINVAL (out_count NULL); HQ_ENOTSUP (built without CUDA).
+ * Returns HQ_OK; HQ_ENOTSUP (built without CUDA).
  */
 HQ_API int hq_cuda_device_count(int *out_count);
 
@@ -750,7 +755,7 @@ HQ_API int hq_cuda_device_count(int *out_count);
  * the cuBLAS workspace is then taken from it (32 MiB on compute capability 9.0 and later,
  * 4 MiB before, NVIDIA's recommendation) and given back by hq_cuda_destroy; with pool NULL,
  * cuBLAS allocates its own.  The pool must outlive the context.
- * Returns HQ_OK and *out; HQ_EINVAL (out NULL, pool not a CUDA pool of this device);
+ * Returns HQ_OK and *out; HQ_EINVAL (pool not a CUDA pool of this device);
  * HQ_ECUDA (no such device, no driver, or a CUDA, cuBLAS or cuSPARSE call failed: the detail
  * has CUDA's message); HQ_ENOMEM (host memory, or the pool could not give the workspace);
  * HQ_ENOTSUP (built without CUDA).
@@ -763,7 +768,7 @@ HQ_API void hq_cuda_destroy(hq_cuda_t *ctx);
 
 /*
  * Wait until everything queued on the context's stream has finished.
- * Returns HQ_OK; HQ_EINVAL (ctx NULL); HQ_ECUDA (queued work failed: CUDA's message in the
+ * Returns HQ_OK; HQ_ECUDA (queued work failed: CUDA's message in the
  * detail); HQ_ENOTSUP.
  */
 HQ_API int hq_cuda_synchronize(hq_cuda_t *ctx);
@@ -772,14 +777,14 @@ HQ_API int hq_cuda_synchronize(hq_cuda_t *ctx);
  * Copy bytes from src to dst, each host or device memory (the direction is found from the
  * pointers: unified addressing), in order with the context's queued work, and wait for it, so
  * host buffers may be reused on return.  bytes 0 is a no-op.
- * Returns HQ_OK; HQ_EINVAL (ctx NULL, NULL pointer with bytes > 0); HQ_ECUDA; HQ_ENOTSUP.
+ * Returns HQ_OK; HQ_ECUDA; HQ_ENOTSUP.
  */
 HQ_API int hq_cuda_memcpy(hq_cuda_t *ctx, void *dst, const void *src, size_t bytes);
 
 /*
  * hq_gemm on the device through cuBLAS (cublasSgemm): C[m x n] = alpha op(A) op(B) + beta C,
  * row-major, a, b and c device pointers.  Same argument rules and return codes as hq_gemm
- * (beta == 0 overwrites C; k == 0 scales C by beta), plus HQ_EINVAL for ctx NULL, HQ_ECUDA
+ * (beta == 0 overwrites C; k == 0 scales C by beta), plus HQ_ECUDA
  * (cuBLAS failed) and HQ_ENOTSUP.  Queued: returns before the product is done.  Computed in
  * f32 (cuBLAS's default math mode; TF32 only if the environment forces it,
  * NVIDIA_TF32_OVERRIDE=1).
@@ -808,7 +813,7 @@ typedef struct hq_cuda_csr_s {
  * through hq_sparse_convert on the host first).  The three arrays come from pool (an
  * HQ_POOL_CUDA pool of the context's device), or from cudaMalloc when pool is NULL; *out is
  * overwritten.  Waits for the copies.
- * Returns HQ_OK; HQ_EINVAL (NULL ctx, host or out, malformed host matrix, pool not a CUDA
+ * Returns HQ_OK; HQ_EINVAL (host or out, malformed host matrix, pool not a CUDA
  * pool of this device); HQ_ENOMEM (host scratch, the pool, or cudaMalloc out of memory);
  * HQ_ECUDA; HQ_ENOTSUP.
  */
@@ -830,8 +835,7 @@ HQ_API void hq_cuda_csr_release(hq_cuda_t *ctx, hq_cuda_csr_t *csr);
  * not done in the CPU's order, so results agree with hq_sparse_spmv to rounding (exactly when
  * every partial sum is exact, e.g. small integers); with op T the order may even change from
  * run to run (cuSPARSE uses atomics there).
- * Returns HQ_OK; HQ_EINVAL (NULL ctx, a, or a vector with elements, malformed a, unknown op,
- * buffer NULL or buffer_bytes smaller than the query's answer); HQ_ECUDA (cuSPARSE failed);
+ * Returns HQ_OK; HQ_EINVAL (a, or a vector with elements, malformed a, unknown op); HQ_ECUDA (cuSPARSE failed);
  * HQ_ENOTSUP (built without CUDA, or cuSPARSE does not support the case).
  */
 HQ_API int hq_cuda_spmv_buffer_size(hq_cuda_t *ctx, hq_op_t op, float alpha,
@@ -908,7 +912,7 @@ typedef struct hq_npy_info_s {
  * (dtype, ndim, shape, fortran_order; the other fields are ignored) and ignored otherwise.
  * "w+" writes a v1.0 header (v2.0 if the header would exceed 65535 bytes) and sizes the file
  * with zeros.  Release with hq_npy_close().
- * Returns HQ_OK and *out; HQ_EINVAL (NULL path/out, unknown mode, "w+" without a valid spec);
+ * Returns HQ_OK and *out; HQ_EINVAL (unknown mode, "w+" without a valid spec);
  * HQ_ENOENT (cannot open); HQ_EIO (stat, truncate or mmap failed); HQ_EFORMAT (bad magic,
  * version, header dict, shape, or a file shorter than the data it declares);
  * HQ_ENOTSUP (big-endian, object or other unsupported dtype); HQ_ENOMEM.
@@ -922,12 +926,12 @@ HQ_API int hq_npy_open(const char *path, const char *mode, const hq_npy_info_t *
  */
 HQ_API void hq_npy_close(hq_npy_t *a);
 
-/* Shape, dtype and layout of an open array.  Returns HQ_OK; HQ_EINVAL (NULL). */
+/* Shape, dtype and layout of an open array.  Returns HQ_OK. */
 HQ_API int hq_npy_info(const hq_npy_t *a, hq_npy_info_t *out_info);
 
 /*
  * Address of the mapped data (nbytes long; read-only memory in mode "r").  NULL data is
- * reported for an array with no elements.  Returns HQ_OK; HQ_EINVAL (NULL).
+ * reported for an array with no elements.  Returns HQ_OK.
  */
 HQ_API int hq_npy_data(const hq_npy_t *a, void **out_data);
 
@@ -936,7 +940,7 @@ HQ_API int hq_npy_data(const hq_npy_t *a, void **out_data);
  * buffer holds the box packed in C order (last index fastest) whatever the file's order, in
  * the array's dtype.  For ndim 0, start and count may be NULL.
  * write_slice needs mode "r+", "w+" or "c" (HQ_EMISUSE in "r").
- * Returns HQ_OK; HQ_EINVAL (NULL arguments, box outside the shape).
+ * Returns HQ_OK; HQ_EINVAL (box outside the shape).
  */
 HQ_API int hq_npy_read_slice(const hq_npy_t *a, const int64_t *start, const int64_t *count,
                              void *dst);
@@ -946,7 +950,7 @@ HQ_API int hq_npy_write_slice(hq_npy_t *a, const int64_t *start, const int64_t *
 /*
  * Write modified pages to the file (msync MS_SYNC) in "r+" and "w+"; a no-op in "r" and "c"
  * (numpy's memmap.flush does nothing useful there either).
- * Returns HQ_OK; HQ_EINVAL (NULL); HQ_EIO (msync failed).
+ * Returns HQ_OK; HQ_EIO (msync failed).
  */
 HQ_API int hq_npy_flush(hq_npy_t *a);
 

@@ -13,12 +13,6 @@
 #include "../hq_backend.h"
 #include "../kernels_int.h"
 
-int hq__cuda_available(void);
-int hq__cuda_available(void) {
-  int n = 0;
-  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
-}
-
 typedef struct cuda_ctx_s {
   int device;
   nvtxDomainHandle_t domain;

@@ -28,7 +28,7 @@ static int blas_fail(const char *fn, const char *what, cublasStatus_t st) {
 
 int hq__cuda_check(const char *fn, const hq_cuda_t *ctx) {
   if (!ctx || ctx->magic != HQ_CUDA_MAGIC)
-    return hq__kerr(HQ_EINVAL, "%s: NULL or invalid CUDA context", fn);
+    return hq__kerr(HQ_MISUSE_BKPT, "%s: NULL or invalid CUDA context", fn);
   return HQ_OK;
 }
 
@@ -72,7 +72,7 @@ int hq__cuda_scale(const char *fn, hq_cuda_t *ctx, float *c, int64_t rows, int64
 
 int hq_cuda_device_count(int *out_count) {
   int n = 0;
-  if (!out_count) return hq__kerr(HQ_EINVAL, "cuda_device_count: out_count is NULL");
+  if (!out_count) return hq__kerr(HQ_MISUSE_BKPT, "cuda_device_count: out_count is NULL");
   if (cudaGetDeviceCount(&n) != cudaSuccess) { /* no driver, the toolkit's stub, no device */
     (void)cudaGetLastError();
     n = 0;
@@ -98,7 +98,7 @@ int hq_cuda_create(int device, hq_pool_t *pool, hq_cuda_t **out) {
   cudaError_t e;
   cublasStatus_t bs;
   cusparseStatus_t ss;
-  if (!out) return hq__kerr(HQ_EINVAL, "cuda_create: out is NULL");
+  if (!out) return hq__kerr(HQ_MISUSE_BKPT, "cuda_create: out is NULL");
   if (pool && (hq__pool_backend(pool, &pool_device) != HQ_POOL_CUDA || pool_device != device))
     return hq__kerr(HQ_EINVAL, "cuda_create: pool %" PRIu64 " is not a CUDA pool of device %d",
                     hq_pool_id(pool), device);
@@ -182,7 +182,7 @@ int hq_cuda_memcpy(hq_cuda_t *ctx, void *dst, const void *src, size_t bytes) {
   int prev, rc = hq__cuda_check("cuda_memcpy", ctx);
   if (rc != HQ_OK) return rc;
   if (!bytes) return HQ_OK;
-  if (!dst || !src) return hq__kerr(HQ_EINVAL, "cuda_memcpy: NULL pointer with %zu bytes", bytes);
+  if (!dst || !src) return hq__kerr(HQ_MISUSE_BKPT, "cuda_memcpy: NULL pointer with %zu bytes", bytes);
   if ((rc = hq__cuda_enter("cuda_memcpy", ctx, &prev)) != HQ_OK) return rc;
   e = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, ctx->stream);
   if (e == cudaSuccess) e = cudaStreamSynchronize(ctx->stream);

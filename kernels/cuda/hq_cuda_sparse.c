@@ -19,7 +19,7 @@ static int sparse_fail(const char *fn, const char *what, cusparseStatus_t st) {
 }
 
 static int check_csr(const char *fn, const hq_cuda_csr_t *a) {
-  if (!a) return hq__kerr(HQ_EINVAL, "%s: matrix is NULL", fn);
+  if (!a) return hq__kerr(HQ_MISUSE_BKPT, "%s: matrix is NULL", fn);
   if ((a->itype != HQ_INDEX_I32 && a->itype != HQ_INDEX_I64) || a->rows < 0 || a->cols < 0 ||
       a->nnz < 0)
     return hq__kerr(HQ_EINVAL, "%s: malformed matrix header", fn);
@@ -160,7 +160,7 @@ static int product(hq_cuda_t *ctx, const product_t *p) {
 int hq_cuda_spmv_buffer_size(hq_cuda_t *ctx, hq_op_t op, float alpha, const hq_cuda_csr_t *a,
                              const float *x, float beta, float *y, size_t *out_bytes) {
   product_t p = {"cuda_spmv", op, alpha, beta, a, x, y, -1, 0, 0, NULL, 0, out_bytes};
-  if (!out_bytes) return hq__kerr(HQ_EINVAL, "cuda_spmv_buffer_size: out_bytes is NULL");
+  if (!out_bytes) return hq__kerr(HQ_MISUSE_BKPT, "cuda_spmv_buffer_size: out_bytes is NULL");
   return product(ctx, &p);
 }
 
@@ -174,7 +174,7 @@ int hq_cuda_spmm_buffer_size(hq_cuda_t *ctx, hq_op_t op, float alpha, const hq_c
                              const float *b, int64_t ldb, int64_t n, float beta, float *c,
                              int64_t ldc, size_t *out_bytes) {
   product_t p = {"cuda_spmm", op, alpha, beta, a, b, c, n, ldb, ldc, NULL, 0, out_bytes};
-  if (!out_bytes) return hq__kerr(HQ_EINVAL, "cuda_spmm_buffer_size: out_bytes is NULL");
+  if (!out_bytes) return hq__kerr(HQ_MISUSE_BKPT, "cuda_spmm_buffer_size: out_bytes is NULL");
   if (n < 0) return hq__kerr(HQ_EINVAL, "cuda_spmm: n %lld < 0", (long long)n);
   return product(ctx, &p);
 }
@@ -216,7 +216,7 @@ int hq_cuda_csr_upload(hq_cuda_t *ctx, const hq_sparse_t *host, hq_pool_t *pool,
   size_t isz, bytes, rp_bytes, ci_bytes, v_bytes;
   int prev, rc = hq__cuda_check(fn, ctx);
   if (rc != HQ_OK) return rc;
-  if (!host || !out) return hq__kerr(HQ_EINVAL, "%s: NULL host matrix or out", fn);
+  if (!host || !out) return hq__kerr(HQ_MISUSE_BKPT, "%s: NULL host matrix or out", fn);
   if ((rc = hq__cuda_check_pool(fn, ctx, pool)) != HQ_OK) return rc;
   if ((rc = hq_sparse_nbytes(host, &bytes, NULL)) != HQ_OK) return rc; /* checks the header */
   if (host->format != HQ_SPARSE_CSR || !host->canonical) {

@@ -3,16 +3,6 @@
 #include "../hq_backend.h"
 #include "../kernels_int.h"
 
-int hq__cuda_available(void);
-int hq__cuda_available(void) { return 0; }
-
-/* No device backend in this build: hq_pool_create(HQ_POOL_CUDA) answers HQ_ENOTSUP. */
-const hq__backend_t *hq__backend_cuda(void) { return NULL; }
-
-static int no_cuda(const char *fn) {
-  return hq__kerr(HQ_ENOTSUP, "%s: libheapql_kernels was built without CUDA (HQ_CUDA=0)", fn);
-}
-
 int hq_cuda_device_count(int *out_count) {
   (void)out_count;
   return no_cuda("cuda_device_count");

@@ -95,23 +95,23 @@ static void test_cuda_bad_arguments(void **state) {
   memset(&a, 0, sizeof a);
   a.rows = a.cols = 2;
   a.rowptr = x; /* never dereferenced: the context check comes first */
-  assert_int_equal(hq_cuda_device_count(NULL), HQ_EINVAL);
-  assert_int_equal(hq_cuda_create(0, NULL, NULL), HQ_EINVAL);
+  assert_int_equal(hq_cuda_device_count(NULL), HQ_EMISUSE);
+  assert_int_equal(hq_cuda_create(0, NULL, NULL), HQ_EMISUSE);
   /* a host pool cannot hold the cuBLAS workspace */
   assert_int_equal(hq_pool_create(NULL, &host_pool), HQ_OK);
   assert_int_equal(hq_cuda_create(0, host_pool, &ctx), HQ_EINVAL);
   assert_non_null(strstr(hq_kernels_errmsg(), "is not a CUDA pool of device 0"));
   assert_null(ctx);
   hq_pool_destroy(host_pool);
-  assert_int_equal(hq_cuda_synchronize(NULL), HQ_EINVAL);
-  assert_int_equal(hq_cuda_memcpy(NULL, y, x, 4), HQ_EINVAL);
-  assert_int_equal(hq_cuda_gemm(NULL, HQ_OP_N, HQ_OP_N, 2, 2, 2, 1.0f, x, 2, x, 2, 0.0f, y, 2), HQ_EINVAL);
-  assert_int_equal(hq_cuda_spmv_buffer_size(NULL, HQ_OP_N, 1.0f, &a, x, 0.0f, y, &bytes), HQ_EINVAL);
+  assert_int_equal(hq_cuda_synchronize(NULL), HQ_EMISUSE);
+  assert_int_equal(hq_cuda_memcpy(NULL, y, x, 4), HQ_EMISUSE);
+  assert_int_equal(hq_cuda_gemm(NULL, HQ_OP_N, HQ_OP_N, 2, 2, 2, 1.0f, x, 2, x, 2, 0.0f, y, 2), HQ_EMISUSE);
+  assert_int_equal(hq_cuda_spmv_buffer_size(NULL, HQ_OP_N, 1.0f, &a, x, 0.0f, y, &bytes), HQ_EMISUSE);
   assert_int_equal(bytes, 99); /* untouched on failure */
-  assert_int_equal(hq_cuda_spmv(NULL, HQ_OP_N, 1.0f, &a, x, 0.0f, y, NULL, 0), HQ_EINVAL);
-  assert_int_equal(hq_cuda_spmm(NULL, HQ_OP_N, 1.0f, &a, x, 2, 2, 0.0f, y, 2, NULL, 0), HQ_EINVAL);
+  assert_int_equal(hq_cuda_spmv(NULL, HQ_OP_N, 1.0f, &a, x, 0.0f, y, NULL, 0), HQ_EMISUSE);
+  assert_int_equal(hq_cuda_spmm(NULL, HQ_OP_N, 1.0f, &a, x, 2, 2, 0.0f, y, 2, NULL, 0), HQ_EMISUSE);
   assert_int_equal(hq_cuda_spmm(NULL, HQ_OP_N, 1.0f, &a, x, 2, -1, 0.0f, y, 2, NULL, 0), HQ_EINVAL);
-  assert_int_equal(hq_cuda_csr_upload(NULL, NULL, NULL, &a), HQ_EINVAL);
+  assert_int_equal(hq_cuda_csr_upload(NULL, NULL, NULL, &a), HQ_EMISUSE);
   hq_cuda_destroy(NULL);
   hq_cuda_csr_release(NULL, NULL);
   hq_cuda_csr_release(NULL, &a); /* the caller's arrays: only the struct is zeroed */

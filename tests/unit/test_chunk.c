@@ -68,7 +68,7 @@ static void test_chunk_budget_rule(void **state) {
   assert_int_equal(hq_chunk_size_for_budget(1000, 1000, &n), HQ_OK);
   assert_int_equal(n, 1); /* never less than one element */
   assert_int_equal(hq_chunk_size_for_budget(0, 1000, &n), HQ_EINVAL);
-  assert_int_equal(hq_chunk_size_for_budget(4, 1000, NULL), HQ_EINVAL);
+  assert_int_equal(hq_chunk_size_for_budget(4, 1000, NULL), HQ_EMISUSE);
 }
 
 static void test_chunk_array_exact_boundaries(void **state) {
@@ -138,8 +138,8 @@ static void test_chunk_array_stop_and_error(void **state) {
   assert_int_equal(hq_chunk_array(data, 100, 4, &o, record, &s, &info), HQ_EIO);
   assert_int_equal(s.n, 4);
   assert_non_null(strstr(hq_kernels_errmsg(), "callback returned"));
-  assert_int_equal(hq_chunk_array(data, 100, 4, &o, NULL, &s, &info), HQ_EINVAL);
-  assert_int_equal(hq_chunk_array(NULL, 100, 4, &o, record, &s, &info), HQ_EINVAL);
+  assert_int_equal(hq_chunk_array(data, 100, 4, &o, NULL, &s, &info), HQ_EMISUSE);
+  assert_int_equal(hq_chunk_array(NULL, 100, 4, &o, record, &s, &info), HQ_EMISUSE);
   assert_int_equal(hq_chunk_array(data, 100, 0, &o, record, &s, &info), HQ_EINVAL);
 }
 
@@ -239,7 +239,7 @@ static void test_chunk_file_errors(void **state) {
   assert_int_equal(hq_chunk_file("/nonexistent/heapql/file", 4, NULL, record, &s, NULL), HQ_ENOENT);
   assert_non_null(strstr(hq_kernels_errmsg(), "/nonexistent/heapql/file"));
   assert_int_equal(hq_chunk_fd(-1, 4, NULL, record, &s, NULL), HQ_EINVAL);
-  assert_int_equal(hq_chunk_file(NULL, 4, NULL, record, &s, NULL), HQ_EINVAL);
+  assert_int_equal(hq_chunk_file(NULL, 4, NULL, record, &s, NULL), HQ_EMISUSE);
   /* a directory cannot be read */
   assert_int_equal(hq_chunk_file(hq_test_tmpdir(), 4, NULL, record, &s, NULL), HQ_EIO);
 }
@@ -433,11 +433,11 @@ static void test_chunk_reader_array_in_place(void **state) {
   assert_int_equal(n, 0);
   hq_chunk_reader_close(r);
   hq_chunk_reader_close(NULL);
-  assert_int_equal(hq_chunk_reader_open_array(NULL, 5, 8, NULL, &r), HQ_EINVAL);
+  assert_int_equal(hq_chunk_reader_open_array(NULL, 5, 8, NULL, &r), HQ_EMISUSE);
   assert_int_equal(hq_chunk_reader_open_array(data, 5, 0, NULL, &r), HQ_EINVAL);
-  assert_int_equal(hq_chunk_reader_open_array(data, 5, 8, NULL, NULL), HQ_EINVAL);
-  assert_int_equal(hq_chunk_reader_next(NULL, 0, &chunk, &n, NULL), HQ_EINVAL);
-  assert_int_equal(hq_chunk_reader_info(NULL, &info), HQ_EINVAL);
+  assert_int_equal(hq_chunk_reader_open_array(data, 5, 8, NULL, NULL), HQ_EMISUSE);
+  assert_int_equal(hq_chunk_reader_next(NULL, 0, &chunk, &n, NULL), HQ_EMISUSE);
+  assert_int_equal(hq_chunk_reader_info(NULL, &info), HQ_EMISUSE);
   assert_int_equal(hq_chunk_reader_open_file("/nonexistent/heapql/file", 4, NULL, &r), HQ_ENOENT);
   assert_int_equal(hq_chunk_reader_open_fd(-1, 4, NULL, &r), HQ_EINVAL);
 }

@@ -87,7 +87,41 @@ static void test_db_open_missing(void **state) {
   hq_db_t *db = NULL;
   assert_int_equal(hq_db_open("/nonexistent/heapql.db", HQ_DB_READONLY, &db), HQ_ENOENT);
   hq_db_close(db);
-  assert_int_equal(hq_db_open(NULL, 0, &db), HQ_EINVAL);
+  assert_int_equal(hq_db_open(NULL, 0, &db), HQ_EMISUSE);
+}
+
+/* Misuse (a NULL handle or required pointer) has one answer in every public function. */
+static void test_misuse_one_answer(void **state) {
+  hq_report_t *r = NULL;
+  hq_site_t *s = NULL;
+  hq_line_t *l = NULL;
+  hq_frame_t *f = NULL;
+  size_t n = 0;
+  hq_db_t *none = NULL;
+  char buf[8];
+  (void)state;
+  assert_int_equal(hq_db_open("x.db", 0, NULL), HQ_EMISUSE);
+  assert_int_equal(hq_db_meta_get(NULL, "pid", buf, sizeof buf), HQ_EMISUSE);
+  assert_int_equal(hq_db_meta_set(NULL, "pid", "1"), HQ_EMISUSE);
+  assert_int_equal(hq_import(NULL, "x.db", NULL, NULL, NULL, 0), HQ_EMISUSE);
+  assert_int_equal(hq_symbolize(NULL, 0), HQ_EMISUSE);
+  assert_int_equal(hq_aggregate_update(NULL), HQ_EMISUSE);
+  assert_int_equal(hq_report_compute(NULL, NULL, &r), HQ_EMISUSE);
+  assert_int_equal(hq_report_write_text(NULL, stdout), HQ_EMISUSE);
+  assert_int_equal(hq_report_write_json(NULL, stdout), HQ_EMISUSE);
+  assert_int_equal(hq_sites_top(NULL, HQ_BY_BYTES, HQ_CLASS_HEAP, 1, &s, &n), HQ_EMISUSE);
+  assert_int_equal(hq_lines_top(NULL, HQ_BY_BYTES, HQ_CLASS_HEAP, 1, &l, &n), HQ_EMISUSE);
+  assert_int_equal(hq_stack_frames(NULL, 1, &f, &n), HQ_EMISUSE);
+  assert_int_equal(hq_leaks_write(NULL, 1, HQ_FORMAT_TEXT, stdout), HQ_EMISUSE);
+  assert_int_equal(hq_top_write(NULL, HQ_BY_BYTES, 0, HQ_CLASS_HEAP, 1, HQ_FORMAT_TEXT, stdout),
+                   HQ_EMISUSE);
+  assert_int_equal(hq_peak_write(NULL, 1, HQ_FORMAT_TEXT, stdout), HQ_EMISUSE);
+  assert_int_equal(hq_query_run(NULL, "SELECT 1", HQ_FORMAT_TEXT, stdout), HQ_EMISUSE);
+  assert_int_equal(hq_flame_write_folded(NULL, NULL, stdout), HQ_EMISUSE);
+  assert_int_equal(hq_flame_write_svg(NULL, NULL, stdout), HQ_EMISUSE);
+  assert_int_equal(hq_timeline_write_svg(NULL, NULL, stdout), HQ_EMISUSE);
+  assert_int_equal(hq_diff(NULL, NULL, NULL, stdout, NULL), HQ_EMISUSE);
+  assert_int_equal(hq_compare(&none, NULL, 1, HQ_FORMAT_TEXT, stdout), HQ_EMISUSE);
 }
 
 static void test_error_names(void **state) {
@@ -107,6 +141,7 @@ int main(void) {
     cmocka_unit_test(test_db_open_newer_schema),
     cmocka_unit_test(test_db_open_missing),
     cmocka_unit_test(test_error_names),
+    cmocka_unit_test(test_misuse_one_answer),
   };
   return cmocka_run_group_tests_name("db", tests, NULL, NULL);
 }

@@ -533,7 +533,7 @@ static void test_layers_mse_values_and_gradient(void **state) {
     assert_true(fabs(fd - g[i]) <= 1e-3 * fabs(g[i]) + 1e-5);
   }
   assert_int_equal(hq_loss_mse(p, t, 0, 4, &loss, NULL), HQ_EINVAL);
-  assert_int_equal(hq_loss_mse(NULL, t, 3, 4, &loss, NULL), HQ_EINVAL);
+  assert_int_equal(hq_loss_mse(NULL, t, 3, 4, &loss, NULL), HQ_EMISUSE);
   free(p);
   free(t);
 }

@@ -131,11 +131,11 @@ static void test_optim_bad_arguments(void **state) {
   assert_int_equal(hq_optim_sgd_create(m, 0.0f, 0.0f, &o), HQ_EINVAL);
   assert_null(o);
   assert_int_equal(hq_optim_sgd_create(m, 0.1f, 1.0f, &o), HQ_EINVAL);
-  assert_int_equal(hq_optim_sgd_create(NULL, 0.1f, 0.0f, &o), HQ_EINVAL);
+  assert_int_equal(hq_optim_sgd_create(NULL, 0.1f, 0.0f, &o), HQ_EMISUSE);
   assert_int_equal(hq_optim_adam_create(m, 0.1f, 1.0f, 0.9f, 1e-8f, &o), HQ_EINVAL);
   assert_int_equal(hq_optim_adam_create(m, 0.1f, 0.9f, 0.9f, -1.0f, &o), HQ_EINVAL);
   assert_int_equal(hq_optim_adam_create(m, NAN, 0.9f, 0.9f, 0.0f, &o), HQ_EINVAL);
-  assert_int_equal(hq_optim_step(NULL), HQ_EINVAL);
+  assert_int_equal(hq_optim_step(NULL), HQ_EMISUSE);
   hq_optim_destroy(NULL);
   hq_model_destroy(m);
 }

@@ -310,11 +310,11 @@ static void test_pool_null_and_zero(void **state) {
   assert_int_equal(hq_pool_free(pool, NULL), HQ_OK);
   assert_stat(pool, "allocation.all.allocated", 0);
   assert_stat(pool, "segment.all.current", 0);
-  assert_int_equal(hq_pool_alloc(NULL, 10, &p), HQ_EINVAL);
-  assert_int_equal(hq_pool_alloc(pool, 10, NULL), HQ_EINVAL);
+  assert_int_equal(hq_pool_alloc(NULL, 10, &p), HQ_EMISUSE);
+  assert_int_equal(hq_pool_alloc(pool, 10, NULL), HQ_EMISUSE);
   assert_int_equal(hq_pool_alloc(pool, SIZE_MAX, &p), HQ_ERANGE);
-  assert_int_equal(hq_pool_free(NULL, p), HQ_EINVAL);
-  assert_int_equal(hq_pool_create(NULL, NULL), HQ_EINVAL);
+  assert_int_equal(hq_pool_free(NULL, p), HQ_EMISUSE);
+  assert_int_equal(hq_pool_create(NULL, NULL), HQ_EMISUSE);
   hq_pool_destroy(NULL);
   hq_pool_destroy(pool);
 }
