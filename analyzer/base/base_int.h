@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <sqlite3.h>
 
 #include "heapql/analyzer.h"
@@ -29,6 +30,10 @@ struct hq_db_s {
   char *path;
   char errmsg[512];
 };
+
+/* hq_db_open() flag for heapql's own callers: with HQ_DB_CREATE, an existing empty regular
+ * file (the temporary file hq__out_open() made) is where the new database goes. */
+#define HQ__DB_INTO_EMPTY (1 << 16)
 
 /* A live handle: public entry points answer HQ_MISUSE_BKPT otherwise. */
 #define HQ_DB_OK(db) ((db) != NULL && (db)->magic == HQ_DB_MAGIC)
@@ -51,6 +56,36 @@ int64_t hq__meta_int_or(hq_db_t *db, const char *key, int64_t fallback);
 /* The text value of meta `key`, malloc'd into *out (NULL when absent): HQ_OK, HQ_ENOMEM, HQ_EDB. */
 int     hq__meta_text(hq_db_t *db, const char *key, char **out);
 int     hq__meta_set_int(hq_db_t *db, const char *key, int64_t value);
+
+/* ---- hq_faultvfs.c ---- */
+/* When HEAPQL_FAULT names a database site, put the fault shims under SQLite (once, before the
+ * first database opens; hq_db_open() calls it). */
+void hq__fault_db_install(void);
+
+/* ---- hq_outfile.c: outputs that never destroy a file heapql did not create ---- */
+typedef struct hq__out_s {
+  char *final;     /* the file to end up written: the path, symlinks followed */
+  char *tmp;       /* the temporary file beside it, renamed over it on commit; NULL in place */
+  int fd;          /* open for writing (closed by commit/abort) */
+  int in_place;    /* an existing device or FIFO, written directly */
+} hq__out_t;
+enum {
+  HQ__OUT_REPLACE   = 1 << 0, /* an existing regular file may be replaced (on success only) */
+  HQ__OUT_REGULAR   = 1 << 1, /* the output must be a regular file (a database) */
+  HQ__OUT_STDOUT_OK = 1 << 2, /* "-" is accepted (the caller writes stdout itself) */
+};
+/* Prepare to write path: a new or regular target gets a temporary file of mode `mode` in its
+ * directory (O_EXCL); an existing device or FIFO is opened in place (refused with
+ * HQ__OUT_REGULAR); a directory is refused.  err gets one line.  Returns HQ_OK, HQ_EINVAL
+ * (directory, not regular, '-', unwritable place), HQ_EEXIST (exists, no HQ__OUT_REPLACE),
+ * HQ_EIO, HQ_ENOMEM.  On failure nothing was created. */
+int  hq__out_open(hq__out_t *o, const char *path, int flags, mode_t mode, char *err, size_t cap);
+/* The path to write (the temporary file, or the target in place). */
+const char *hq__out_path(const hq__out_t *o);
+/* Close and rename into place.  On failure the temporary file is removed.  HQ_OK or HQ_EIO. */
+int  hq__out_commit(hq__out_t *o, char *err, size_t cap);
+/* Close and remove the temporary file (never the target). */
+void hq__out_abort(hq__out_t *o);
 
 /* ---- hq_util.c ---- */
 /* A progress line on stderr, only when stderr is a terminal and enabled. */

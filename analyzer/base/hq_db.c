@@ -22,11 +22,20 @@ int hq__db_seterr(hq_db_t *db, int rc, const char *fmt, ...) {
   return rc;
 }
 
+/* SQLite's primary code as heapql's: a damaged file is bad input, a full disk or a failing
+ * device an I/O error, the rest the database's own failure. */
+static int code_of(int sqlite_code) {
+  switch (sqlite_code & 0xff) {
+  case SQLITE_NOTADB: case SQLITE_CORRUPT: return HQ_ESCHEMA;
+  case SQLITE_FULL: case SQLITE_IOERR: case SQLITE_CANTOPEN: case SQLITE_READONLY: return HQ_EIO;
+  case SQLITE_NOMEM: return HQ_ENOMEM;
+  default: return HQ_EDB;
+  }
+}
+
 int hq__db_sqlerr(hq_db_t *db, const char *what) {
   int code = sqlite3_errcode(db->sql);
-  int rc = HQ_EDB;
-  if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
-    rc = HQ_ESCHEMA;
+  int rc = code_of(code);
   return hq__db_seterr(db, rc, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->sql));
 }
 
@@ -34,7 +43,7 @@ int hq__db_exec(hq_db_t *db, const char *sql) {
   char *err = NULL;
   int code = sqlite3_exec(db->sql, sql, NULL, NULL, &err);
   if (code != SQLITE_OK) {
-    int rc = (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) ? HQ_ESCHEMA : HQ_EDB;
+    int rc = code_of(code);
     hq__db_seterr(db, rc, "%s: %s", db->path, err ? err : sqlite3_errstr(code));
     sqlite3_free(err);
     return rc;
@@ -196,6 +205,7 @@ int hq_db_open(const char *path, int flags, hq_db_t **out_db) {
 
   if (!out_db) return HQ_MISUSE_BKPT;
   *out_db = NULL;
+  hq__fault_db_install();
   if (!path) return HQ_MISUSE_BKPT;
   db = calloc(1, sizeof *db);
   if (!db) return HQ_ENOMEM;
@@ -205,7 +215,9 @@ int hq_db_open(const char *path, int flags, hq_db_t **out_db) {
   *out_db = db;
 
   if (flags & HQ_DB_CREATE) {
-    if (stat(path, &sb) == 0) {
+    if ((flags & HQ__DB_INTO_EMPTY) && stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0) {
+      /* a file its caller just made for it (hq__out_open): SQLite takes an empty file as new */
+    } else if (stat(path, &sb) == 0) {
       if (!(flags & HQ_DB_FORCE)) {
         rc = hq__db_seterr(db, HQ_EEXIST, "%s: already exists (use --force to replace it)", path);
         goto out;

@@ -36,10 +36,6 @@ int  hq_cli_exit_code(int rc);
 /* Open a database for analysis; symbolizes it first (read-write) if it has unresolved frames
  * and is writable.  On failure prints one line and returns the exit code; 0 on success. */
 int  hq_cli_open(const char *path, int readonly, hq_db_t **out_db);
-/* Open `path` for writing ("-" = stdout).  On failure prints one line and returns NULL. */
-FILE *hq_cli_fopen_out(const char *path);
-/* Close a stream from hq_cli_fopen_out, reporting write errors (returns 0 or exit code 2). */
-int  hq_cli_fclose_out(FILE *f, const char *path);
 /* Parse a non-negative size with optional K/M/G/T suffix (powers of 1024). 0 on success. */
 int  hq_cli_parse_size(const char *s, unsigned long long *out);
 /* Parse a positive decimal count (--limit, --top).  0 on success, -1 (nothing printed) if bad. */
@@ -55,10 +51,14 @@ int  hq_cli_option(int argc, char **argv, int *i, const char *name, const char *
 
 /* cli_output.c */
 typedef int (*hq_cli_writer_fn)(hq_db_t *db, const void *opts, FILE *out);
-/* Open out_path (NULL or "-" = stdout), run write_fn(db, opts, out), close it.  Any failure
- * prints one line and removes the partly written file.  Returns the exit code (0 = written). */
+/* Run write_fn(db, opts, out) into out_path (NULL or "-" = stdout).  A file is written beside
+ * the target and renamed over it only when complete; a device or FIFO is written in place and
+ * never removed; a directory is refused.  Any failure prints one line.  Returns the exit code
+ * (0 = written; 2 when the output cannot be written). */
 int  hq_cli_write_output(hq_db_t *db, const char *out_path, hq_cli_writer_fn write_fn,
                          const void *opts);
+/* Flush stdout after a command wrote it: 0, or one line and exit code 2 on a write error. */
+int  hq_cli_finish_stdout(void);
 
 /* cli_analysis.c: shared by report, leaks, top, peak and query */
 /* An option: "--name VALUE" / "--name=VALUE" (value set) or a flag (flag set). */

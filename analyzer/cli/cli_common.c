@@ -48,29 +48,6 @@ int hq_cli_open(const char *path, int readonly, hq_db_t **out_db) {
   return 0;
 }
 
-FILE *hq_cli_fopen_out(const char *path) {
-  FILE *f;
-  if (!path || strcmp(path, "-") == 0) return stdout;
-  f = fopen(path, "w");
-  if (!f) hq_cli_error("%s: cannot write: %s", path, strerror(errno));
-  return f;
-}
-
-int hq_cli_fclose_out(FILE *f, const char *path) {
-  int bad;
-  if (f == stdout) {
-    bad = fflush(f) != 0 || ferror(f);
-  } else {
-    bad = ferror(f);
-    bad |= fclose(f) != 0;
-  }
-  if (bad) {
-    hq_cli_error("%s: write failed: %s", path ? path : "stdout", strerror(errno));
-    return HQ_EXIT_USAGE;
-  }
-  return 0;
-}
-
 int hq_cli_parse_size(const char *s, unsigned long long *out) {
   char *end = NULL;
   unsigned long long v, mul = 1;

@@ -42,7 +42,7 @@ int hq_cmd_compare(int argc, char **argv) {
     for (size_t i = 0; i < n; i++)
       if (hq_db_errmsg(dbs[i])[0]) { hq_cli_error("%s", hq_db_errmsg(dbs[i])); break; }
   }
-  code = hq_cli_fclose_out(stdout, NULL);
+  code = hq_cli_finish_stdout();
   if (rc) code = rc == HQ_EIO ? HQ_EXIT_USAGE : hq_cli_exit_code(rc);
 out:
   for (size_t i = 0; dbs && i < n; i++) hq_db_close(dbs[i]);

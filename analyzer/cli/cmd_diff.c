@@ -95,7 +95,7 @@ int hq_cmd_diff(int argc, char **argv) {
   rc = hq_diff(base, cur, &opts, stdout, &res);
   if (rc && rc != HQ_EIO)
     hq_cli_error("%s", hq_db_errmsg(base)[0] ? hq_db_errmsg(base) : hq_db_errmsg(cur));
-  code = hq_cli_fclose_out(stdout, NULL);
+  code = hq_cli_finish_stdout();
   hq_db_close(base);
   hq_db_close(cur);
   if (rc) return rc == HQ_EIO ? HQ_EXIT_USAGE : hq_cli_exit_code(rc);

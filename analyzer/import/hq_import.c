@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "import/import_int.h"
@@ -53,9 +52,8 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
               hq_import_stats_t *out_stats, char *errbuf, size_t errcap) {
   import_t im;
   hq_progress_t prog;
-  struct stat sb;
-  char tmp_path[4200];
-  int fd = -1, rc = HQ_OK, in_txn = 0;
+  hq__out_t out;
+  int fd = -1, rc = HQ_OK, in_txn = 0, have_out = 0;
   hq_import_opts_t dflt = {0, 0, 0};
 
   memset(&im, 0, sizeof im);
@@ -72,11 +70,15 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
     FAIL(HQ_ENOMEM, "out of memory");
   if ((rc = hq__imp_pass1(&im))) FAIL(rc, "%s: %s", raw_path, hq_strerror(rc));
 
-  /* Build into a temporary file beside the target, then rename: never a half database. */
-  snprintf(tmp_path, sizeof tmp_path, "%s.importing", db_path);
-  if (!opts->force && stat(db_path, &sb) == 0)
-    FAIL(HQ_EEXIST, "%s: already exists (use --force to replace it)", db_path);
-  rc = hq_db_open(tmp_path, HQ_DB_CREATE | HQ_DB_FORCE, &im.db);
+  /* Build into a temporary file beside the target (mode 0600: a database holds addresses and
+   * paths), then rename: never a half database, never a file heapql did not create removed. */
+  if ((rc = hq__out_open(&out, db_path, HQ__OUT_REGULAR | (opts->force ? HQ__OUT_REPLACE : 0),
+                         0600, errbuf, errcap)))
+    goto out;
+  have_out = 1;
+  close(out.fd);
+  out.fd = -1;
+  rc = hq_db_open(hq__out_path(&out), HQ_DB_CREATE | HQ__DB_INTO_EMPTY, &im.db);
   if (rc) FAIL(rc, "%s", hq_db_errmsg(im.db));
   /* Import-time only: in-memory sorting, and a page cache of 64 MiB.  Rows are appended, so
    * full pages are never touched again: written out as the writer goes, they cost less than
@@ -119,8 +121,8 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
   hq__imp_cuda_free(&im);
   hq_db_close(im.db);
   im.db = NULL;
-  if (rename(tmp_path, db_path) != 0)
-    FAIL(HQ_EIO, "%s: cannot rename into place: %s", db_path, strerror(errno));
+  have_out = 0;
+  if ((rc = hq__out_commit(&out, errbuf, errcap))) goto out;
   if (out_stats) {
     out_stats->events = im.events;
     out_stats->allocations = im.rows;
@@ -135,11 +137,10 @@ out:
     if (in_txn) sqlite3_exec(im.db->sql, "ROLLBACK", NULL, NULL, NULL);
     import_free(&im);
     hq_db_close(im.db);
-    im.map = NULL;
-    unlink(tmp_path);
   } else {
     import_free(&im);
   }
+  if (have_out) hq__out_abort(&out); /* the temporary file only */
   if (fd >= 0) close(fd);
   return rc;
 }

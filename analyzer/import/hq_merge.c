@@ -397,8 +397,7 @@ int hq_merge(const char *const *inputs, size_t n, const char *out_path,
   hq_merge_opts_t defaults = {0};
   merge_t m = {.errbuf = errbuf, .errcap = errcap};
   input_t *in = NULL;
-  char *partial = NULL;
-  struct stat sb;
+  hq__out_t out;
   uint64_t t0 = hq__now_ns();
   int rc = HQ_OK, created = 0;
 
@@ -406,12 +405,10 @@ int hq_merge(const char *const *inputs, size_t n, const char *out_path,
   if (out_stats) memset(out_stats, 0, sizeof *out_stats);
   if (!opts) opts = &defaults;
   if (!inputs || n == 0 || !out_path) return fail(&m, HQ_EINVAL, "merge: no input databases");
-  if (stat(out_path, &sb) == 0 && !opts->force)
+  if (!opts->force && access(out_path, F_OK) == 0)
     return fail(&m, HQ_EEXIST, "%s: already exists (use --force to replace it)", out_path);
   in = calloc(n, sizeof *in);
-  partial = malloc(strlen(out_path) + sizeof ".partial");
-  if (!in || !partial) { rc = fail(&m, HQ_ENOMEM, "out of memory"); goto out; }
-  sprintf(partial, "%s.partial", out_path);
+  if (!in) { rc = fail(&m, HQ_ENOMEM, "out of memory"); goto out; }
 
   for (size_t i = 0; i < n; i++) {
     in[i].path = inputs[i];
@@ -437,13 +434,19 @@ int hq_merge(const char *const *inputs, size_t n, const char *out_path,
     m.total += (uint64_t)in[i].rows;
   }
 
-  rc = hq_db_open(partial, HQ_DB_CREATE | HQ_DB_FORCE, &m.out);
+  /* A temporary file beside the output, renamed into place only when complete. */
+  rc = hq__out_open(&out, out_path, HQ__OUT_REGULAR | (opts->force ? HQ__OUT_REPLACE : 0), 0600,
+                    errbuf, errcap);
+  if (rc) goto out;
+  created = 1;
+  close(out.fd);
+  out.fd = -1;
+  rc = hq_db_open(hq__out_path(&out), HQ_DB_CREATE | HQ__DB_INTO_EMPTY, &m.out);
   if (rc) {
     rc = fail(&m, rc == HQ_EDB ? HQ_EIO : rc, "%s: cannot write: %s", out_path,
               hq_db_errmsg(m.out));
     goto out;
   }
-  created = 1;
   hq__progress_init(&m.progress, opts->progress, "merging", m.total);
   for (size_t i = 0; i < n && !rc; i++) rc = copy_input(&m, &in[i]);
   if (!rc) rc = write_meta(&m, in, n);
@@ -467,16 +470,12 @@ int hq_merge(const char *const *inputs, size_t n, const char *out_path,
   }
   hq_db_close(m.out);
   m.out = NULL;
-  if (rename(partial, out_path) != 0) {
-    rc = fail(&m, HQ_EIO, "%s: cannot rename %s into place: %s", out_path, partial, strerror(errno));
-    goto out;
-  }
   created = 0;
+  if ((rc = hq__out_commit(&out, errbuf, errcap))) goto out;
   if (out_stats) out_stats->elapsed_ns = hq__now_ns() - t0;
 out:
   hq_db_close(m.out);
-  if (created) unlink(partial);
-  free(partial);
+  if (created) hq__out_abort(&out); /* the temporary file only */
   free(in);
   return rc;
 }

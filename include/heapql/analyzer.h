@@ -524,7 +524,7 @@ typedef struct hq_merge_stats_s {
  * CUDA tables) is remapped; the processes table gets one row per process (copied, or made from
  * the input's meta); meta describes the merge (merged_from, processes, summed counters, the root
  * process's program and command line, the largest process peak with peak_heap_pid).  The output
- * is written beside out_path as "<out_path>.partial" and renamed only when complete, so a failed
+ * is written to a temporary file beside out_path (mode 0600) and renamed only when complete, so a failed
  * merge leaves no half database and an existing file survives until success.
  *
  * Inputs must be heapql databases with distinct pids, none of them out_path.  errbuf (may be

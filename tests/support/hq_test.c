@@ -1,4 +1,5 @@
 /* hq_test.c: helpers for heapql's cmocka tests (see hq_test.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -225,4 +226,15 @@ const char *hq_test_which(const char *prog) {
     if (access(out, X_OK) == 0) return out;
   }
   return NULL;
+}
+
+int hq_test_count_files(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+  if (!d) return -1;
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+  closedir(d);
+  return n;
 }

@@ -64,6 +64,8 @@ const char *hq_test_q_text(sqlite3 *db, const char *fmt, ...) __attribute__((for
 char *hq_test_read_file(const char *path, size_t *out_len);
 /* 1 if the file exists. */
 int hq_test_exists(const char *path);
+/* The number of entries in directory dir (. and .. not counted); -1 if unreadable. */
+int hq_test_count_files(const char *dir);
 /* Full path of a program on PATH, or NULL (static buffer). */
 const char *hq_test_which(const char *prog);
 /* Under CI=true a missing test dependency fails; elsewhere it skips with a message. */
