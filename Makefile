@@ -323,6 +323,14 @@ $(TEST_BIN)/victims/%: tests/preload/victims/%.cpp
 
 tests: all $(UNIT_BINS) $(PRELOAD_TEST_BINS) $(VICTIMS)
 
+# The recorder without the interposer (preload/hq_recorder.h): its ring, writer and record path
+# linked into a test directly, no LD_PRELOAD.
+RECORDER_OBJ := $(filter-out $(addprefix $(OBJ)/preload/,hq_preload.o hq_cuda_hooks.o hq_dlsym.o \
+                  hq_dlopen.o hq_init.o hq_import_glue.o),$(PRELOAD_OBJ))
+$(TEST_BIN)/unit/test_recorder: $(OBJ)/tests/unit/test_recorder.o $(RECORDER_OBJ) $(TEST_SUPPORT_OBJ) $(ANALYZER_A) $(KERNELS_A)
+	@mkdir -p $(@D)
+	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $< $(RECORDER_OBJ) $(TEST_SUPPORT_OBJ) $(TEST_LIBS) $(call pc_libs,libunwind) -ldl $(FINAL_LDFLAGS)
+
 # Kernels tests: a stand-in recorder (exports heapql_annotate_v1) that the tests dlopen to count
 # the annotations the kernels emit.
 FAKE_ANNOTATE_SO := $(TEST_BIN)/unit/libhq_fake_annotate.so

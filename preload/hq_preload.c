@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hq_guard.h"
+#include "hq_recorder.h"
 #include "preload_int.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -405,7 +406,6 @@ hq_export void abort(void) {
 /* ---- exec: this process's recording ends here; the new program is recorded only with
  * HEAPQL_FOLLOW_EXEC=1 (LD_PRELOAD was stripped at start otherwise) ---- */
 
-void hq__finish_exec(void);
 
 typedef int (*execve_fn)(const char *, char *const[], char *const[]);
 typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);

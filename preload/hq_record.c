@@ -69,14 +69,15 @@ static inline hq_ring_t *my_ring(void) {
   return hq_likely(r != NULL) ? r : thread_ring();
 }
 
-/* Capture the caller's stack; send its frames once per thread; return its hash. */
-static uint64_t intern_stack(hq_ring_t *r) {
+/* Capture the stack from `from` (the return address into the caller of the hq__record_* entry
+ * point) outwards; send its frames once per thread; return its hash. */
+static uint64_t intern_stack(hq_ring_t *r, const void *from) {
   struct {
     hq_rec_stack_t rec;
     uint64_t ips[HQ_MAX_DEPTH_LIMIT];
   } s;
   uint32_t gen = atomic_load_explicit(&hq__modmap_gen, memory_order_acquire);
-  int depth = hq__trace_capture(s.ips, (int)hq__opts.depth);
+  int depth = hq__trace_capture(s.ips, (int)hq__opts.depth, from);
   uint64_t h;
   uint64_t *slot;
   if (depth <= 0) return 0;
@@ -102,7 +103,7 @@ void hq__record_alloc(int kind, const void *p, size_t size, size_t aux) {
     rec.hdr.type = HQ_REC_ALLOC;
     rec.hdr.kind = (uint16_t)kind;
     rec.hdr.len = sizeof rec;
-    rec.stack = intern_stack(r);
+    rec.stack = intern_stack(r, __builtin_return_address(0));
     rec.t = hq__now();
     rec.ptr = (uint64_t)(uintptr_t)p;
     rec.size = size;
@@ -122,7 +123,7 @@ void hq__record_free(int free_kind, const void *p) {
     rec.hdr.kind = (uint16_t)free_kind;
     /* Most runs record no free stacks: the record then ends before its stack field. */
     rec.hdr.len = hq_unlikely(hq__opts.free_stacks) ? sizeof rec : offsetof(hq_rec_free_t, stack);
-    rec.stack = hq_unlikely(hq__opts.free_stacks) ? intern_stack(r) : 0;
+    rec.stack = hq_unlikely(hq__opts.free_stacks) ? intern_stack(r, __builtin_return_address(0)) : 0;
     rec.t = hq__now();
     rec.ptr = (uint64_t)(uintptr_t)p;
     hq__ring_push(r, &rec, rec.hdr.len);
@@ -139,7 +140,7 @@ void hq__record_realloc(int kind, const void *old_p, const void *p, size_t size,
     rec.hdr.type = HQ_REC_REALLOC;
     rec.hdr.kind = (uint16_t)kind;
     rec.hdr.len = sizeof rec;
-    rec.stack = intern_stack(r);
+    rec.stack = intern_stack(r, __builtin_return_address(0));
     rec.t = hq__now();
     rec.t_old = t_old;
     rec.old_ptr = (uint64_t)(uintptr_t)old_p;
@@ -175,7 +176,7 @@ void hq__record_cuda_call(hq_rec_cuda_call_t *rec) {
   if (hq_likely(r != NULL)) {
     rec->hdr.type = HQ_REC_CUDA_CALL;
     rec->hdr.len = sizeof *rec;
-    rec->stack = intern_stack(r);
+    rec->stack = intern_stack(r, __builtin_return_address(0));
     hq__ring_push(r, rec, sizeof *rec);
   }
   hq_guard_leave();

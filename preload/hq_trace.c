@@ -55,7 +55,7 @@ static int fp_backtrace(uint64_t *ips, int max) {
   return n;
 }
 
-int hq__trace_capture(uint64_t *ips, int max) {
+int hq__trace_capture(uint64_t *ips, int max, const void *from) {
   /* Room for the recorder's own frames, which are dropped below. */
   void *raw[HQ_MAX_DEPTH_LIMIT + 8];
   int n, skip = 0, want = max + 8;
@@ -65,6 +65,12 @@ int hq__trace_capture(uint64_t *ips, int max) {
   } else {
     n = unw_backtrace(raw, want);
   }
+  /* The frames up to the entry point's caller are the recorder's, whatever it inlined. */
+  for (int i = 0; i < n && i < 16; i++)
+    if (raw[i] == from) {
+      skip = i;
+      break;
+    }
   while (skip < n && (uintptr_t)raw[skip] >= self_lo && (uintptr_t)raw[skip] < self_hi) skip++;
   n -= skip;
   if (n > max) n = max;

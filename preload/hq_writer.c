@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heapql/internal/fault.h"
 #include "hq_guard.h"
 #include "preload_int.h"
 
@@ -83,7 +84,12 @@ static void writer_degrade(const char *reason, int err) {
 
 /* Write all of iov or degrade.  Called with file_lock held. */
 static int write_all(struct iovec *iov, int n) {
+  int injected;
   if (trace_fd < 0 || hq__state.degraded_reason[0]) return -1;
+  if (hq_unlikely(injected = hq__fault(HQ_FAULT_TRACE_WRITE))) { /* HEAPQL_FAULT, for tests */
+    writer_degrade("cannot write the trace", injected);
+    return -1;
+  }
   while (n > 0) {
     ssize_t w = writev(trace_fd, iov, n);
     if (w < 0) {

@@ -97,10 +97,14 @@ void hq__env_strip_preload(void);
 void hq__env_children_output(void);
 
 /* ---- hq_trace.c ---- */
-/* Fill ips (innermost first) with the caller's stack, skipping the recorder's own frames.
- * Returns the depth (0..max). */
-int      hq__trace_capture(uint64_t *ips, int max);
+/* Fill ips (innermost first) with the caller's stack from the frame whose return address is
+ * `from` (the caller of the hq__record_* entry point) outwards, then past any leading frames in
+ * the recorder's own module (an interposer's wrappers, however they were inlined).  Returns the
+ * depth (0..max). */
+int      hq__trace_capture(uint64_t *ips, int max, const void *from);
 uint64_t hq__trace_hash(const uint64_t *ips, int depth, uint32_t gen);
+/* self_lo..self_hi: the recorder's own module, whose leading frames are dropped (0, 0: none,
+ * when the recorder is linked into the program itself, as in tests). */
 void     hq__trace_init(uintptr_t self_lo, uintptr_t self_hi);
 void     hq__trace_thread_init(void);
 
@@ -184,7 +188,7 @@ void  hq__cuda_dlsym_init(void);             /* resolve hq__real_dlsym with dlvs
 int   hq__cuda_wraps(const char *name);      /* 1 if dlsym of this exact name is ours to map */
 void *hq__cuda_dlsym(void *handle, const char *name); /* real dlsym, then our hook by identity */
 
-/* ---- hq_init.c ---- */
+/* ---- hq_recorder.c (its entry points: hq_recorder.h) ---- */
 typedef struct hq_state_s {
   _Atomic int enabled;       /* recording on */
   _Atomic int finished;      /* hq__finish ran */
@@ -200,7 +204,7 @@ typedef struct hq_state_s {
   char degraded_reason[200];
 } hq_state_t;
 extern hq_state_t hq__state;
-void hq__finish(int exit_status);
+void hq__finish(int exit_status);   /* hq_recorder.h */
 
 #if defined(__x86_64__)
 #include <x86intrin.h>

@@ -35,11 +35,13 @@ int hq_cli_write_output(hq_db_t *db, const char *out_path, hq_cli_writer_fn writ
     }
     o.fd = -1; /* the stream owns it now */
   }
+  errno = 0;
   rc = write_fn(db, opts, out);
+  e = rc == HQ_EIO ? (errno ? errno : EIO) : 0; /* the writer saw its stream fail */
   if (rc && rc != HQ_EIO) hq_cli_error("%s", hq_db_errmsg(db));
-  e = finish_stream(out);
+  if (!e) e = finish_stream(out);
   if (!to_stdout && fclose(out) != 0 && !e) e = errno ? errno : EIO;
-  if (!rc && e) {
+  if ((!rc || rc == HQ_EIO) && e) {
     hq_cli_error("%s: write failed: %s", to_stdout ? "stdout" : out_path, strerror(e));
     rc = HQ_EIO;
   }

@@ -97,6 +97,14 @@ static void load(void) {
   atomic_store_explicit(&state, 2, memory_order_release);
 }
 
+void hq__fault_reset(void) {
+  memset(at, 0, sizeof at);
+  memset(err_of, 0, sizeof err_of);
+  for (int s = 0; s < HQ_FAULT_SITES_; s++) atomic_store(&count[s], 0);
+  any = 0;
+  atomic_store(&state, 0);
+}
+
 int hq__fault_enabled(void) {
   load();
   return any;

@@ -26,5 +26,8 @@ enum { HQ_FAULT_TRACE_WRITE, HQ_FAULT_DB_WRITE, HQ_FAULT_DB_READ, HQ_FAULT_DB_AL
 int hq__fault(int site);
 /* Whether HEAPQL_FAULT names any site (reads it on the first call). */
 int hq__fault_enabled(void);
+/* Forget what was read and counted: the next check reads HEAPQL_FAULT again (a test's forked
+ * child that sets its own).  Not thread-safe: call it while no other thread checks. */
+void hq__fault_reset(void);
 
 #endif /* HEAPQL_INTERNAL_FAULT_H */
