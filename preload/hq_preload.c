@@ -13,6 +13,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
@@ -397,6 +398,7 @@ hq_export void abort(void) {
   if (atomic_load_explicit(&hq__state.enabled, memory_order_relaxed)) {
     hq_guard_enter();
     hq__writer_try_flush();
+    hq__writer_fatal(SIGABRT);
     hq_guard_leave();
   }
   ENSURE_REAL(abort_);

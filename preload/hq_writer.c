@@ -176,6 +176,19 @@ static void drain_all_locked(void) {
   }
 }
 
+void hq__writer_fatal(int signo) {
+  hq_rec_fatal_t f;
+  struct iovec iov = {&f, sizeof f};
+  memset(&f, 0, sizeof f);
+  f.hdr.type = HQ_REC_FATAL;
+  f.hdr.len = sizeof f;
+  f.t = hq__now();
+  f.signo = signo;
+  if (pthread_mutex_trylock(&file_lock) != 0) return; /* the lock holder may be the one dying */
+  write_all(&iov, 1);
+  pthread_mutex_unlock(&file_lock);
+}
+
 void hq__writer_try_flush(void) {
   if (pthread_mutex_trylock(&file_lock) != 0) return;
   drain_all_locked();

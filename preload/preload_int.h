@@ -166,6 +166,7 @@ void hq__writer_end(int exit_status);          /* flush, END record, close */
 int  hq__writer_fd(void);
 int  hq__writer_statm_fd(void);
 void hq__writer_try_flush(void);               /* abort: flush unless the lock is busy */
+void hq__writer_fatal(int signo);              /* the process dies of signo: say so in the trace */
 void hq__writer_drain_ring(hq_ring_t *r);
 int  hq__writer_owns_fd(int fd);
 void hq__writer_move_fds(int fd);            /* fd is about to be taken by dup2: move ours */

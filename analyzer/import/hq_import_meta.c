@@ -121,6 +121,7 @@ int hq__imp_write_meta(import_t *im) {
   SETI("t_start_unix_ns", h->t0_unix_ns);
   SETI("duration_ns", duration);
   if (im->end && im->end->exit_status >= 0) SETI("exit_status", im->end->exit_status);
+  if (im->fatal_signal > 0) SETI("exit_signal", im->fatal_signal);
   SETI("complete", im->complete);
   if (!im->complete) {
     SETT("incomplete_reason", im->reason);
@@ -150,7 +151,7 @@ int hq__imp_write_meta(import_t *im) {
   if (rc) return rc;
   rc = hq__db_prepare(im->db,
       "INSERT OR REPLACE INTO processes(pid, ppid, program, command_line, t_start_unix_ns, "
-      "duration_ns, exit_status, exit_signal, complete) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8)",
+      "duration_ns, exit_status, exit_signal, complete) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8)",
       &st);
   if (rc) return rc;
   sqlite3_bind_int64(st, 1, h->pid);
@@ -161,6 +162,7 @@ int hq__imp_write_meta(import_t *im) {
   sqlite3_bind_int64(st, 6, (int64_t)duration);
   if (im->end && im->end->exit_status >= 0) sqlite3_bind_int64(st, 7, im->end->exit_status);
   sqlite3_bind_int64(st, 8, im->complete);
+  if (im->fatal_signal > 0) sqlite3_bind_int64(st, 9, im->fatal_signal);
   if (sqlite3_step(st) != SQLITE_DONE) rc = hq__db_sqlerr(im->db, "processes");
   sqlite3_finalize(st);
   return rc;

@@ -62,6 +62,7 @@ static void convert_record(hq_rec_hdr_t *h, void *arg) {
   case HQ_REC_RSS: t = TIME_FIELD(hq_rec_rss_t, t); break;
   case HQ_REC_NOTE: t = TIME_FIELD(hq_rec_note_t, t); break;
   case HQ_REC_END: t = TIME_FIELD(hq_rec_end_t, t); break;
+  case HQ_REC_FATAL: t = TIME_FIELD(hq_rec_fatal_t, t); break;
   default: break;
   }
 #undef TIME_FIELD
@@ -204,6 +205,9 @@ int hq__imp_pass1(import_t *im) {
     }
     case HQ_REC_END:
       im->end = (const hq_rec_end_t *)h;
+      break;
+    case HQ_REC_FATAL:
+      if (h->len >= sizeof(hq_rec_fatal_t)) im->fatal_signal = ((const hq_rec_fatal_t *)h)->signo;
       break;
     default:
       break; /* a newer recorder's record: skip it */

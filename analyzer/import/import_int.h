@@ -136,6 +136,7 @@ typedef struct {
   size_t map_len;
   const hq_raw_header_t *hdr;
   int complete, truncated;
+  int fatal_signal;          /* HQ_REC_FATAL: the signal the process died of (0 = none seen) */
   const hq_rec_end_t *end;
   char reason[256];
 

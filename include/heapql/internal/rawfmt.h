@@ -76,6 +76,7 @@ enum {
   HQ_REC_NOTE,           /* hq_rec_note_t: recorder degraded, with a reason */
   HQ_REC_END,            /* hq_rec_end_t: the process finished normally */
   HQ_REC_CLOCK,          /* hq_rec_clock_t: a (tick, ns) pair for HQ_RAWF_TSC traces */
+  HQ_REC_FATAL,          /* hq_rec_fatal_t: the process is about to die by this signal */
   /* inside chunks */
   HQ_REC_ALLOC = 32,     /* hq_rec_alloc_t */
   HQ_REC_FREE,           /* hq_rec_free_t */
@@ -202,6 +203,13 @@ typedef struct hq_rec_clock_s {
   uint64_t tick;          /* the time unit of every other record's t */
   uint64_t mono_ns;       /* CLOCK_MONOTONIC ns since t0 at the same moment */
 } hq_rec_clock_t;
+
+typedef struct hq_rec_fatal_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  int32_t  signo;         /* SIGABRT from abort(), or the fatal signal a handler caught */
+  uint32_t pad;
+} hq_rec_fatal_t;
 
 typedef struct hq_rec_end_s {
   hq_rec_hdr_t hdr;
