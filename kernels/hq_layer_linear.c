@@ -64,8 +64,7 @@ const hq__layer_ops_t hq__linear_ops = {
 
 int hq_model_add_linear(hq_model_t *m, size_t out_features, uint64_t seed) {
   if (!hq__model_valid(m)) return hq__kerr(HQ_MISUSE_BKPT, "model_add_linear: NULL argument");
-  if (out_features == 0)
-    return hq__kerr(HQ_EINVAL, "model_add_linear: out_features 0");
+  if (out_features == 0) return hq__kerr(HQ_EINVAL, "model_add_linear: out_features 0");
   hq__layer_t *l = NULL;
   float *w = NULL, *b = NULL;
   int rc = hq__layer_new(m, &hq__linear_ops, out_features, &l);

@@ -188,6 +188,15 @@ static inline CUresult cu_leave(cu_call_t *c, CUresult rc) {
 }
 
 #define U64(x) ((uint64_t)(uintptr_t)(x))
+
+/* The start every hook shares: the real entry point, the call's record begun, the call made. */
+#define CU_CALL(c, rc, id, fn_t, ...)                                   \
+  fn_t real_ = REAL(id, fn_t);                                          \
+  cu_call_t c;                                                          \
+  CUresult rc;                                                          \
+  cu_enter(&c, id);                                                     \
+  rc = real_ ? real_(__VA_ARGS__) : cu_missing()
+
 #define REAL(id, type) ((type)cu_real(id))
 
 /* ---- allocations and frees ---- */
@@ -204,11 +213,7 @@ typedef CUresult (*pool_async_fn)(CUdeviceptr *, size_t, CUmemoryPool, CUstream)
 typedef CUresult (*free_async_fn)(CUdeviceptr, CUstream);
 
 hq_export CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t size) {
-  alloc_fn real = REAL(HQ_CU_MEM_ALLOC, alloc_fn);
-  cu_call_t c;
-  CUresult rc;
-  cu_enter(&c, HQ_CU_MEM_ALLOC);
-  rc = real ? real(dptr, size) : cu_missing();
+  CU_CALL(c, rc, HQ_CU_MEM_ALLOC, alloc_fn, dptr, size);
   c.rec.address = rc == CUDA_SUCCESS && dptr ? *dptr : 0;
   c.rec.size = size;
   return cu_leave(&c, rc);
@@ -216,11 +221,7 @@ hq_export CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t size) {
 
 hq_export CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch, size_t width, size_t height,
                                       unsigned elem_size) {
-  pitch_fn real = REAL(HQ_CU_MEM_ALLOC_PITCH, pitch_fn);
-  cu_call_t c;
-  CUresult rc;
-  cu_enter(&c, HQ_CU_MEM_ALLOC_PITCH);
-  rc = real ? real(dptr, pitch, width, height, elem_size) : cu_missing();
+  CU_CALL(c, rc, HQ_CU_MEM_ALLOC_PITCH, pitch_fn, dptr, pitch, width, height, elem_size);
   /* The block is pitch x height: the driver's row padding is the program's memory too. */
   c.rec.aux = rc == CUDA_SUCCESS && pitch ? *pitch : 0;
   c.rec.address = rc == CUDA_SUCCESS && dptr ? *dptr : 0;
@@ -230,11 +231,7 @@ hq_export CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch, size_t w
 }
 
 hq_export CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t size, unsigned flags) {
-  alloc_flags_fn real = REAL(HQ_CU_MEM_ALLOC_MANAGED, alloc_flags_fn);
-  cu_call_t c;
-  CUresult rc;
-  cu_enter(&c, HQ_CU_MEM_ALLOC_MANAGED);
-  rc = real ? real(dptr, size, flags) : cu_missing();
+  CU_CALL(c, rc, HQ_CU_MEM_ALLOC_MANAGED, alloc_flags_fn, dptr, size, flags);
   c.rec.address = rc == CUDA_SUCCESS && dptr ? *dptr : 0;
   c.rec.size = size;
   c.rec.flags = flags;
@@ -242,43 +239,32 @@ hq_export CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t size, unsigned fl
 }
 
 hq_export CUresult cuMemAllocHost_v2(void **pp, size_t size) {
-  host_fn real = REAL(HQ_CU_MEM_ALLOC_HOST, host_fn);
-  cu_call_t c;
-  CUresult rc;
-  cu_enter(&c, HQ_CU_MEM_ALLOC_HOST);
-  rc = real ? real(pp, size) : cu_missing();
+  CU_CALL(c, rc, HQ_CU_MEM_ALLOC_HOST, host_fn, pp, size);
   c.rec.address = rc == CUDA_SUCCESS && pp ? U64(*pp) : 0;
   c.rec.size = size;
   return cu_leave(&c, rc);
 }
 
 hq_export CUresult cuMemHostAlloc(void **pp, size_t size, unsigned flags) {
-  host_flags_fn real = REAL(HQ_CU_MEM_HOST_ALLOC, host_flags_fn);
-  cu_call_t c;
-  CUresult rc;
-  cu_enter(&c, HQ_CU_MEM_HOST_ALLOC);
-  rc = real ? real(pp, size, flags) : cu_missing();
+  CU_CALL(c, rc, HQ_CU_MEM_HOST_ALLOC, host_flags_fn, pp, size, flags);
   c.rec.address = rc == CUDA_SUCCESS && pp ? U64(*pp) : 0;
   c.rec.size = size;
   c.rec.flags = flags;
   return cu_leave(&c, rc);
 }
 
-hq_export CUresult cuMemFree_v2(CUdeviceptr dptr) {
-  free_fn real = REAL(HQ_CU_MEM_FREE, free_fn);
-  cu_call_t c;
-  cu_enter(&c, HQ_CU_MEM_FREE);
-  c.rec.address = dptr;
-  return cu_leave(&c, real ? real(dptr) : cu_missing());
-}
+/* A release that takes one argument: the record names it in `field`. */
+#define HQ_CU_RELEASE_HOOK(name, id, fn_t, arg_t, field)                \
+  hq_export CUresult name(arg_t arg) {                                  \
+    fn_t real = REAL(id, fn_t);                                         \
+    cu_call_t c;                                                        \
+    cu_enter(&c, id);                                                   \
+    c.rec.field = U64(arg);                                             \
+    return cu_leave(&c, real ? real(arg) : cu_missing());               \
+  }
 
-hq_export CUresult cuMemFreeHost(void *p) {
-  free_host_fn real = REAL(HQ_CU_MEM_FREE_HOST, free_host_fn);
-  cu_call_t c;
-  cu_enter(&c, HQ_CU_MEM_FREE_HOST);
-  c.rec.address = U64(p);
-  return cu_leave(&c, real ? real(p) : cu_missing());
-}
+HQ_CU_RELEASE_HOOK(cuMemFree_v2, HQ_CU_MEM_FREE, free_fn, CUdeviceptr, address)
+HQ_CU_RELEASE_HOOK(cuMemFreeHost, HQ_CU_MEM_FREE_HOST, free_host_fn, void *, address)
 
 /* The stream-ordered family.  ptsz: stream 0 is this thread's default stream. */
 static inline CUresult alloc_async(int api, CUdeviceptr *dptr, size_t size, int from_pool,
@@ -337,12 +323,8 @@ typedef CUresult (*reserve_fn)(CUdeviceptr *, size_t, size_t, CUdeviceptr, unsig
 
 hq_export CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size, const void *prop,
                                unsigned long long flags) {
-  create_fn real = REAL(HQ_CU_MEM_CREATE, create_fn);
   const hq_cu_alloc_prop_head_t *head = prop;
-  cu_call_t c;
-  CUresult rc;
-  cu_enter(&c, HQ_CU_MEM_CREATE);
-  rc = real ? real(handle, size, prop, flags) : cu_missing();
+  CU_CALL(c, rc, HQ_CU_MEM_CREATE, create_fn, handle, size, prop, flags);
   c.rec.handle = rc == CUDA_SUCCESS && handle ? *handle : 0;
   c.rec.size = size;
   c.rec.flags = flags;
@@ -352,43 +334,35 @@ hq_export CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size
   return cu_leave(&c, rc);
 }
 
-hq_export CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
-  release_fn real = REAL(HQ_CU_MEM_RELEASE, release_fn);
-  cu_call_t c;
-  cu_enter(&c, HQ_CU_MEM_RELEASE);
-  c.rec.handle = handle;
-  return cu_leave(&c, real ? real(handle) : cu_missing());
-}
+HQ_CU_RELEASE_HOOK(cuMemRelease, HQ_CU_MEM_RELEASE, release_fn, CUmemGenericAllocationHandle, handle)
 
 hq_export CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
                             CUmemGenericAllocationHandle handle, unsigned long long flags) {
-  map_fn real = REAL(HQ_CU_MEM_MAP, map_fn);
-  cu_call_t c;
-  cu_enter(&c, HQ_CU_MEM_MAP);
+  CU_CALL(c, rc, HQ_CU_MEM_MAP, map_fn, ptr, size, offset, handle, flags);
   c.rec.address = ptr;
   c.rec.size = size;
   c.rec.aux = offset;
   c.rec.handle = handle;
   c.rec.flags = flags;
-  return cu_leave(&c, real ? real(ptr, size, offset, handle, flags) : cu_missing());
+  return cu_leave(&c, rc);
 }
 
-hq_export CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
-  unmap_fn real = REAL(HQ_CU_MEM_UNMAP, unmap_fn);
-  cu_call_t c;
-  cu_enter(&c, HQ_CU_MEM_UNMAP);
-  c.rec.address = ptr;
-  c.rec.size = size;
-  return cu_leave(&c, real ? real(ptr, size) : cu_missing());
-}
+/* A call on an address range (ptr, size). */
+#define HQ_CU_RANGE_HOOK(name, id)                                      \
+  hq_export CUresult name(CUdeviceptr ptr, size_t size) {               \
+    unmap_fn real = REAL(id, unmap_fn);                                 \
+    cu_call_t c;                                                        \
+    cu_enter(&c, id);                                                   \
+    c.rec.address = ptr;                                                \
+    c.rec.size = size;                                                  \
+    return cu_leave(&c, real ? real(ptr, size) : cu_missing());         \
+  }
+
+HQ_CU_RANGE_HOOK(cuMemUnmap, HQ_CU_MEM_UNMAP)
 
 hq_export CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment,
                                        CUdeviceptr addr, unsigned long long flags) {
-  reserve_fn real = REAL(HQ_CU_MEM_ADDRESS_RESERVE, reserve_fn);
-  cu_call_t c;
-  CUresult rc;
-  cu_enter(&c, HQ_CU_MEM_ADDRESS_RESERVE);
-  rc = real ? real(ptr, size, alignment, addr, flags) : cu_missing();
+  CU_CALL(c, rc, HQ_CU_MEM_ADDRESS_RESERVE, reserve_fn, ptr, size, alignment, addr, flags);
   c.rec.address = rc == CUDA_SUCCESS && ptr ? *ptr : 0;
   c.rec.size = size;
   c.rec.aux = alignment;
@@ -396,14 +370,7 @@ hq_export CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t ali
   return cu_leave(&c, rc);
 }
 
-hq_export CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) {
-  unmap_fn real = REAL(HQ_CU_MEM_ADDRESS_FREE, unmap_fn);
-  cu_call_t c;
-  cu_enter(&c, HQ_CU_MEM_ADDRESS_FREE);
-  c.rec.address = ptr;
-  c.rec.size = size;
-  return cu_leave(&c, real ? real(ptr, size) : cu_missing());
-}
+HQ_CU_RANGE_HOOK(cuMemAddressFree, HQ_CU_MEM_ADDRESS_FREE)
 
 /* ---- lookups: dlsym (hq_dlsym.S), cuGetProcAddress, cuGetProcAddress_v2 ---- */
 

@@ -459,32 +459,24 @@ hq_export int execveat(int dirfd, const char *path, char *const argv[], char *co
   for (size_t i_ = 1; i_ <= n_; i_++) argv_out[i_] = va_arg(ap, char *);       \
   char *const *envp_out = with_env ? va_arg(ap, char *const *) : environ
 
-hq_export int execl(const char *path, const char *arg, ...) {
-  va_list ap;
-  int rc;
-  va_start(ap, arg);
-  HQ_EXECL_ARGV(arg, ap, argv, envp, 0);
-  rc = execve(path, argv, envp);
-  va_end(ap);
-  return rc;
+typedef int (*exec_fn)(const char *, char *const[], char *const[]);
+
+/* execl, execlp, execle: the argument list gathered, then the vector call. */
+static int execl_impl(exec_fn fn, const char *path, const char *arg, va_list ap, int with_env) {
+  HQ_EXECL_ARGV(arg, ap, argv, envp, with_env);
+  return fn(path, argv, envp);
 }
 
-hq_export int execlp(const char *file, const char *arg, ...) {
-  va_list ap;
-  int rc;
-  va_start(ap, arg);
-  HQ_EXECL_ARGV(arg, ap, argv, envp, 0);
-  rc = execvpe(file, argv, envp);
-  va_end(ap);
-  return rc;
-}
+#define HQ_EXECL(name, fn, with_env)                                     \
+  hq_export int name(const char *path, const char *arg, ...) {           \
+    va_list ap;                                                          \
+    int rc;                                                              \
+    va_start(ap, arg);                                                   \
+    rc = execl_impl(fn, path, arg, ap, with_env);                        \
+    va_end(ap);                                                          \
+    return rc;                                                           \
+  }
 
-hq_export int execle(const char *path, const char *arg, ...) {
-  va_list ap;
-  int rc;
-  va_start(ap, arg);
-  HQ_EXECL_ARGV(arg, ap, argv, envp, 1);
-  rc = execve(path, argv, envp);
-  va_end(ap);
-  return rc;
-}
+HQ_EXECL(execl, execve, 0)
+HQ_EXECL(execlp, execvpe, 0)
+HQ_EXECL(execle, execve, 1)

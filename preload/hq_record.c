@@ -94,135 +94,80 @@ static uint64_t intern_stack(hq_ring_t *r, const void *from) {
   return h;
 }
 
-void hq__record_alloc(int kind, const void *p, size_t size, size_t aux) {
-  hq_rec_alloc_t rec;
+/* Append a record its entry point filled (header included) to this thread's ring, with the
+ * stack from `from` in *stack_field (unless NULL) and the time in *t_field (unless NULL). */
+static inline void emit(hq_rec_hdr_t *rec, uint64_t *stack_field, uint64_t *t_field,
+                        const void *from) {
   hq_ring_t *r;
   hq_guard_enter();
   r = my_ring();
   if (hq_likely(r != NULL)) {
-    rec.hdr.type = HQ_REC_ALLOC;
-    rec.hdr.kind = (uint16_t)kind;
-    rec.hdr.len = sizeof rec;
-    rec.stack = intern_stack(r, __builtin_return_address(0));
-    rec.t = hq__now();
-    rec.ptr = (uint64_t)(uintptr_t)p;
-    rec.size = size;
-    rec.aux = aux;
-    hq__ring_push(r, &rec, sizeof rec);
+    if (stack_field) *stack_field = intern_stack(r, from);
+    if (t_field) *t_field = hq__now();
+    hq__ring_push(r, rec, rec->len);
   }
   hq_guard_leave();
+}
+
+#define U64(p) ((uint64_t)(uintptr_t)(p))
+
+void hq__record_alloc(int kind, const void *p, size_t size, size_t aux) {
+  hq_rec_alloc_t rec = {.hdr = {HQ_REC_ALLOC, (uint16_t)kind, sizeof rec}, .ptr = U64(p),
+                        .size = size, .aux = aux};
+  emit(&rec.hdr, &rec.stack, &rec.t, __builtin_return_address(0));
 }
 
 void hq__record_free(int free_kind, const void *p) {
-  hq_rec_free_t rec;
-  hq_ring_t *r;
-  hq_guard_enter();
-  r = my_ring();
-  if (hq_likely(r != NULL)) {
-    rec.hdr.type = HQ_REC_FREE;
-    rec.hdr.kind = (uint16_t)free_kind;
-    /* Most runs record no free stacks: the record then ends before its stack field. */
-    rec.hdr.len = hq_unlikely(hq__opts.free_stacks) ? sizeof rec : offsetof(hq_rec_free_t, stack);
-    rec.stack = hq_unlikely(hq__opts.free_stacks) ? intern_stack(r, __builtin_return_address(0)) : 0;
-    rec.t = hq__now();
-    rec.ptr = (uint64_t)(uintptr_t)p;
-    hq__ring_push(r, &rec, rec.hdr.len);
-  }
-  hq_guard_leave();
+  /* Most runs record no free stacks: the record then ends before its stack field. */
+  int with_stack = hq_unlikely(hq__opts.free_stacks);
+  hq_rec_free_t rec = {.hdr = {HQ_REC_FREE, (uint16_t)free_kind,
+                               with_stack ? sizeof rec : offsetof(hq_rec_free_t, stack)},
+                       .ptr = U64(p)};
+  emit(&rec.hdr, with_stack ? &rec.stack : NULL, &rec.t, __builtin_return_address(0));
 }
 
 void hq__record_realloc(int kind, const void *old_p, const void *p, size_t size, uint64_t t_old) {
-  hq_rec_realloc_t rec;
-  hq_ring_t *r;
-  hq_guard_enter();
-  r = my_ring();
-  if (hq_likely(r != NULL)) {
-    rec.hdr.type = HQ_REC_REALLOC;
-    rec.hdr.kind = (uint16_t)kind;
-    rec.hdr.len = sizeof rec;
-    rec.stack = intern_stack(r, __builtin_return_address(0));
-    rec.t = hq__now();
-    rec.t_old = t_old;
-    rec.old_ptr = (uint64_t)(uintptr_t)old_p;
-    rec.ptr = (uint64_t)(uintptr_t)p;
-    rec.size = size;
-    hq__ring_push(r, &rec, sizeof rec);
-  }
-  hq_guard_leave();
+  hq_rec_realloc_t rec = {.hdr = {HQ_REC_REALLOC, (uint16_t)kind, sizeof rec}, .t_old = t_old,
+                          .old_ptr = U64(old_p), .ptr = U64(p), .size = size};
+  emit(&rec.hdr, &rec.stack, &rec.t, __builtin_return_address(0));
 }
 
 void hq__record_munmap(const void *p, size_t len) {
-  hq_rec_munmap_t rec;
-  hq_ring_t *r;
-  hq_guard_enter();
-  r = my_ring();
-  if (hq_likely(r != NULL)) {
-    memset(&rec, 0, sizeof rec);
-    rec.hdr.type = HQ_REC_MUNMAP;
-    rec.hdr.kind = HQ_FREE_MUNMAP;
-    rec.hdr.len = sizeof rec;
-    rec.t = hq__now();
-    rec.ptr = (uint64_t)(uintptr_t)p;
-    rec.len = len;
-    hq__ring_push(r, &rec, sizeof rec);
-  }
-  hq_guard_leave();
+  hq_rec_munmap_t rec = {.hdr = {HQ_REC_MUNMAP, HQ_FREE_MUNMAP, sizeof rec}, .ptr = U64(p), .len = len};
+  emit(&rec.hdr, NULL, &rec.t, NULL);
 }
 
 void hq__record_cuda_call(hq_rec_cuda_call_t *rec) {
-  hq_ring_t *r;
-  hq_guard_enter();
-  r = my_ring();
-  if (hq_likely(r != NULL)) {
-    rec->hdr.type = HQ_REC_CUDA_CALL;
-    rec->hdr.len = sizeof *rec;
-    rec->stack = intern_stack(r, __builtin_return_address(0));
-    hq__ring_push(r, rec, sizeof *rec);
-  }
-  hq_guard_leave();
+  rec->hdr.type = HQ_REC_CUDA_CALL;
+  rec->hdr.len = sizeof *rec;
+  emit(&rec->hdr, &rec->stack, NULL, __builtin_return_address(0)); /* the hook set t */
+}
+
+/* Records that carry a name: the record, then up to 127 bytes of it, zero-padded to 8. */
+#define NAMED(type_t) struct { type_t rec; char name[128]; }
+static uint32_t set_name(char *dst, const char *name) {
+  size_t n = name ? strnlen(name, 127) : 0;
+  if (n) memcpy(dst, name, n);
+  return (uint32_t)n;
 }
 
 void hq__record_region(int type, const char *name) {
-  struct {
-    hq_rec_region_t rec;
-    char name[128];
-  } s;
-  size_t n = name ? strnlen(name, sizeof s.name) : 0;
-  hq_ring_t *r;
-  hq_guard_enter();
-  r = my_ring();
-  if (r) {
-    memset(&s, 0, sizeof s);
-    s.rec.hdr.type = (uint16_t)type;
-    s.rec.hdr.len = (uint32_t)HQ_REC_ALIGN(sizeof s.rec + n);
-    s.rec.t = hq__now();
-    s.rec.name_len = (uint32_t)n;
-    if (n) memcpy(s.name, name, n);
-    hq__ring_push(r, &s, s.rec.hdr.len);
-  }
-  hq_guard_leave();
+  NAMED(hq_rec_region_t) s;
+  memset(&s, 0, sizeof s);
+  s.rec.name_len = set_name(s.name, name);
+  s.rec.hdr.type = (uint16_t)type;
+  s.rec.hdr.len = (uint32_t)HQ_REC_ALIGN(sizeof s.rec + s.rec.name_len);
+  emit(&s.rec.hdr, NULL, &s.rec.t, NULL);
 }
 
 void hq__record_counter(const char *name, double value) {
-  struct {
-    hq_rec_counter_t rec;
-    char name[128];
-  } s;
-  size_t n = name ? strnlen(name, sizeof s.name) : 0;
-  hq_ring_t *r;
-  hq_guard_enter();
-  r = my_ring();
-  if (r) {
-    memset(&s, 0, sizeof s);
-    s.rec.hdr.type = HQ_REC_COUNTER;
-    s.rec.hdr.len = (uint32_t)HQ_REC_ALIGN(sizeof s.rec + n);
-    s.rec.t = hq__now();
-    s.rec.value = value;
-    s.rec.name_len = (uint32_t)n;
-    if (n) memcpy(s.name, name, n);
-    hq__ring_push(r, &s, s.rec.hdr.len);
-  }
-  hq_guard_leave();
+  NAMED(hq_rec_counter_t) s;
+  memset(&s, 0, sizeof s);
+  s.rec.name_len = set_name(s.name, name);
+  s.rec.hdr.type = HQ_REC_COUNTER;
+  s.rec.hdr.len = (uint32_t)HQ_REC_ALIGN(sizeof s.rec + s.rec.name_len);
+  s.rec.value = value;
+  emit(&s.rec.hdr, NULL, &s.rec.t, NULL);
 }
 
 static void record_thread_exit(void) {

@@ -117,13 +117,16 @@ void hq__writer_put(const void *rec, uint32_t len) {
   pthread_mutex_unlock(&file_lock);
 }
 
+static void note_init(hq_rec_note_t *n, const char *text) {
+  memset(n, 0, sizeof *n);
+  n->hdr = (hq_rec_hdr_t){HQ_REC_NOTE, 0, sizeof *n};
+  n->t = hq__now();
+  snprintf(n->text, sizeof n->text, "%s", text);
+}
+
 void hq__writer_note(const char *text) {
   hq_rec_note_t n;
-  memset(&n, 0, sizeof n);
-  n.hdr.type = HQ_REC_NOTE;
-  n.hdr.len = sizeof n;
-  n.t = hq__now();
-  snprintf(n.text, sizeof n.text, "%s", text);
+  note_init(&n, text);
   hq__writer_put(&n, sizeof n);
 }
 
@@ -177,13 +180,8 @@ static void drain_all_locked(void) {
 }
 
 void hq__writer_fatal(int signo) {
-  hq_rec_fatal_t f;
+  hq_rec_fatal_t f = {.hdr = {HQ_REC_FATAL, 0, sizeof f}, .t = hq__now(), .signo = signo};
   struct iovec iov = {&f, sizeof f};
-  memset(&f, 0, sizeof f);
-  f.hdr.type = HQ_REC_FATAL;
-  f.hdr.len = sizeof f;
-  f.t = hq__now();
-  f.signo = signo;
   if (pthread_mutex_trylock(&file_lock) != 0) return; /* the lock holder may be the one dying */
   write_all(&iov, 1);
   pthread_mutex_unlock(&file_lock);
@@ -197,12 +195,9 @@ void hq__writer_try_flush(void) {
 
 /* A (tick, ns) pair, for traces whose times are TSC ticks. */
 static void write_clock_locked(void) {
-  hq_rec_clock_t c;
+  hq_rec_clock_t c = {.hdr = {HQ_REC_CLOCK, 0, sizeof c}};
   struct iovec iov = {&c, sizeof c};
   if (!hq__state.tsc) return;
-  memset(&c, 0, sizeof c);
-  c.hdr.type = HQ_REC_CLOCK;
-  c.hdr.len = sizeof c;
   c.mono_ns = hq__mono_ns();
   c.tick = hq__now();
   write_all(&iov, 1);
@@ -211,7 +206,7 @@ static void write_clock_locked(void) {
 static void sample_rss_locked(void) {
   char buf[128];
   unsigned long size_pages = 0, rss_pages = 0;
-  hq_rec_rss_t rec;
+  hq_rec_rss_t rec = {.hdr = {HQ_REC_RSS, 0, sizeof rec}};
   struct iovec iov = {&rec, sizeof rec};
   ssize_t n;
   if (statm_fd < 0) return;
@@ -219,9 +214,6 @@ static void sample_rss_locked(void) {
   if (n <= 0) return;
   buf[n] = '\0';
   if (sscanf(buf, "%lu %lu", &size_pages, &rss_pages) != 2) return;
-  memset(&rec, 0, sizeof rec);
-  rec.hdr.type = HQ_REC_RSS;
-  rec.hdr.len = sizeof rec;
   rec.t = hq__now();
   rec.rss_bytes = (uint64_t)rss_pages * (uint64_t)sysconf(_SC_PAGESIZE);
   last_rss_t = hq__mono_ns();
@@ -363,8 +355,7 @@ void hq__writer_end(int exit_status) {
     name[n] = '\0';
     name[strcspn(name, "\n")] = '\0';
     memset(&tn, 0, sizeof tn);
-    tn.hdr.type = HQ_REC_THREAD_NAME;
-    tn.hdr.len = sizeof tn;
+    tn.hdr = (hq_rec_hdr_t){HQ_REC_THREAD_NAME, 0, sizeof tn};
     tn.tid = r->tid;
     memcpy(tn.name, name, sizeof tn.name - 1);
     write_all(&tv, 1);
@@ -374,19 +365,14 @@ void hq__writer_end(int exit_status) {
     /* Still worth trying: a closed descriptor cannot take it, a full disk might. */
     hq_rec_note_t note;
     struct iovec nv = {&note, sizeof note};
-    memset(&note, 0, sizeof note);
-    note.hdr.type = HQ_REC_NOTE;
-    note.hdr.len = sizeof note;
-    note.t = hq__now();
-    snprintf(note.text, sizeof note.text, "%s", hq__state.degraded_reason);
+    note_init(&note, hq__state.degraded_reason);
     if (trace_fd >= 0 && fd_still_ours()) {
       ssize_t w = writev(trace_fd, &nv, 1);
       (void)w;
     }
   }
   memset(&end, 0, sizeof end);
-  end.hdr.type = HQ_REC_END;
-  end.hdr.len = sizeof end;
+  end.hdr = (hq_rec_hdr_t){HQ_REC_END, 0, sizeof end};
   end.t = hq__now();
   end.exit_status = exit_status;
   end.dropped = atomic_load(&hq__dropped);

@@ -133,16 +133,21 @@ int hq__imp_stack_id(import_t *im, uint64_t hash, int64_t *out) {
  * them (time order): one feed per allocation, one per release.  The aggregator finds the heap's
  * peak (hq__agg_on_heap_peak tells the sweep when): the sweep's own totals are updated only
  * after each feed, so at that moment they are the totals just before the current event. */
+/* The aggregator's view of block a at time t. */
+static void agg_event(hq__agg_event_t *ev, const pending_t *a, uint64_t t) {
+  memset(ev, 0, sizeof *ev);
+  ev->kind = a->kind;
+  ev->stack_id = a->stack_id;
+  ev->has_stack = a->stack_id != 0;
+  ev->size = a->size;
+  ev->t = (int64_t)t;
+  ev->from_realloc = a->realloc_from != 0;
+}
+
 int hq__imp_agg_alloc(import_t *im, const pending_t *a) {
   hq__agg_event_t ev;
   if (!im->agg) return HQ_OK;
-  memset(&ev, 0, sizeof ev);
-  ev.kind = a->kind;
-  ev.stack_id = a->stack_id;
-  ev.has_stack = a->stack_id != 0;
-  ev.size = a->size;
-  ev.t = (int64_t)a->t_alloc;
-  ev.from_realloc = a->realloc_from != 0;
+  agg_event(&ev, a, a->t_alloc);
   return hq__agg_alloc(im->agg, &ev);
 }
 
@@ -150,13 +155,7 @@ static int agg_free(import_t *im, const pending_t *a, uint64_t t_free, int free_
                     uint32_t free_tid, uint64_t free_seq) {
   hq__agg_event_t ev;
   if (!im->agg) return HQ_OK;
-  memset(&ev, 0, sizeof ev);
-  ev.kind = a->kind;
-  ev.stack_id = a->stack_id;
-  ev.has_stack = a->stack_id != 0;
-  ev.size = a->size;
-  ev.t = (int64_t)t_free;
-  ev.from_realloc = a->realloc_from != 0;
+  agg_event(&ev, a, t_free);
   ev.free_kind = free_kind;
   ev.tid = a->tid;
   ev.alloc_seq = (int64_t)a->alloc_seq;

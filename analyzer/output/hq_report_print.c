@@ -188,23 +188,28 @@ static void sites_json(hq__jw_t *w, const char *key, const hq_site_t *s, size_t 
   hq__jw_end_array(w);
 }
 
+/* "<what>_bytes" and "<what>_time_s", or two nulls when unknown. */
+static void peak_pair(hq__jw_t *w, const char *what, int known, uint64_t bytes, int64_t t_ns) {
+  char kb[32], kt[32];
+  snprintf(kb, sizeof kb, "%s_bytes", what);
+  snprintf(kt, sizeof kt, "%s_time_s", what);
+  if (!known) {
+    hq__jw_null(w, kb);
+    hq__jw_null(w, kt);
+    return;
+  }
+  hq__jw_u64(w, kb, bytes);
+  hq__jw_seconds(w, kt, t_ns);
+}
+
 void hq__peak_json(hq__jw_t *w, const hq_report_t *r) {
   hq__jw_object(w, "peak");
   if (r->has_peak_pid) hq__jw_i64(w, "pid", r->peak_pid);
   else hq__jw_null(w, "pid");
-  hq__jw_u64(w, "heap_bytes", r->peak_heap_bytes);
-  hq__jw_seconds(w, "heap_time_s", r->peak_heap_t_ns);
-  hq__jw_u64(w, "device_bytes", r->peak_device_bytes);
-  hq__jw_seconds(w, "device_time_s", r->peak_device_t_ns);
-  hq__jw_u64(w, "mmap_bytes", r->peak_mmap_bytes);
-  hq__jw_seconds(w, "mmap_time_s", r->peak_mmap_t_ns);
-  if (r->has_rss) {
-    hq__jw_u64(w, "rss_bytes", r->peak_rss_bytes);
-    hq__jw_seconds(w, "rss_time_s", r->peak_rss_t_ns);
-  } else {
-    hq__jw_null(w, "rss_bytes");
-    hq__jw_null(w, "rss_time_s");
-  }
+  peak_pair(w, "heap", 1, r->peak_heap_bytes, r->peak_heap_t_ns);
+  peak_pair(w, "device", 1, r->peak_device_bytes, r->peak_device_t_ns);
+  peak_pair(w, "mmap", 1, r->peak_mmap_bytes, r->peak_mmap_t_ns);
+  peak_pair(w, "rss", r->has_rss, r->peak_rss_bytes, r->peak_rss_t_ns);
   hq__jw_end_object(w);
 }
 

@@ -3,27 +3,36 @@
  * pieces `top`, `peak`, `leaks` and the report print.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "output/output_int.h"
 
-void hq__site_json(hq__jw_t *w, const char *key, const hq_site_t *s) {
-  hq__jw_object(w, key);
+/* The figures of a site, in the order every JSON output writes them. */
+static const struct { const char *key; size_t offset; } site_figures[] = {
+  {"allocations", offsetof(hq_site_t, allocations)}, {"bytes", offsetof(hq_site_t, bytes)},
+  {"frees", offsetof(hq_site_t, frees)}, {"reallocs", offsetof(hq_site_t, reallocs)},
+  {"realloced", offsetof(hq_site_t, realloced)},
+  {"leaked_blocks", offsetof(hq_site_t, leaked_blocks)},
+  {"leaked_bytes", offsetof(hq_site_t, leaked_bytes)},
+  {"temporary", offsetof(hq_site_t, temporary)}, {"max_size", offsetof(hq_site_t, max_size)},
+  {"peak_blocks", offsetof(hq_site_t, peak_blocks)}, {"peak_bytes", offsetof(hq_site_t, peak_bytes)},
+};
+
+/* The site's figures, as members of the object being written. */
+static void site_members(hq__jw_t *w, const hq_site_t *s) {
   if (s->stack_id >= 0) hq__jw_i64(w, "stack_id", s->stack_id);
   else hq__jw_null(w, "stack_id");
   hq__jw_str(w, "class", hq_class_name(s->cls));
   hq__jw_str(w, "location", s->location);
-  hq__jw_u64(w, "allocations", s->allocations);
-  hq__jw_u64(w, "bytes", s->bytes);
-  hq__jw_u64(w, "frees", s->frees);
-  hq__jw_u64(w, "reallocs", s->reallocs);
-  hq__jw_u64(w, "realloced", s->realloced);
-  hq__jw_u64(w, "leaked_blocks", s->leaked_blocks);
-  hq__jw_u64(w, "leaked_bytes", s->leaked_bytes);
-  hq__jw_u64(w, "temporary", s->temporary);
-  hq__jw_u64(w, "max_size", s->max_size);
-  hq__jw_u64(w, "peak_blocks", s->peak_blocks);
-  hq__jw_u64(w, "peak_bytes", s->peak_bytes);
+  for (size_t i = 0; i < HQ_ARRAY_LEN(site_figures); i++)
+    hq__jw_u64(w, site_figures[i].key,
+               *(const uint64_t *)(const void *)((const char *)s + site_figures[i].offset));
+}
+
+void hq__site_json(hq__jw_t *w, const char *key, const hq_site_t *s) {
+  hq__jw_object(w, key);
+  site_members(w, s);
   hq__jw_end_object(w);
 }
 
@@ -54,16 +63,7 @@ int hq__site_with_stack(hq_db_t *db, const hq_site_t *s, const char *value_text,
   if (rc) return rc;
   if (w) {
     hq__jw_object(w, NULL);
-    if (s->stack_id >= 0) hq__jw_i64(w, "stack_id", s->stack_id);
-    else hq__jw_null(w, "stack_id");
-    hq__jw_str(w, "class", hq_class_name(s->cls));
-    hq__jw_str(w, "location", s->location);
-    hq__jw_u64(w, "allocations", s->allocations);
-    hq__jw_u64(w, "bytes", s->bytes);
-    hq__jw_u64(w, "leaked_blocks", s->leaked_blocks);
-    hq__jw_u64(w, "leaked_bytes", s->leaked_bytes);
-    hq__jw_u64(w, "peak_blocks", s->peak_blocks);
-    hq__jw_u64(w, "peak_bytes", s->peak_bytes);
+    site_members(w, s);
     frames_json(w, frames, n);
     hq__jw_end_object(w);
   } else {
