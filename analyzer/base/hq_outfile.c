@@ -51,9 +51,34 @@ static char *follow(const char *path) {
   return cur;
 }
 
+/* Create the temporary file beside o->final. */
+static int make_temp(hq__out_t *o, const char *path, mode_t mode, char *err, size_t cap) {
+  char *copy = strdup(o->final), *base_copy = strdup(o->final);
+  const char *dir = copy ? dirname(copy) : NULL, *base = base_copy ? basename(base_copy) : NULL;
+  size_t need = (dir ? strlen(dir) : 0) + (base ? strlen(base) : 0) + 32;
+  int rc = HQ_OK, e = 0;
+  o->tmp = dir && base ? malloc(need) : NULL;
+  for (int attempt = 0; o->tmp && attempt < 100; attempt++) {
+    snprintf(o->tmp, need, "%s/.%s.%ld.%d.tmp", dir, base, (long)getpid(), attempt);
+    o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (o->fd >= 0 || (e = errno) != EEXIST) break;
+  }
+  if (!o->tmp) {
+    rc = HQ_ENOMEM;
+  } else if (o->fd < 0) {
+    rc = say(err, cap, e == ENOENT || e == EACCES || e == EROFS ? HQ_EINVAL : HQ_EIO,
+             "%s: cannot write: %s", path, strerror(e));
+    free(o->tmp); /* never created: nothing of ours to remove */
+    o->tmp = NULL;
+  }
+  free(copy);
+  free(base_copy);
+  return rc;
+}
+
 int hq__out_open(hq__out_t *o, const char *path, int flags, mode_t mode, char *err, size_t cap) {
   struct stat sb;
-  int fd;
+  int rc = HQ_OK;
   memset(o, 0, sizeof *o);
   o->fd = -1;
   if (!path || !*path) return say(err, cap, HQ_EINVAL, "%s%s", "", "no output path");
@@ -63,47 +88,25 @@ int hq__out_open(hq__out_t *o, const char *path, int flags, mode_t mode, char *e
   o->final = follow(path);
   if (!o->final) return HQ_ENOMEM;
   if (stat(o->final, &sb) == 0) {
-    if (S_ISDIR(sb.st_mode))
-      return say(err, cap, HQ_EINVAL, "%s: %s", path, "is a directory");
-    if (!S_ISREG(sb.st_mode)) {
-      if (flags & HQ__OUT_REGULAR)
-        return say(err, cap, HQ_EINVAL, "%s: %s", path,
-                   "not a regular file (a database must be one)");
-      fd = open(o->final, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-      if (fd < 0) return say(err, cap, HQ_EIO, "%s: cannot write: %s", path, strerror(errno));
-      o->fd = fd;
-      o->in_place = 1;
-      return HQ_OK;
-    }
-    if (!(flags & HQ__OUT_REPLACE))
-      return say(err, cap, HQ_EEXIST, "%s: %s", path, "already exists (use --force to replace it)");
-  }
-  {
-    char *copy = strdup(o->final), *base_copy = strdup(o->final);
-    const char *dir = copy ? dirname(copy) : NULL, *base = base_copy ? basename(base_copy) : NULL;
-    size_t need = (dir ? strlen(dir) : 0) + (base ? strlen(base) : 0) + 32;
-    o->tmp = dir && base ? malloc(need) : NULL;
-    for (int attempt = 0; o->tmp && attempt < 100; attempt++) {
-      snprintf(o->tmp, need, "%s/.%s.%ld.%d.tmp", dir, base, (long)getpid(), attempt);
-      fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-      if (fd >= 0) {
-        o->fd = fd;
-        break;
+    if (S_ISDIR(sb.st_mode)) {
+      rc = say(err, cap, HQ_EINVAL, "%s: %s", path, "is a directory");
+    } else if (!S_ISREG(sb.st_mode)) {
+      if (flags & HQ__OUT_REGULAR) {
+        rc = say(err, cap, HQ_EINVAL, "%s: %s", path, "not a regular file (a database must be one)");
+      } else if ((o->fd = open(o->final, O_WRONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+        rc = say(err, cap, HQ_EIO, "%s: cannot write: %s", path, strerror(errno));
+      } else {
+        o->in_place = 1;
       }
-      if (errno != EEXIST) break;
-    }
-    free(copy);
-    free(base_copy);
-    if (!o->tmp) return HQ_ENOMEM;
-    if (o->fd < 0) {
-      int e = errno;
-      free(o->tmp);
-      o->tmp = NULL;
-      return say(err, cap, e == ENOENT || e == EACCES || e == EROFS ? HQ_EINVAL : HQ_EIO,
-                 "%s: cannot write: %s", path, strerror(e));
+      goto out;
+    } else if (!(flags & HQ__OUT_REPLACE)) {
+      rc = say(err, cap, HQ_EEXIST, "%s: %s", path, "already exists (use --force to replace it)");
     }
   }
-  return HQ_OK;
+  if (!rc) rc = make_temp(o, path, mode, err, cap);
+out:
+  if (rc) hq__out_abort(o); /* nothing of ours is left: no temporary file, no memory */
+  return rc;
 }
 
 const char *hq__out_path(const hq__out_t *o) {
