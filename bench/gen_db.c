@@ -116,6 +116,7 @@ static void agg_event(const row_t *r, int is_free) {
   ev.t = is_free ? r->t_free : r->t_alloc;
   ev.from_realloc = r->realloc_from >= 0;
   ev.free_kind = hq__free_kind_parse(r->free_kind);
+  ev.t_alloc = r->t_alloc;
   ev.tid = r->tid;
   ev.alloc_seq = r->alloc_seq;
   ev.free_tid = r->free_tid;

@@ -18,6 +18,7 @@ pkgs=(
   chromium                          # HTML report checks
   valgrind hyperfine                # benchmarks / checks
   libxml2-utils                     # xmllint: SVG/HTML/JUnit checks
+  libglib2.0-dev                    # a victim allocating through g_malloc (wrapper sites)
 )
 
 missing=()

@@ -28,6 +28,8 @@ struct hq_db_s {
   uint32_t magic;
   sqlite3 *sql;
   char *path;
+  char *wrappers;     /* the user's allocation-wrapper patterns (hq_db_set_wrappers), or NULL */
+  size_t callers;     /* callers listed under each site (hq_db_set_callers); 3 at open */
   char errmsg[512];
 };
 
@@ -115,6 +117,10 @@ void hq__fmt_double(char *buf, size_t cap, double v);
 void hq__fmt_xml(FILE *out, const char *s);
 /* A quoted JSON string (valid UTF-8 always: invalid bytes as '?'); NULL as "". */
 void hq__fmt_json_string(FILE *out, const char *s);
+/* A location as people read it: C++ template arguments and parameter lists shortened
+ * ("std::map<std::string, int>::operator[](std::string&&)" -> "std::map<>::operator[]()"), and
+ * paths that start with root (a directory ending in '/', NULL for none) written relative to it. */
+void hq__fmt_short(const char *in, const char *root, char *out, size_t cap);
 
 /* ---- hq_json.c: a streaming JSON writer; keys are NULL inside arrays ---- */
 typedef struct hq__jw_s {
@@ -136,6 +142,18 @@ void hq__jw_str(hq__jw_t *w, const char *key, const char *s);       /* NULL -> n
 void hq__jw_bool(hq__jw_t *w, const char *key, int v);
 void hq__jw_null(hq__jw_t *w, const char *key);
 
+/* ---- hq_leaktime.c: leaked bytes by allocation time (agg_leak_time) ---- */
+#define HQ__LTIME_BINS 256
+typedef struct hq__ltime_s {
+  int64_t width;                   /* ns per bin; 0 before the first event */
+  int64_t bytes[HQ__LTIME_BINS];   /* allocated minus released, by allocation time */
+  int64_t blocks[HQ__LTIME_BINS];
+} hq__ltime_t;
+/* Count bytes and blocks (negative: a release) at allocation time t_alloc. */
+void hq__ltime_add(hq__ltime_t *h, int64_t t_alloc, int64_t bytes, int64_t blocks);
+/* (Re)create schema.agg_leak_time from h: one row per bin that holds leaked blocks. */
+int  hq__ltime_write(hq_db_t *db, const char *schema, const hq__ltime_t *h);
+
 /* ---- hq_aggregate.c: the agg_* tables the reports read ---- */
 /* Computes meta peak figures, per-site aggregates and anything else reports read from the rows.
  * Idempotent. */
@@ -153,6 +171,9 @@ int hq__aggregate_refresh_leaks(hq_db_t *db);
  * when frames were symbolized since.  Writes into the database when it is writable, else into
  * the connection's TEMP schema (same table names, which shadow stale ones). */
 int hq__aggregate_ensure(hq_db_t *db);
+/* How much of the frames is symbolized (a number that changes whenever symbolization writes):
+ * derived tables that depend on symbols record it to notice when they are stale. */
+int hq__symbol_stamp(hq_db_t *db, int64_t *out);
 /*
  * Streaming aggregation, the importer's fast path: instead of hq__aggregate_build() reading every
  * row back, feed each allocation event and each release event as you process them, in
@@ -170,6 +191,7 @@ typedef struct hq__agg_event_s {
   int has_stack;         /* 0 when stack_id is NULL */
   uint64_t size;         /* allocations.size */
   int64_t t;             /* t_alloc for hq__agg_alloc, t_free for hq__agg_free */
+  int64_t t_alloc;       /* free: when the block was allocated */
   int from_realloc;      /* alloc: realloc_from IS NOT NULL */
   int free_kind;         /* free: HQ_FREE_* (HQ_FREE_REALLOC for a moving realloc) */
   int64_t tid, alloc_seq, free_tid, free_seq; /* free: the block's columns (temporary test) */

@@ -25,7 +25,7 @@
 
 #include "base/base_int.h"
 
-#define AGG_VERSION 1
+#define AGG_VERSION 2 /* 2: agg_leak_time */
 
 /* Class indexes are hq_class_t; their names are the kinds.class values. */
 enum { CLS_HEAP = HQ_CLASS_HEAP, CLS_N = HQ_CLASS_COUNT };
@@ -152,6 +152,7 @@ typedef struct build_s {
   int64_t peak_pid;              /* merged databases: the process the peaks describe */
   int have_peak_pid;
   leak_acc_t leaks[32];
+  hq__ltime_t leak_time;         /* heap bytes never freed, by allocation time (peak process) */
   size_t n_leaks;
   int64_t max_id;
   uint64_t rows;
@@ -303,6 +304,7 @@ static int scan_allocations(build_t *b) {
     }
 
     if (!(flags & F_PEAK_PID)) continue; /* another process of a merged database */
+    if (cls == CLS_HEAP && !freed) hq__ltime_add(&b->leak_time, sqlite3_column_int64(st, 3), (int64_t)size, 1);
     if (cls == CLS_HEAP && b->have_heap_peak_t) {
       int64_t t_alloc = sqlite3_column_int64(st, 3);
       if (t_alloc <= b->heap_peak_t && (!freed || sqlite3_column_int64(st, 4) > b->heap_peak_t)) {
@@ -535,6 +537,7 @@ static int write_tables(build_t *b) {
   rc = step_reset(b->db, st, "writing agg_info");
   if (rc) goto out;
   rc = exec_fmt(b->db, "CREATE INDEX %1$s.agg_stack_by_stack ON agg_stack(stack_id)", b->schema);
+  if (!rc) rc = hq__ltime_write(b->db, b->schema, &b->leak_time);
 out:
   sqlite3_finalize(st);
   return rc;
@@ -711,6 +714,7 @@ int hq__agg_alloc(hq__agg_t *a, const hq__agg_event_t *ev) {
   s = event_site(a, ev, &cls);
   if (!s) return cls < 0 ? HQ_OK : HQ_ENOMEM;
   count_alloc(&a->b, s, cls, ev->size, ev->from_realloc);
+  if (cls == CLS_HEAP) hq__ltime_add(&a->b.leak_time, ev->t, (int64_t)ev->size, 1);
   s->live_blocks++;
   s->live_bytes += (int64_t)ev->size;
   a->live[cls] += (int64_t)ev->size;
@@ -725,6 +729,7 @@ int hq__agg_free(hq__agg_t *a, const hq__agg_event_t *ev) {
   if (!s) return cls < 0 ? HQ_OK : HQ_ENOMEM;
   count_free(&a->b, s, cls, ev->free_kind == HQ_FREE_REALLOC,
              ev->free_tid == ev->tid && ev->free_seq == ev->alloc_seq);
+  if (cls == CLS_HEAP) hq__ltime_add(&a->b.leak_time, ev->t_alloc, -(int64_t)ev->size, -1);
   s->live_blocks--;
   s->live_bytes -= (int64_t)ev->size;
   a->live[cls] -= (int64_t)ev->size;
@@ -816,7 +821,7 @@ static const char *agg_schema(hq_db_t *db) {
 }
 
 /* Frames with any symbol information: the stamp that tells whether agg_line is current. */
-static int symbol_stamp(hq_db_t *db, int64_t *out) {
+int hq__symbol_stamp(hq_db_t *db, int64_t *out) {
   sqlite3_stmt *st = NULL;
   int rc = hq__db_prepare(db, "SELECT count(*) FROM frames WHERE function IS NOT NULL OR"
                               " file IS NOT NULL", &st);
@@ -843,7 +848,7 @@ static int refresh_lines_in(hq_db_t *db, const char *schema) {
   sqlite3_stmt *st = NULL;
   int64_t stamp = 0;
   int rc = exec_fmt(db, fmt, schema);
-  if (!rc) rc = symbol_stamp(db, &stamp);
+  if (!rc) rc = hq__symbol_stamp(db, &stamp);
   if (rc) return rc;
   hq__fmt(sql, sizeof sql, "INSERT OR REPLACE INTO %s.agg_info VALUES('symbols', ?1)", schema);
   rc = hq__db_prepare(db, sql, &st);
@@ -928,7 +933,7 @@ int hq__aggregate_ensure(hq_db_t *db) {
   target = sqlite3_db_readonly(db->sql, "main") ? "temp" : "main";
   if (!schema || !has_version || version != AGG_VERSION || !has_max || built_max != max_id)
     return in_savepoint(db, target, build_in);
-  rc = symbol_stamp(db, &sym_now);
+  rc = hq__symbol_stamp(db, &sym_now);
   if (rc) return rc;
   if (!has_sym || sym_built != sym_now) {
     /* Symbols arrived after the build and nobody refreshed agg_line: do it now, in place when
@@ -939,9 +944,4 @@ int hq__aggregate_ensure(hq_db_t *db) {
       rc = in_savepoint(db, "temp", build_in);
   }
   return rc;
-}
-
-int hq_aggregate_update(hq_db_t *db) {
-  if (!HQ_DB_OK(db)) return HQ_MISUSE_BKPT;
-  return hq__aggregate_ensure(db);
 }

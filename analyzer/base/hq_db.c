@@ -210,6 +210,7 @@ int hq_db_open(const char *path, int flags, hq_db_t **out_db) {
   db = calloc(1, sizeof *db);
   if (!db) return HQ_ENOMEM;
   db->magic = HQ_DB_MAGIC;
+  db->callers = 3;
   db->path = strdup(path);
   if (!db->path) { rc = HQ_ENOMEM; goto out; }
   *out_db = db;
@@ -262,6 +263,7 @@ void hq_db_close(hq_db_t *db) {
   if (!db) return;
   if (db->sql) sqlite3_close_v2(db->sql);
   free(db->path);
+  free(db->wrappers);
   db->magic = 0;
   free(db);
 }

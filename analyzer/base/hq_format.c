@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/base_int.h"
 
@@ -87,3 +88,41 @@ void hq__fmt_json_string(FILE *out, const char *s) {
   fputc('"', out);
 }
 
+
+/* An identifier character, or the end of a name that a template or parameter list follows. */
+static int name_end(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '>' || c == ']';
+}
+
+/* Index just past the bracket that closes the one at s[i] (open/close: '<' '>' or '(' ')'). */
+static size_t close_of(const char *s, size_t i, char open, char close) {
+  int depth = 0;
+  for (; s[i]; i++) {
+    if (s[i] == open) depth++;
+    else if (s[i] == close && --depth == 0) return i + 1;
+  }
+  return i;
+}
+
+void hq__fmt_short(const char *in, const char *root, char *out, size_t cap) {
+  size_t o = 0, rl = root ? strlen(root) : 0;
+  if (cap == 0) return;
+  for (size_t i = 0; in[i] && o + 1 < cap;) {
+    int after_operator = i >= 8 && !strncmp(in + i - 8, "operator", 8);
+    if (rl && !strncmp(in + i, root, rl) && (i == 0 || in[i - 1] == ' ')) {
+      i += rl; /* a path under the source root, written relative to it */
+      continue;
+    }
+    if (i > 0 && name_end(in[i - 1]) && !after_operator && (in[i] == '<' || in[i] == '(') &&
+        strncmp(in + i, "(anonymous", 10)) {
+      char open = in[i], close = open == '<' ? '>' : ')';
+      i = close_of(in, i, open, close);
+      out[o++] = open;
+      if (o + 1 < cap) out[o++] = close;
+      continue;
+    }
+    out[o++] = in[i++];
+  }
+  out[o] = '\0';
+}

@@ -167,6 +167,26 @@ CREATE TABLE vmm_mappings(
   t_unmap   INTEGER
 );
 
+-- The site of every stack that allocated: the first frame from the allocator outwards (inline
+-- frames expanded) that is not an allocation wrapper (docs/schema.md, "Sites").  Derived, like
+-- the agg_* tables: heapql fills it on the first report, `heapql query` or `heapql symbolize`
+-- after symbols or the wrapper patterns change, and refills it when they do.
+CREATE TABLE stack_sites(
+  stack_id  INTEGER PRIMARY KEY REFERENCES stacks(id),
+  position  INTEGER NOT NULL,  -- stack_frames.position of the site's frame
+  frame_id  INTEGER REFERENCES frames(id),
+  site      TEXT NOT NULL,     -- "function file:line", "function (module)", "module+0xOFFSET"
+  function  TEXT,
+  file      TEXT,
+  line      INTEGER,
+  module    TEXT,
+  offset    INTEGER,
+  caller    TEXT,              -- the next frame out, as a site; for a site without a name the
+                               -- first named frame further out
+  stale     INTEGER NOT NULL   -- 1: the site's module changed or went missing since the run
+);
+CREATE TABLE stack_sites_info(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+
 -- ---- views ----
 -- The views are the documented query interface (docs/schema.md).  They read the base tables
 -- only, so they are always true; the reports read the agg_* tables that hq__aggregate_build()
@@ -356,3 +376,15 @@ CREATE VIEW by_line AS
            CASE WHEN f.file IS NULL THEN m.path END, CASE WHEN f.file IS NULL THEN f.offset END
   ORDER BY bytes DESC, allocations DESC, k.class, f.file, f.line, f.function,
            CASE WHEN f.file IS NULL THEN m.path END, CASE WHEN f.file IS NULL THEN f.offset END;
+
+-- Per site and class: the callsites figures of every stack that reaches the site, summed;
+-- stacks: how many stacks do.  Allocations recorded without a stack are the site '(no stack)'.
+CREATE VIEW sites AS
+  SELECT coalesce(ss.site, '(no stack)') AS site, c.class AS class,
+         sum(c.allocations) AS allocations, sum(c.bytes) AS bytes, sum(c.frees) AS frees,
+         sum(c.reallocs) AS reallocs, sum(c.realloced) AS realloced,
+         sum(c.leaked_blocks) AS leaked_blocks, sum(c.leaked_bytes) AS leaked_bytes,
+         sum(c.temporary) AS temporary, max(c.max_size) AS max_size, count(*) AS stacks
+  FROM callsites c LEFT JOIN stack_sites ss ON ss.stack_id = c.stack_id
+  GROUP BY 1, 2
+  ORDER BY bytes DESC, site, class;

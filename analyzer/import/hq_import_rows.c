@@ -157,6 +157,7 @@ static int agg_free(import_t *im, const pending_t *a, uint64_t t_free, int free_
   if (!im->agg) return HQ_OK;
   agg_event(&ev, a, t_free);
   ev.free_kind = free_kind;
+  ev.t_alloc = (int64_t)a->t_alloc;
   ev.tid = a->tid;
   ev.alloc_seq = (int64_t)a->alloc_seq;
   ev.free_tid = free_tid;

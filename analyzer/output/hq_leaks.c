@@ -55,7 +55,7 @@ int hq_leaks_write(hq_db_t *db, size_t limit, hq_format_t format, FILE *out) {
     hq__jw_end_object(&w);
     hq__jw_end_object(&w);
     hq__jw_array(&w, "sites");
-    for (size_t i = 0; i < n && !rc; i++) rc = hq__site_with_stack(db, &sites[i], NULL, &w, out);
+    for (size_t i = 0; i < n && !rc; i++) rc = hq__site_with_stack(db, &sites[i], NULL, NULL, &w, out);
     hq__jw_end_array(&w);
     hq__jw_end_object(&w);
   } else {
@@ -80,10 +80,9 @@ int hq_leaks_write(hq_db_t *db, size_t limit, hq_format_t format, FILE *out) {
     fputc('\n', out);
     for (size_t i = 0; i < n && !rc; i++) {
       char line[160];
-      snprintf(line, sizeof line, "#%zu  %" PRIu64 " B in %" PRIu64 " blocks (%s)  [stack %" PRId64
-               "]", i + 1, sites[i].leaked_bytes, sites[i].leaked_blocks,
-               hq_class_name(sites[i].cls), sites[i].stack_id);
-      rc = hq__site_with_stack(db, &sites[i], line, NULL, out);
+      snprintf(line, sizeof line, "#%zu  %" PRIu64 " B in %" PRIu64 " blocks (%s)", i + 1,
+               sites[i].leaked_bytes, sites[i].leaked_blocks, hq_class_name(sites[i].cls));
+      rc = hq__site_with_stack(db, &sites[i], line, r->source_root, NULL, out);
     }
     if (n == 0) fprintf(out, "no leaks\n");
   }

@@ -16,7 +16,8 @@ static void bytes_cell(char *buf, size_t cap, uint64_t bytes) {
   else snprintf(buf, cap, "%" PRIu64 " B (%s)", bytes, human);
 }
 
-static void sites_text(FILE *out, const char *title, const hq_site_t *s, size_t n, int show_class) {
+static void sites_text(FILE *out, const char *title, const hq_site_t *s, size_t n, int show_class,
+                       const char *root) {
   fprintf(out, "\n== %s\n", title);
   if (n == 0) {
     fprintf(out, "   (none)\n");
@@ -29,7 +30,7 @@ static void sites_text(FILE *out, const char *title, const hq_site_t *s, size_t 
             " %14" PRIu64 "  ", i + 1, s[i].allocations, s[i].bytes, s[i].leaked_blocks,
             s[i].leaked_bytes, s[i].temporary, s[i].peak_bytes);
     if (show_class) fprintf(out, "%-8s", hq_class_name(s[i].cls));
-    fprintf(out, "%s  [stack %" PRId64 "]\n", s[i].location, s[i].stack_id);
+    hq__site_text(out, &s[i], root, show_class ? 91 : 83);
   }
 }
 
@@ -54,6 +55,11 @@ int hq_report_write_text(const hq_report_t *r, FILE *out) {
                r->incomplete_reason ? r->incomplete_reason : "");
   fprintf(out, "dropped events   %" PRIu64 "\n", r->dropped_events);
   fprintf(out, "symbolized       %s\n", r->symbolized ? "yes" : "no");
+  if (r->source_root) fprintf(out, "sources          %s (paths below are relative to it)\n", r->source_root);
+  if (r->stale_modules)
+    fprintf(out, "stale modules    %s: changed or missing since the run, their frames may be wrong"
+                 " (heapql symbolize --debug-dir DIR finds a copy of the right build)\n",
+            r->stale_modules);
 
   fprintf(out, "\n== Peak\n");
   if (r->has_peak_pid)
@@ -104,22 +110,39 @@ int hq_report_write_text(const hq_report_t *r, FILE *out) {
     fprintf(out, "%-16s %" PRIu64 " blocks, %s never freed\n", hq_class_name(c),
             r->classes[c].leaked_blocks, b1);
   }
-  sites_text(out, "Top leak sites (by leaked bytes, every class)", r->top_leaks, r->n_top_leaks, 1);
+  sites_text(out, "Top leak sites (by leaked bytes, every class)", r->top_leaks, r->n_top_leaks, 1,
+             r->source_root);
 
   fprintf(out, "\n== Metrics\n");
   bytes_cell(b1, sizeof b1, r->peak_heap_bytes);
   fprintf(out, "peak usage       %s heap at %.3f s\n", b1, (double)r->peak_heap_t_ns / 1e9);
-  if (r->has_growth_rate)
-    fprintf(out, "growth rate      %.1f B/s (least-squares slope of live heap over %zu samples,"
-            " R^2 %.2f)\n", r->growth_rate_bytes_per_s, r->n_samples, r->growth_r2);
-  else
-    fprintf(out, "growth rate      n/a (%zu samples)\n", r->n_samples);
+  if (!r->trend_ok) {
+    fprintf(out, "growth rate      n/a: %zu samples over %.3f s; a trend needs at least 10 samples"
+                 " over 0.1 s\n", r->n_samples, (double)r->duration_ns / 1e9);
+  } else {
+    if (r->has_growth_rate)
+      fprintf(out, "growth rate      %.1f B/s (least-squares slope of live heap over %zu samples,"
+              " R^2 %.2f)\n", r->growth_rate_bytes_per_s, r->n_samples, r->growth_r2);
+    else
+      fprintf(out, "growth rate      n/a (%zu samples)\n", r->n_samples);
+    if (r->has_leak_growth)
+      fprintf(out, "leak growth      %.1f B/s (never-freed bytes by allocation time, R^2 %.2f)\n",
+              r->leak_growth_rate_bytes_per_s, r->leak_growth_r2);
+    if (r->has_live_growth)
+      fprintf(out, "live growth      %.1f B/s (live heap %s, R^2 %.2f)\n",
+              r->live_growth_rate_bytes_per_s,
+              r->teardown_t_ns >= 0 ? "before the teardown" : "over the run", r->live_growth_r2);
+    if (r->teardown_t_ns >= 0)
+      fprintf(out, "teardown         from %.3f s (the heap falls from its peak to the end)\n",
+              (double)r->teardown_t_ns / 1e9);
+  }
   if (r->has_fragmentation_ratio)
     fprintf(out, "fragmentation    %.2f (peak RSS / peak live heap+mmap)\n",
             r->fragmentation_ratio);
   else
     fprintf(out, "fragmentation    n/a (no RSS samples)\n");
-  fprintf(out, "efficiency score %.1f / 100\n", r->efficiency_score);
+  if (r->trend_ok) fprintf(out, "efficiency score %.1f / 100\n", r->efficiency_score);
+  else fprintf(out, "efficiency score n/a: the run is too short to judge\n");
 
   fprintf(out, "\n== Temporary allocations\n");
   fprintf(out, "temporary        %" PRIu64 " of %" PRIu64 " heap allocations (%.1f%%)\n",
@@ -127,19 +150,22 @@ int hq_report_write_text(const hq_report_t *r, FILE *out) {
           r->allocations_count ? 100.0 * (double)r->temporary_count / (double)r->allocations_count
                                : 0.0);
 
-  sites_text(out, "Top sites by allocations", r->top_count, r->n_top_count, 0);
-  sites_text(out, "Top sites by bytes", r->top_bytes, r->n_top_bytes, 0);
-  sites_text(out, "Top sites by peak contribution", r->top_peak, r->n_top_peak, 0);
-  sites_text(out, "Top sites by temporary allocations", r->top_temporary, r->n_top_temporary, 0);
+  sites_text(out, "Top sites by allocations", r->top_count, r->n_top_count, 0, r->source_root);
+  sites_text(out, "Top sites by bytes", r->top_bytes, r->n_top_bytes, 0, r->source_root);
+  sites_text(out, "Top sites by peak contribution", r->top_peak, r->n_top_peak, 0, r->source_root);
+  sites_text(out, "Top sites by temporary allocations", r->top_temporary, r->n_top_temporary, 0,
+             r->source_root);
 
   fprintf(out, "\n== Top source lines (by bytes)\n");
   if (r->n_top_lines == 0) fprintf(out, "   (none)\n");
   else fprintf(out, "%4s %12s %14s %14s  %s\n", "#", "allocations", "bytes", "leaked bytes",
                "line");
-  for (size_t i = 0; i < r->n_top_lines; i++)
+  for (size_t i = 0; i < r->n_top_lines; i++) {
+    char buf[2048];
+    hq__fmt_short(r->top_lines[i].location, r->source_root, buf, sizeof buf);
     fprintf(out, "%4zu %12" PRIu64 " %14" PRIu64 " %14" PRIu64 "  %s\n", i + 1,
-            r->top_lines[i].allocations, r->top_lines[i].bytes, r->top_lines[i].leaked_bytes,
-            r->top_lines[i].location);
+            r->top_lines[i].allocations, r->top_lines[i].bytes, r->top_lines[i].leaked_bytes, buf);
+  }
 
   fprintf(out, "\n== Size histogram (heap)\n");
   if (r->n_histogram == 0) fprintf(out, "   (none)\n");
@@ -160,10 +186,10 @@ int hq_report_write_text(const hq_report_t *r, FILE *out) {
       for (size_t j = 0; j < f->n_evidence; j++) {
         const hq_site_t *s = &f->evidence[j];
         fprintf(out, "    %" PRIu64 " allocations, %" PRIu64 " B, %" PRIu64 " temporary, %" PRIu64
-                " reallocs, max %" PRIu64 " B, %" PRIu64 " B leaked, %" PRIu64
-                " B at peak: %s  [stack %" PRId64 "]\n",
+                " reallocs, max %" PRIu64 " B, %" PRIu64 " B leaked, %" PRIu64 " B at peak: ",
                 s->allocations, s->bytes, s->temporary, s->reallocs, s->max_size, s->leaked_bytes,
-                s->peak_bytes, s->location, s->stack_id);
+                s->peak_bytes);
+        hq__site_text(out, s, r->source_root, 6);
       }
     }
   }
@@ -202,6 +228,20 @@ static void peak_pair(hq__jw_t *w, const char *what, int known, uint64_t bytes, 
   hq__jw_seconds(w, kt, t_ns);
 }
 
+/* "<what>_rate_bytes_per_s" and "<what>_r2", or two nulls. */
+static void growth_pair(hq__jw_t *w, const char *what, int known, double rate, double r2) {
+  char kr[64], k2[64];
+  snprintf(kr, sizeof kr, "%s_rate_bytes_per_s", what);
+  snprintf(k2, sizeof k2, "%s_r2", what);
+  if (!known) {
+    hq__jw_null(w, kr);
+    hq__jw_null(w, k2);
+    return;
+  }
+  hq__jw_double(w, kr, rate);
+  hq__jw_double(w, k2, r2);
+}
+
 void hq__peak_json(hq__jw_t *w, const hq_report_t *r) {
   hq__jw_object(w, "peak");
   if (r->has_peak_pid) hq__jw_i64(w, "pid", r->peak_pid);
@@ -235,6 +275,8 @@ int hq_report_write_json(const hq_report_t *r, FILE *out) {
   hq__jw_str(&w, "incomplete_reason", r->incomplete_reason);
   hq__jw_u64(&w, "dropped_events", r->dropped_events);
   hq__jw_bool(&w, "symbolized", r->symbolized);
+  hq__jw_str(&w, "source_root", r->source_root);
+  hq__jw_str(&w, "stale_modules", r->stale_modules);
   hq__jw_end_object(&w);
 
   hq__peak_json(&w, r);
@@ -266,16 +308,19 @@ int hq_report_write_json(const hq_report_t *r, FILE *out) {
   hq__jw_object(&w, "metrics");
   hq__jw_u64(&w, "peak_heap_bytes", r->peak_heap_bytes);
   hq__jw_u64(&w, "samples", r->n_samples);
-  if (r->has_growth_rate) {
-    hq__jw_double(&w, "growth_rate_bytes_per_s", r->growth_rate_bytes_per_s);
-    hq__jw_double(&w, "growth_r2", r->growth_r2);
-  } else {
-    hq__jw_null(&w, "growth_rate_bytes_per_s");
-    hq__jw_null(&w, "growth_r2");
-  }
+  hq__jw_bool(&w, "trend_ok", r->trend_ok);
+  growth_pair(&w, "growth", r->trend_ok && r->has_growth_rate, r->growth_rate_bytes_per_s,
+              r->growth_r2);
+  growth_pair(&w, "leak_growth", r->trend_ok && r->has_leak_growth,
+              r->leak_growth_rate_bytes_per_s, r->leak_growth_r2);
+  growth_pair(&w, "live_growth", r->trend_ok && r->has_live_growth,
+              r->live_growth_rate_bytes_per_s, r->live_growth_r2);
+  if (r->teardown_t_ns >= 0) hq__jw_seconds(&w, "teardown_time_s", r->teardown_t_ns);
+  else hq__jw_null(&w, "teardown_time_s");
   if (r->has_fragmentation_ratio) hq__jw_double(&w, "fragmentation_ratio", r->fragmentation_ratio);
   else hq__jw_null(&w, "fragmentation_ratio");
-  hq__jw_fixed(&w, "efficiency_score", r->efficiency_score, 1);
+  if (r->trend_ok) hq__jw_fixed(&w, "efficiency_score", r->efficiency_score, 1);
+  else hq__jw_null(&w, "efficiency_score");
   hq__jw_end_object(&w);
 
   hq__jw_object(&w, "classes");

@@ -49,6 +49,7 @@ int hq_top_write(hq_db_t *db, hq_metric_t metric, int by_line, int cls, size_t l
                  hq_format_t format, FILE *out) {
   hq_site_t *sites = NULL;
   hq_line_t *lines = NULL;
+  char *root = NULL;
   size_t n = 0;
   int rc;
 
@@ -58,7 +59,12 @@ int hq_top_write(hq_db_t *db, hq_metric_t metric, int by_line, int cls, size_t l
     return HQ_EINVAL;
   rc = by_line ? hq_lines_top(db, metric, cls, limit, &lines, &n)
                : hq_sites_top(db, metric, cls, limit, &sites, &n);
-  if (rc) return rc;
+  if (!rc) rc = hq__source_root(db, &root);
+  if (rc) {
+    hq_sites_free(sites, by_line ? 0 : n);
+    hq_lines_free(lines, by_line ? n : 0);
+    return rc;
+  }
   if (format == HQ_FORMAT_JSON) {
     hq__jw_t w;
     hq__jw_init(&w, out);
@@ -104,17 +110,20 @@ int hq_top_write(hq_db_t *db, hq_metric_t metric, int by_line, int cls, size_t l
       if (metric != HQ_BY_COUNT && metric != HQ_BY_BYTES)
         snprintf(extra, sizeof extra, "%" PRIu64,
                  by_line ? line_metric(&lines[i], metric) : site_metric(&sites[i], metric));
-      if (by_line)
-        fprintf(out, "%4zu %12" PRIu64 " %14" PRIu64 " %12s  %s\n", i + 1, allocs, bytes, extra,
-                lines[i].location);
-      else
-        fprintf(out, "%4zu %12" PRIu64 " %14" PRIu64 " %12s  %s  [stack %" PRId64 "]\n", i + 1,
-                allocs, bytes, extra, sites[i].location, sites[i].stack_id);
+      fprintf(out, "%4zu %12" PRIu64 " %14" PRIu64 " %12s  ", i + 1, allocs, bytes, extra);
+      if (by_line) {
+        char buf[2048];
+        hq__fmt_short(lines[i].location, root, buf, sizeof buf);
+        fprintf(out, "%s\n", buf);
+      } else {
+        hq__site_text(out, &sites[i], root, 46);
+      }
     }
     if (n == 0) fprintf(out, "   (none)\n");
   }
   hq_sites_free(sites, by_line ? 0 : n);
   hq_lines_free(lines, by_line ? n : 0);
+  free(root);
   return out_status(out);
 }
 
@@ -137,7 +146,7 @@ int hq_peak_write(hq_db_t *db, size_t limit, hq_format_t format, FILE *out) {
     hq__peak_json(&w, r);
     hq__jw_array(&w, "sites");
     for (size_t i = 0; i < shown && !rc; i++)
-      rc = hq__site_with_stack(db, &r->top_peak[i], NULL, &w, out);
+      rc = hq__site_with_stack(db, &r->top_peak[i], NULL, NULL, &w, out);
     hq__jw_end_array(&w);
     hq__jw_end_object(&w);
   } else {
@@ -156,13 +165,12 @@ int hq_peak_write(hq_db_t *db, size_t limit, hq_format_t format, FILE *out) {
               (double)r->peak_rss_t_ns / 1e9);
     else
       fprintf(out, "peak RSS     not sampled\n");
-    fprintf(out, "\nlive at the heap peak, by stack:\n");
+    fprintf(out, "\nlive at the heap peak, by site:\n");
     for (size_t i = 0; i < shown && !rc; i++) {
       char line[128];
-      snprintf(line, sizeof line, "#%zu  %" PRIu64 " B in %" PRIu64 " blocks  [stack %" PRId64 "]",
-               i + 1, r->top_peak[i].peak_bytes, r->top_peak[i].peak_blocks,
-               r->top_peak[i].stack_id);
-      rc = hq__site_with_stack(db, &r->top_peak[i], line, NULL, out);
+      snprintf(line, sizeof line, "#%zu  %" PRIu64 " B in %" PRIu64 " blocks",
+               i + 1, r->top_peak[i].peak_bytes, r->top_peak[i].peak_blocks);
+      rc = hq__site_with_stack(db, &r->top_peak[i], line, r->source_root, NULL, out);
     }
     if (shown == 0) fprintf(out, "   (none)\n");
   }

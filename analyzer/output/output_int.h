@@ -8,12 +8,17 @@
 #include "query/query_int.h"
 
 /* ---- hq_site_print.c ---- */
+/* A site as text: its location (C++ names shortened, paths relative to root), "[stale]" when its
+ * module changed since the run, a newline, then one line per caller (share, location) indented
+ * by `indent` spaces. */
+void hq__site_text(FILE *out, const hq_site_t *s, const char *root, int indent);
 /* A site (with its location) as a JSON object. */
 void hq__site_json(hq__jw_t *w, const char *key, const hq_site_t *s);
-/* A site with its whole stack: to w as a JSON object when w is not NULL, else to out as the
- * line value_text followed by the frames, indented. */
-int  hq__site_with_stack(hq_db_t *db, const hq_site_t *s, const char *value_text, hq__jw_t *w,
-                         FILE *out);
+/* A site with its representative stack: to w as a JSON object when w is not NULL, else to out as
+ * the line value_text, the site with its callers, and the stack's frames, indented (names
+ * shortened, paths relative to root). */
+int  hq__site_with_stack(hq_db_t *db, const hq_site_t *s, const char *value_text, const char *root,
+                         hq__jw_t *w, FILE *out);
 
 /* ---- hq_report_print.c ---- */
 /* The "peak" object of the report JSON (also printed by `heapql peak`). */

@@ -19,10 +19,13 @@
 #define HOT_TEMP_MIN      1000            /* temporary allocations at one site */
 #define HOT_TEMP_MAX_AVG  65536           /* average request size at the site, bytes */
 #define REALLOC_MIN       100             /* realloc calls at one site */
-#define HUGE_MIN          (64ull << 20)   /* one request of 64 MiB or more */
-#define GROWTH_MIN_SAMPLES 10
-#define GROWTH_MIN_R2     0.8
+#define HUGE_MIN          67108864        /* one request of 64 MiB or more */
+#define GROWTH_MIN_R2     0.8             /* leak growth: never-freed bytes against time */
+#define LIVE_GROWTH_MIN_R2 0.9            /* live growth before the teardown */
+#define LEAK_GROWTH_MIN_BYTES (64ull << 10)
 #define EVIDENCE_MAX      5
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 void hq__findings_free(hq_finding_t *f, size_t n) {
   if (!f) return;
@@ -65,116 +68,123 @@ static int add(hq_report_t *r, const char *name, const char *fix, char *summary,
   return f->advice ? HQ_OK : HQ_ENOMEM;
 }
 
-static int hot_temporaries(hq_db_t *db, hq_report_t *r) {
-  char where[256];
-  hq_site_t *ev = NULL;
-  size_t n = 0;
+/* ---- the site rules: a query over the sites, thresholds, a sentence ---- */
+
+typedef struct site_rule_s {
+  const char *name, *fix, *col;  /* col: ranks the evidence and its callers */
+  const char *where;             /* over the `sites` columns, thresholds written in */
+  char *(*summary)(const hq_report_t *r, const hq_site_t *ev, size_t n);
+  const char *advice;
+} site_rule_t;
+
+#define PLURAL_VERB(n) ((n) == 1 ? "s" : "")
+
+static char *hot_summary(const hq_report_t *r, const hq_site_t *ev, size_t n) {
   uint64_t temps = 0;
-  int rc;
-  hq__fmt(where, sizeof where,
-          "WHERE class = 'heap' AND temporary >= %d AND 2 * temporary >= allocations"
-          " AND bytes <= %d * allocations ORDER BY temporary DESC, stack_id LIMIT %d",
-          HOT_TEMP_MIN, HOT_TEMP_MAX_AVG, EVIDENCE_MAX);
-  rc = hq__sites_sql(db, where, &ev, &n);
-  if (rc || n == 0) return rc;
   for (size_t i = 0; i < n; i++) temps += ev[i].temporary;
-  return add(r, "hot_temporaries", "pool",
-             dupf("%zu site%s allocate%s and free%s small blocks at once: %" PRIu64
-                  " temporary allocations (%.1f%% of all heap allocations) from the site%s below",
-                  n, n == 1 ? "" : "s", n == 1 ? "s" : "", n == 1 ? "s" : "", temps,
-                  r->allocations_count ? 100.0 * (double)temps / (double)r->allocations_count : 0.0,
-                  n == 1 ? "" : "s"),
-             "Keep the buffer across iterations, or take it from a pool or free list sized for "
-             "it (a stack buffer for small fixed sizes) instead of malloc+free each time.",
-             ev, n);
+  return dupf("%zu site%s allocate%s and free%s small blocks at once: %" PRIu64
+              " temporary allocations (%.1f%% of all heap allocations) from the site%s below",
+              n, n == 1 ? "" : "s", PLURAL_VERB(n), PLURAL_VERB(n), temps,
+              r->allocations_count ? 100.0 * (double)temps / (double)r->allocations_count : 0.0,
+              n == 1 ? "" : "s");
 }
 
-static int realloc_chains(hq_db_t *db, hq_report_t *r) {
-  char where[256];
-  hq_site_t *ev = NULL;
-  size_t n = 0;
+static char *realloc_summary(const hq_report_t *r, const hq_site_t *ev, size_t n) {
   uint64_t reallocs = 0, again = 0;
-  int rc;
-  hq__fmt(where, sizeof where,
-          "WHERE class = 'heap' AND reallocs >= %d AND 2 * realloced >= reallocs"
-          " ORDER BY reallocs DESC, stack_id LIMIT %d", REALLOC_MIN, EVIDENCE_MAX);
-  rc = hq__sites_sql(db, where, &ev, &n);
-  if (rc || n == 0) return rc;
+  (void)r;
   for (size_t i = 0; i < n; i++) {
     reallocs += ev[i].reallocs;
     again += ev[i].realloced;
   }
-  return add(r, "realloc_chain", "reserve",
-             dupf("%zu site%s grow%s blocks step by step: %" PRIu64 " realloc calls, %" PRIu64
-                  " of the blocks they return reallocated again",
-                  n, n == 1 ? "" : "s", n == 1 ? "s" : "", reallocs, again),
-             "Reserve (pre-size) the final capacity when it is known, or grow geometrically "
-             "(capacity *= 2) so a buffer of n bytes costs O(log n) reallocs, not O(n).",
-             ev, n);
+  return dupf("%zu site%s grow%s blocks step by step: %" PRIu64 " realloc calls, %" PRIu64
+              " of the blocks they return reallocated again",
+              n, n == 1 ? "" : "s", PLURAL_VERB(n), reallocs, again);
 }
 
-static int huge_buffers(hq_db_t *db, hq_report_t *r) {
-  char where[256];
+static char *huge_summary(const hq_report_t *r, const hq_site_t *ev, size_t n) {
+  char big[32];
+  (void)r;
+  hq__fmt_bytes((double)ev[0].max_size, big, sizeof big);
+  return dupf("%zu site%s request%s single heap blocks of 64 MiB or more (largest %s)", n,
+              n == 1 ? "" : "s", PLURAL_VERB(n), big);
+}
+
+static const site_rule_t site_rules[] = {
+  {"hot_temporaries", "pool", "temporary",
+   "WHERE class = 'heap' AND temporary >= " STR(HOT_TEMP_MIN) " AND 2 * temporary >= allocations"
+   " AND bytes <= " STR(HOT_TEMP_MAX_AVG) " * allocations ORDER BY temporary DESC, site"
+   " LIMIT " STR(EVIDENCE_MAX), hot_summary,
+   "Keep the buffer across iterations, or take it from a pool or free list sized for "
+   "it (a stack buffer for small fixed sizes) instead of malloc+free each time."},
+  {"realloc_chain", "reserve", "reallocs",
+   "WHERE class = 'heap' AND reallocs >= " STR(REALLOC_MIN) " AND 2 * realloced >= reallocs"
+   " ORDER BY reallocs DESC, site LIMIT " STR(EVIDENCE_MAX), realloc_summary,
+   "Reserve (pre-size) the final capacity when it is known, or grow geometrically "
+   "(capacity *= 2) so a buffer of n bytes costs O(log n) reallocs, not O(n)."},
+  {"huge_buffer", "chunk or mmap", "max_size",
+   "WHERE class = 'heap' AND max_size >= " STR(HUGE_MIN) " ORDER BY max_size DESC, site"
+   " LIMIT " STR(EVIDENCE_MAX), huge_summary,
+   "Process the data in chunks sized to a memory budget, or mmap the file (or "
+   "anonymous memory) so pages are resident only while they are used."},
+};
+
+static int site_rule(hq_db_t *db, hq_report_t *r, const site_rule_t *rule) {
+  hq_site_t *ev = NULL;
+  size_t n = 0;
+  int rc = hq__sites_sql(db, rule->where, rule->col, &ev, &n);
+  if (rc || n == 0) return rc;
+  return add(r, rule->name, rule->fix, rule->summary(r, ev, n), rule->advice, ev, n);
+}
+
+/* ---- growth ---- */
+
+/* The heap grew steadily while the program ran, whatever its teardown freed: never-freed bytes
+ * accumulated over the run (leak growth), or the live heap climbed up to the teardown (live
+ * growth).  A run too short for a trend has no finding. */
+static int leak_growth(hq_db_t *db, hq_report_t *r) {
+  int leaked = r->has_leak_growth && r->leak_growth_rate_bytes_per_s > 0 &&
+               r->leak_growth_r2 >= GROWTH_MIN_R2 && r->leak_bytes >= LEAK_GROWTH_MIN_BYTES &&
+               10 * r->leak_bytes >= r->peak_heap_bytes;
+  double before = r->teardown_t_ns >= 0 ? (double)r->teardown_t_ns / 1e9 : (double)r->duration_ns / 1e9;
+  int live = !leaked && r->has_live_growth && r->live_growth_rate_bytes_per_s > 0 &&
+             r->live_growth_r2 >= LIVE_GROWTH_MIN_R2 &&
+             r->live_growth_rate_bytes_per_s * before >= 0.5 * (double)r->peak_heap_bytes;
+  char rate[32], total[32], where[160];
   hq_site_t *ev = NULL;
   size_t n = 0;
   int rc;
-  hq__fmt(where, sizeof where,
-          "WHERE class = 'heap' AND max_size >= %llu ORDER BY max_size DESC, stack_id LIMIT %d",
-          HUGE_MIN, EVIDENCE_MAX);
-  rc = hq__sites_sql(db, where, &ev, &n);
-  if (rc || n == 0) return rc;
-  {
-    char big[32];
-    hq__fmt_bytes((double)(ev[0].max_size), big, sizeof big);
-    return add(r, "huge_buffer", "chunk or mmap",
-               dupf("%zu site%s request%s single heap blocks of 64 MiB or more (largest %s)",
-                    n, n == 1 ? "" : "s", n == 1 ? "s" : "", big),
-               "Process the data in chunks sized to a memory budget, or mmap the file (or "
-               "anonymous memory) so pages are resident only while they are used.",
+  if (!r->trend_ok || (!leaked && !live)) return HQ_OK;
+  hq__fmt(where, sizeof where, "WHERE class = 'heap' AND %1$s > 0 ORDER BY %1$s DESC, site"
+          " LIMIT " STR(EVIDENCE_MAX), leaked ? "leaked_bytes" : "peak_bytes");
+  rc = hq__sites_sql(db, where, leaked ? "leaked_bytes" : "peak_bytes", &ev, &n);
+  if (rc) return rc;
+  if (leaked) {
+    hq__fmt_bytes(r->leak_growth_rate_bytes_per_s, rate, sizeof rate);
+    hq__fmt_bytes((double)r->leak_bytes, total, sizeof total);
+    return add(r, "leak_growth", "leak",
+               dupf("memory that is never freed accumulates steadily while the program runs: %s/s"
+                    " (R^2 %.2f), %s in all by the end; the sites below leak the most",
+                    rate, r->leak_growth_r2, total),
+               "Free what each iteration allocates, or bound the cache or list that keeps it: "
+               "memory that only grows is a leak while the program runs.",
                ev, n);
   }
-}
-
-static int monotonic_growth(hq_db_t *db, hq_report_t *r) {
-  sqlite3_stmt *st = NULL;
-  int64_t span_ns = 0;
-  hq_site_t *ev = NULL;
-  size_t n = 0;
-  int rc;
-  char rate[32], peak[32], where[160];
-
-  if (r->n_samples < GROWTH_MIN_SAMPLES || !r->has_growth_rate || r->growth_rate_bytes_per_s <= 0 ||
-      r->growth_r2 < GROWTH_MIN_R2)
-    return HQ_OK;
-  rc = hq__db_prepare(db, "SELECT max(t) - min(t) FROM samples", &st);
-  if (rc) return rc;
-  if (sqlite3_step(st) == SQLITE_ROW) span_ns = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  /* the trend must account for at least half of the peak, or it is a slow drift */
-  if (r->growth_rate_bytes_per_s * ((double)span_ns / 1e9) < 0.5 * (double)r->peak_heap_bytes)
-    return HQ_OK;
-  hq__fmt(where, sizeof where, "WHERE class = 'heap' AND %s > 0 ORDER BY %s DESC, stack_id"
-          " LIMIT %d", r->leak_bytes ? "leaked_bytes" : "peak_bytes",
-          r->leak_bytes ? "leaked_bytes" : "peak_bytes", EVIDENCE_MAX);
-  rc = hq__sites_sql(db, where, &ev, &n);
-  if (rc) return rc;
-  hq__fmt_bytes(r->growth_rate_bytes_per_s, rate, sizeof rate);
-  hq__fmt_bytes((double)(r->peak_heap_bytes), peak, sizeof peak);
-  return add(r, "monotonic_growth", "leak",
-             dupf("the live heap grows steadily: %s/s over %.1f s (R^2 %.2f), up to a peak of %s;"
-                  " %s",
-                  rate, (double)span_ns / 1e9, r->growth_r2, peak,
-                  r->leak_bytes ? "the sites below leak the most" :
-                                  "nothing leaks at exit, the sites below hold the most at the peak"),
-             "Free what each iteration allocates (or bound the cache that keeps it): memory "
-             "that only grows is a leak while the program runs, even if it is freed at exit.",
+  hq__fmt_bytes(r->live_growth_rate_bytes_per_s, rate, sizeof rate);
+  hq__fmt_bytes((double)r->peak_heap_bytes, total, sizeof total);
+  return add(r, "leak_growth", "leak",
+             dupf("the live heap grows steadily until %s: %s/s over %.1f s (R^2 %.2f), up to a peak"
+                  " of %s; the sites below hold the most at the peak",
+                  r->teardown_t_ns >= 0 ? "the teardown frees it" : "the end", rate, before,
+                  r->live_growth_r2, total),
+             "Something keeps what the program is done with (a cache, a list of listeners, a "
+             "history) and lets go only at exit: bound it, or drop entries when they are no "
+             "longer needed.",
              ev, n);
 }
 
 int hq__recommend(hq_db_t *db, hq_report_t *r) {
-  int rc;
-  if ((rc = hot_temporaries(db, r)) || (rc = realloc_chains(db, r)) ||
-      (rc = huge_buffers(db, r)) || (rc = monotonic_growth(db, r)))
-    return rc;
-  return HQ_OK;
+  int rc = HQ_OK;
+  for (size_t i = 0; i < HQ_ARRAY_LEN(site_rules) && !rc; i++) rc = site_rule(db, r, &site_rules[i]);
+  if (!rc) rc = leak_growth(db, r);
+  return rc;
 }

@@ -139,13 +139,17 @@ static int read_leak_classes(hq_db_t *db, hq_report_t *r) {
 
 /* Prepare one of the samples queries above over `samples` (or, in a merged database, the
  * samples of the process the peaks describe). */
+static void samples_source(const hq_report_t *r, char *src, size_t cap) {
+  if (r->has_peak_pid)
+    hq__fmt(src, cap, "(SELECT * FROM samples WHERE pid = %lld)", (long long)r->peak_pid);
+  else
+    hq__fmt(src, cap, "samples");
+}
+
 static int prepare_samples_sql(hq_db_t *db, const hq_report_t *r, const char *fmt,
                                sqlite3_stmt **st) {
   char src[96], sql[1024];
-  if (r->has_peak_pid)
-    hq__fmt(src, sizeof src, "(SELECT * FROM samples WHERE pid = %lld)", (long long)r->peak_pid);
-  else
-    hq__fmt(src, sizeof src, "samples");
+  samples_source(r, src, sizeof src);
   if (hq__fmt(sql, sizeof sql, fmt, src) != HQ_OK) return HQ_ERANGE;
   return hq__db_prepare(db, sql, st);
 }
@@ -189,6 +193,13 @@ static int read_metrics(hq_db_t *db, hq_report_t *r) {
   sqlite3_bind_int64(st, 4, (int64_t)r->allocations_count);
   if (sqlite3_step(st) != SQLITE_ROW) { rc = hq__db_sqlerr(db, "efficiency score"); goto out; }
   r->efficiency_score = sqlite3_column_double(st, 0);
+  sqlite3_finalize(st);
+  st = NULL;
+  {
+    char src[96];
+    samples_source(r, src, sizeof src);
+    rc = hq__growth_compute(db, src, r);
+  }
 out:
   sqlite3_finalize(st);
   return rc;
@@ -225,8 +236,10 @@ int hq_report_compute(hq_db_t *db, const hq_report_opts_t *opts, hq_report_t **o
   if (!HQ_DB_OK(db)) return HQ_MISUSE_BKPT;
   r = calloc(1, sizeof *r);
   if (!r) return HQ_ENOMEM;
-  rc = hq__aggregate_ensure(db);
+  rc = hq__callsites_ensure(db);
   if (rc) goto out;
+  if ((rc = hq__source_root(db, &r->source_root)) || (rc = hq__stale_modules(db, &r->stale_modules)))
+    goto out;
   if ((rc = read_run(db, r)) || (rc = read_classes(db, r)) || (rc = read_leak_classes(db, r)) ||
       (rc = read_metrics(db, r)) || (rc = read_histogram(db, r)))
     goto out;
@@ -260,6 +273,8 @@ void hq_report_free(hq_report_t *r) {
   free(r->host);
   free(r->heapql_version);
   free(r->incomplete_reason);
+  free(r->source_root);
+  free(r->stale_modules);
   hq_sites_free(r->top_leaks, r->n_top_leaks);
   hq_sites_free(r->top_count, r->n_top_count);
   hq_sites_free(r->top_bytes, r->n_top_bytes);

@@ -15,20 +15,56 @@ extern const char hq__sql_growth[];
 extern const char hq__sql_fragmentation[];
 extern const char hq__sql_efficiency[];
 
+/* ---- hq_growth.c: growth that the teardown does not hide ---- */
+#define HQ__TREND_MIN_POINTS 10
+#define HQ__TREND_MIN_NS     100000000 /* 100 ms */
+extern const char hq__sql_leak_growth[];   /* %1$s = the samples; agg_leak_time, meta */
+extern const char hq__sql_live_growth[];   /* %1$s = the samples: teardown and live growth */
+/* Fill r's trend_ok, leak and live growth and teardown_t_ns; samples: "samples" or one
+ * process's.  Needs r->n_samples and r->duration_ns. */
+int  hq__growth_compute(hq_db_t *db, const char *samples, hq_report_t *r);
+
 /* ---- hq_recommend.c ---- */
 /* Fill r->findings from db and the figures already in r. */
 int  hq__recommend(hq_db_t *db, hq_report_t *r);
 void hq__findings_free(hq_finding_t *f, size_t n);
 
+/* ---- hq_wrappers.c: allocation wrappers, the frames a site looks past ---- */
+typedef struct hq__wrappers_s hq__wrappers_t;
+/* The built-in patterns plus the user's (comma- or newline-separated; "@FILE" reads a file of
+ * one pattern a line).  err gets one line ("FILE:LINE: ...") on failure.  Returns HQ_OK,
+ * HQ_EINVAL (a malformed pattern), HQ_ENOENT/HQ_EIO (a pattern file), HQ_ENOMEM. */
+int  hq__wrappers_parse(const char *user, hq__wrappers_t **out, char *err, size_t cap);
+void hq__wrappers_free(hq__wrappers_t *w);
+/* 1 when the frame is a wrapper; any argument may be NULL (unknown). */
+int  hq__wrappers_match(const hq__wrappers_t *w, const char *function, const char *file,
+                        const char *module);
+/* A number that changes when the user's patterns do. */
+uint64_t hq__wrappers_signature(const hq__wrappers_t *w);
+
+/* ---- hq_callsite.c: the site of every stack (table stack_sites) ---- */
+/* Make sure the aggregates and stack_sites are current for db's wrapper patterns. */
+int  hq__callsites_ensure(hq_db_t *db);
+/* The directory that holds the program's own sources (the common directory of the sites'
+ * absolute source paths outside /usr), with its trailing '/'; NULL (HQ_OK) when there is none. */
+int  hq__source_root(hq_db_t *db, char **out);
+/* "path (changed), path (missing)" for the modules whose file changed or went missing since the
+ * run (their frames may be wrong); NULL (HQ_OK) when none did. */
+int  hq__stale_modules(hq_db_t *db, char **out);
+
 /* ---- hq_sites.c: ranked sites (agg_stack), lines (agg_line), stacks as frames ---- */
 /* The agg_stack column a metric ranks by ("allocations", "bytes", ...); NULL for no metric. */
 const char *hq__metric_column(hq_metric_t metric);
-/* Load agg_stack rows: WHERE class = cls (all classes when cls < 0) AND metric > 0, ORDER BY
- * metric DESC, stack_id, LIMIT limit; each with its location. */
+/* Load sites (agg_stack grouped by stack_sites.site, per class): WHERE class = cls (all classes
+ * when cls < 0) AND metric > 0, ORDER BY metric DESC, site, LIMIT limit; each with its details
+ * and top callers by the metric. */
 int  hq__sites_load(hq_db_t *db, hq_metric_t metric, int cls, size_t limit, hq_site_t **out,
                     size_t *out_n);
-/* Load agg_stack rows selected by suffix ("WHERE ... ORDER BY ... LIMIT n"), with locations. */
-int  hq__sites_sql(hq_db_t *db, const char *suffix, hq_site_t **out, size_t *out_n);
+/* Load sites selected by suffix ("WHERE ... ORDER BY ... LIMIT n" over the columns site, class
+ * and the summed figures of hq_site_t, stacks); col: the agg_stack column that picks each
+ * site's representative stack and ranks its callers. */
+int  hq__sites_sql(hq_db_t *db, const char *suffix, const char *col, hq_site_t **out,
+                   size_t *out_n);
 
 /* ---- hq_sitemap.c: frame labels, stack chains and per-stack sums shared by flame graphs, diff and the
  * HTML report ---- */

@@ -75,6 +75,23 @@ HQ_API int hq_db_meta_get(hq_db_t *db, const char *key, char *buf, size_t cap);
 /* Set meta value `key` (text or integer stored as given text).  Returns HQ_OK or HQ_EDB. */
 HQ_API int hq_db_meta_set(hq_db_t *db, const char *key, const char *value);
 
+/*
+ * Name the program's own allocation wrappers, so reports name their callers as the sites.
+ * A site is the first frame of an allocation's stack, from the allocator outwards (inline frames
+ * included), that is not a wrapper; heapql knows the C++ standard library above operator new,
+ * strdup/strndup, glib's g_malloc family, libiberty's xmalloc family, CPython's PyMem_ and
+ * PyObject_ allocators and its own pool (docs/cli.md, "Sites").  patterns: comma- or
+ * newline-separated, each "[fun:]GLOB" (the function, with or without its return type and
+ * parameters), "src:GLOB" (the source file) or "lib:GLOB" (the module), fnmatch globs; "@FILE"
+ * reads one pattern a line from FILE ('#' comments).  NULL or "" keeps only the built-in list.
+ * Returns HQ_OK; HQ_EINVAL (an empty pattern: the message names it, or FILE:LINE); HQ_ENOENT or
+ * HQ_EIO (a pattern file cannot be read); HQ_ENOMEM.
+ */
+HQ_API int hq_db_set_wrappers(hq_db_t *db, const char *patterns);
+
+/* How many callers reports list under each site (default 3; 0 lists none).  Returns HQ_OK. */
+HQ_API int hq_db_set_callers(hq_db_t *db, size_t n);
+
 /* ---- import ---- */
 
 typedef struct hq_import_opts_s {
@@ -137,8 +154,9 @@ HQ_API int hq_symbolize(hq_db_t *db, int progress);
  */
 
 /*
- * Build the aggregate tables (agg_*, docs/schema.md) if they are missing or stale, so your own
- * queries can read them; the functions below do this themselves.  Writes into db when it is
+ * Build the aggregate tables (agg_*, docs/schema.md) and the sites of the stacks (stack_sites,
+ * for db's wrapper patterns) if they are missing or stale, so your own queries can read them;
+ * the functions below do this themselves.  Writes into db when it is
  * writable, else into the connection's TEMP schema.  Returns HQ_OK, HQ_EDB,
  * HQ_ESCHEMA, HQ_ENOMEM.
  */
@@ -171,10 +189,29 @@ typedef enum hq_metric_e {
 /* Output formats. */
 typedef enum hq_format_e { HQ_FORMAT_TEXT = 0, HQ_FORMAT_JSON, HQ_FORMAT_CSV } hq_format_t;
 
-/* One allocation site: one stack and class (a row of agg_stack / the callsites view). */
+/* A caller of a site: the next frame out (for a site without a name, the first named frame
+ * further out: the entry point the allocation went through), with its share of the site. */
+typedef struct hq_caller_s {
+  char    *location;       /* as a site's location */
+  uint64_t value;          /* the list's metric over the stacks through this caller */
+  double   share;          /* value / the site's total, 0..1 */
+} hq_caller_t;
+
+/* One allocation site and class: the first frame of the stacks outside allocation wrappers
+ * (hq_db_set_wrappers), with the figures of every stack that reaches it (a row of the `sites`
+ * view; per stack, the rows of agg_stack / the callsites view add up to it). */
 typedef struct hq_site_s {
-  int64_t  stack_id;       /* allocations.stack_id; -1 for allocations recorded without a stack */
+  int64_t  stack_id;       /* the representative stack: the one with the most of the list's
+                            * metric; -1 for allocations recorded without a stack */
   int      cls;            /* hq_class_t */
+  uint64_t stacks;         /* distinct stacks that reach the site */
+  char    *function, *file;   /* the site frame's; NULL when unknown */
+  int64_t  line;           /* 0 when unknown */
+  char    *module;         /* the site frame's module path, NULL when none */
+  uint64_t offset;         /* in module */
+  int      stale;          /* the module changed or went missing since the run (file_status) */
+  hq_caller_t *callers;    /* the top callers by the list's metric (hq_db_set_callers) */
+  size_t   n_callers;
   uint64_t allocations;    /* allocation calls (a realloc is one) */
   uint64_t bytes;          /* bytes requested */
   uint64_t frees;          /* free calls (not counting the old block of a moving realloc) */
@@ -184,7 +221,8 @@ typedef struct hq_site_s {
   uint64_t temporary;      /* temporary allocations (view `temporary`) */
   uint64_t max_size;       /* largest single request */
   uint64_t peak_blocks, peak_bytes;       /* live at the moment of peak heap (heap class) */
-  char    *location;       /* the allocation site as one line: the first line of stack_text */
+  char    *location;       /* the site as one line: "function file:line", "function (module)"
+                            * without line information, "module+0xOFFSET" without a name */
 } hq_site_t;
 
 /* One source line (a row of agg_line / the by_line view). */
@@ -258,6 +296,10 @@ typedef struct hq_report_s {
   int64_t  duration_ns;
   uint64_t dropped_events;
   int      symbolized;     /* meta 'symbolized' = 1 */
+  char    *source_root;    /* the directory of the program's sources, text paths are relative
+                            * to it; NULL when unknown */
+  char    *stale_modules;  /* "path (changed), path (missing)": modules whose file changed or
+                            * went missing since the run, their frames may be wrong; NULL if none */
   /* peaks; in a merged database they (and the metrics) describe the process peak_pid, the one
    * with the largest heap peak (meta 'peak_heap_pid'), while counts span every process */
   int      has_peak_pid;
@@ -279,7 +321,13 @@ typedef struct hq_report_s {
   uint64_t temporary_count;
   /* headline metrics (docs/schema.md "Definitions") */
   size_t   n_samples;
+  int      trend_ok;       /* enough samples (10) over a long enough run (100 ms) for trends:
+                            * growth rates and the efficiency score are given only then */
   int      has_growth_rate;  double growth_rate_bytes_per_s;  double growth_r2;
+  /* growth the teardown does not hide (docs/schema.md "Definitions") */
+  int      has_leak_growth;  double leak_growth_rate_bytes_per_s;  double leak_growth_r2;
+  int      has_live_growth;  double live_growth_rate_bytes_per_s;  double live_growth_r2;
+  int64_t  teardown_t_ns;  /* when the teardown began; -1 when there is none */
   int      has_fragmentation_ratio;  double fragmentation_ratio;
   double   efficiency_score;       /* 0..100, one decimal */
   /* top lists (heap class), at most opts.top entries each */

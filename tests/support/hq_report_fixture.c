@@ -135,6 +135,7 @@ static void stream_rows(hq_db_t *db, const fx_row_t *r, size_t n, int64_t unit) 
     e.t = ev[i].t;
     e.from_realloc = x->from != NONE;
     e.free_kind = hq__free_kind_parse(x->free_kind);
+    e.t_alloc = x->t_alloc * unit;
     e.tid = x->tid;
     e.alloc_seq = x->alloc_seq;
     e.free_tid = x->free_tid;
@@ -220,6 +221,9 @@ void hq_fixture_report(const char *path, int agg_mode, int flags) {
     stream_rows(db, rows, sizeof rows / sizeof rows[0], MS);
   }
   exec_ok(s, "COMMIT");
+  /* the sites of the stacks, as the first report (or heapql query) leaves them */
+  if (agg_mode != HQ_FIXTURE_NO_AGG && hq_aggregate_update(db) != HQ_OK)
+    fail_msg("sites: %s", hq_db_errmsg(db));
   hq_db_close(db);
 }
 

@@ -99,7 +99,7 @@ static void test_cli_report_recommend(void **state) {
   assert_non_null(strstr(p.out, "[hot_temporaries] fix: pool"));
   assert_non_null(strstr(p.out, "[realloc_chain] fix: reserve"));
   assert_non_null(strstr(p.out, "[huge_buffer] fix: chunk or mmap"));
-  assert_non_null(strstr(p.out, "[monotonic_growth] fix: leak"));
+  assert_non_null(strstr(p.out, "[leak_growth] fix: leak"));
   hq_test_proc_free(&p);
 }
 
@@ -109,8 +109,9 @@ static void test_cli_leaks_top_peak(void **state) {
   (void)state;
   p = run("leaks", db, "--limit", "1", NULL);
   assert_int_equal(p.exit_status, 0);
-  assert_non_null(strstr(p.out, "#1  1048576 B in 1 blocks (device)  [stack 3]\n"
-                                "    worker victim.c:30\n    main victim.c:40\n"));
+  assert_non_null(strstr(p.out, "#1  1048576 B in 1 blocks (device)\n    site: worker victim.c:30\n"
+                                "          100.0%  <- main victim.c:40\n    the stack with the most:\n"
+                                "      worker victim.c:30\n      main victim.c:40\n"));
   assert_null(strstr(p.out, "#2"));
   hq_test_proc_free(&p);
   p = run("leaks", db, "--format", "json", NULL);
@@ -120,8 +121,8 @@ static void test_cli_leaks_top_peak(void **state) {
   p = run("top", db, "--by", "peak", "--limit", "2", NULL);
   assert_int_equal(p.exit_status, 0);
   assert_non_null(strstr(p.out, "top heap sites by peak"));
-  assert_non_null(strstr(p.out, "5700  worker victim.c:30  [stack 3]"));
-  assert_non_null(strstr(p.out, "4096  0x7f0000001000 (/opt/gone/libgone.so+0x1000)  [stack 4]"));
+  assert_non_null(strstr(p.out, "5700  worker victim.c:30\n"));
+  assert_non_null(strstr(p.out, "4096  libgone.so+0x1000\n"));
   assert_null(strstr(p.out, "\n   3 "));
   hq_test_proc_free(&p);
   p = run("top", db, "--by", "line", NULL);
@@ -135,9 +136,10 @@ static void test_cli_leaks_top_peak(void **state) {
   p = run("peak", db, NULL);
   assert_int_equal(p.exit_status, 0);
   assert_non_null(strstr(p.out, "peak heap    10836 B (10.58 KiB) at 7.000 s\n"));
-  assert_non_null(strstr(p.out, "#4  40 B in 1 blocks  [stack 5]\n"
-                                "    fill victim.c:12 [inlined]\n"
-                                "    make_buffers victim.c:21\n    main victim.c:40\n"));
+  assert_non_null(strstr(p.out, "#4  40 B in 1 blocks\n    site: fill victim.c:12\n"
+                                "          100.0%  <- make_buffers victim.c:21\n"
+                                "    the stack with the most:\n      fill victim.c:12 [inlined]\n"
+                                "      make_buffers victim.c:21\n      main victim.c:40\n"));
   hq_test_proc_free(&p);
 }
 

@@ -87,16 +87,30 @@ static void test_report_figures(void **state) {
   assert_true(r->has_fragmentation_ratio);
   assert_true(fabs(r->fragmentation_ratio - 5600000.0 / 1059412.0) < 1e-12);
   assert_true(fabs(r->efficiency_score - 41.8) < 1e-9);
-  /* top lists */
+  /* top lists: sites, ties by site text; each with its representative stack and callers */
   assert_int_equal(r->n_top_count, 4);
   assert_int_equal(r->top_count[0].stack_id, 2);
-  assert_int_equal(r->top_count[1].stack_id, 3);
-  assert_int_equal(r->top_count[2].stack_id, 5);
+  assert_int_equal(r->top_count[1].stack_id, 5);
+  assert_int_equal(r->top_count[2].stack_id, 3);
   assert_int_equal(r->top_count[3].stack_id, 4);
   assert_string_equal(r->top_count[0].location, "make_buffers victim.c:20");
-  assert_string_equal(r->top_count[2].location, "fill victim.c:12 [inlined]");
-  assert_string_equal(r->top_count[3].location,
-                      "0x7f0000001000 (/opt/gone/libgone.so+0x1000)");
+  assert_string_equal(r->top_count[0].function, "make_buffers");
+  assert_string_equal(r->top_count[0].file, "victim.c");
+  assert_int_equal(r->top_count[0].line, 20);
+  assert_int_equal(r->top_count[0].stacks, 1);
+  assert_int_equal(r->top_count[0].n_callers, 1);
+  assert_string_equal(r->top_count[0].callers[0].location, "main victim.c:40");
+  assert_int_equal(r->top_count[0].callers[0].value, 4);
+  assert_true(r->top_count[0].callers[0].share == 1.0);
+  /* an inlined function is its own site, named without the [inlined] mark */
+  assert_string_equal(r->top_count[1].location, "fill victim.c:12");
+  assert_string_equal(r->top_count[1].callers[0].location, "make_buffers victim.c:21");
+  /* a frame without symbols: module and offset; its caller is the first named frame */
+  assert_string_equal(r->top_count[3].location, "libgone.so+0x1000");
+  assert_null(r->top_count[3].function);
+  assert_string_equal(r->top_count[3].module, "/opt/gone/libgone.so");
+  assert_int_equal(r->top_count[3].offset, 0x1000);
+  assert_string_equal(r->top_count[3].callers[0].location, "worker victim.c:30");
   assert_int_equal(r->top_bytes[0].stack_id, 4);
   assert_int_equal(r->top_bytes[0].bytes, 6096);
   assert_int_equal(r->n_top_peak, 4);
@@ -275,7 +289,10 @@ static void test_report_json_contract_keys(void **state) {
   expect_json(&j, "metrics.efficiency_score", 'd', "41.8");
   assert_true(fabs(strtod(hq_json_get(&j, "metrics.growth_rate_bytes_per_s")->value, NULL) -
                    fixture_growth) < 1e-9 * fixture_growth);
-  expect_json(&j, "top.by_count[2].location", 's', "fill victim.c:12 [inlined]");
+  expect_json(&j, "top.by_count[1].location", 's', "fill victim.c:12");
+  expect_json(&j, "top.by_count[1].line", 'd', "12");
+  expect_json(&j, "top.by_count[1].callers[0].location", 's', "make_buffers victim.c:21");
+  expect_json(&j, "top.by_count[1].callers[0].share", 'd', "1.0000");
   expect_json(&j, "leaks.top_sites[0].class", 's', "device");
   assert_null(hq_json_get(&j, "findings"));
   hq_json_free(&j);
@@ -308,13 +325,13 @@ static void test_report_text(void **state) {
     "mmap             1 allocations, 1048576 B (1.00 MiB)",
     "== Leaks", "leaked           3 blocks, 5796 B (5.66 KiB)", "classes          not classified",
     "device           1 blocks, 1048576 B (1.00 MiB) never freed",
-    "== Top leak sites", "device  worker victim.c:30  [stack 3]",
+    "== Top leak sites", "device  worker victim.c:30\n", "100.0%  <- main victim.c:40\n",
     "== Metrics", "growth rate      906.1 B/s (least-squares slope of live heap over 11 samples",
     "fragmentation    5.29 (peak RSS / peak live heap+mmap)", "efficiency score 41.8 / 100",
     "== Temporary allocations", "temporary        5 of 12 heap allocations (41.7%)",
-    "== Top sites by allocations", "make_buffers victim.c:20  [stack 2]",
-    "== Top sites by bytes", "0x7f0000001000 (/opt/gone/libgone.so+0x1000)  [stack 4]",
-    "== Top sites by peak contribution", "worker victim.c:30  [stack 3]",
+    "== Top sites by allocations", "make_buffers victim.c:20\n", "<- main victim.c:40\n",
+    "== Top sites by bytes", "libgone.so+0x1000\n", "100.0%  <- worker victim.c:30\n",
+    "== Top sites by peak contribution", "worker victim.c:30\n",
     "== Top sites by temporary allocations",
     "== Top source lines (by bytes)", "(/opt/gone/libgone.so+0x1000)", "worker victim.c:30",
     "make_buffers victim.c:20", "fill victim.c:12",
@@ -387,18 +404,23 @@ static void test_report_recommend(void **state) {
   assert_string_equal(r->findings[2].fix, "chunk or mmap");
   assert_int_equal(r->findings[2].evidence[0].stack_id, 4);
   assert_int_equal(r->findings[2].evidence[0].max_size, 64ull << 20);
-  assert_string_equal(r->findings[3].name, "monotonic_growth");
+  assert_string_equal(r->findings[3].name, "leak_growth");
   assert_string_equal(r->findings[3].fix, "leak");
   assert_int_equal(r->findings[3].evidence[0].stack_id, 5);
   assert_int_equal(r->findings[3].evidence[0].leaked_bytes, 40ull * (4 << 20));
   assert_true(r->growth_r2 > 0.99);
+  /* 4 MiB never freed every second: the leak growth says so */
+  assert_true(r->has_leak_growth);
+  assert_true(fabs(r->leak_growth_rate_bytes_per_s - (4 << 20)) < 0.05 * (4 << 20));
+  assert_true(r->leak_growth_r2 > 0.99);
   text = capture_report(r, 0);
   {
     static const char *const needles[] = {
       "== Findings", "[hot_temporaries] fix: pool", "1200 temporary allocations",
       "hot_loop hot.c:10", "[realloc_chain] fix: reserve", "150 realloc calls",
       "append grow.c:20", "[huge_buffer] fix: chunk or mmap", "(largest 64.00 MiB)",
-      "load_all big.c:30", "[monotonic_growth] fix: leak", "remember leak.c:40"};
+      "load_all big.c:30", "[leak_growth] fix: leak", "never freed accumulates steadily",
+      "remember leak.c:40"};
     expect_in_order(text, needles, sizeof needles / sizeof needles[0]);
   }
   free(text);
@@ -602,10 +624,13 @@ static void test_leaks_peak_top_outputs(void **state) {
     static const char *const needles[] = {
       "heap     3 blocks, 5796 B (5.66 KiB)", "device   1 blocks, 1048576 B (1.00 MiB)",
       "heap leak classes: not classified",
-      "#1  1048576 B in 1 blocks (device)  [stack 3]\n    worker victim.c:30\n"
-      "    main victim.c:40\n",
-      "#2  4096 B in 1 blocks (heap)  [stack 4]\n    0x7f0000001000 (/opt/gone/libgone.so+0x1000)\n"
-      "    worker victim.c:30\n    main victim.c:40\n"};
+      "#1  1048576 B in 1 blocks (device)\n    site: worker victim.c:30\n"
+      "          100.0%  <- main victim.c:40\n    the stack with the most:\n"
+      "      worker victim.c:30\n      main victim.c:40\n",
+      "#2  4096 B in 1 blocks (heap)\n    site: libgone.so+0x1000\n"
+      "          100.0%  <- worker victim.c:30\n    the stack with the most:\n"
+      "      0x7f0000001000 (/opt/gone/libgone.so+0x1000)\n"
+      "      worker victim.c:30\n      main victim.c:40\n"};
     expect_in_order(out, needles, sizeof needles / sizeof needles[0]);
   }
   assert_null(strstr(out, "#3"));
@@ -625,7 +650,8 @@ static void test_leaks_peak_top_outputs(void **state) {
   {
     static const char *const needles[] = {
       "peak heap    10836 B (10.58 KiB) at 7.000 s", "peak RSS     5600000 B (5.34 MiB) at 8.000 s",
-      "#1  5700 B in 2 blocks  [stack 3]\n    worker victim.c:30\n    main victim.c:40\n"};
+      "#1  5700 B in 2 blocks\n    site: worker victim.c:30\n          100.0%  <- main victim.c:40\n"
+      "    the stack with the most:\n      worker victim.c:30\n      main victim.c:40\n"};
     expect_in_order(out, needles, sizeof needles / sizeof needles[0]);
   }
   free(out);
@@ -641,7 +667,8 @@ static void test_leaks_peak_top_outputs(void **state) {
   {
     static const char *const needles[] = {
       "top heap sites by temporary", "1            4           1164            2  make_buffers"
-      " victim.c:20  [stack 2]", "3            2           6096            1  0x7f0000001000"};
+      " victim.c:20\n", "<- main victim.c:40\n", "3            2           6096            1  "
+      "libgone.so+0x1000\n", "<- worker victim.c:30\n"};
     expect_in_order(out, needles, sizeof needles / sizeof needles[0]);
   }
   free(out);
