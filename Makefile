@@ -291,7 +291,8 @@ PRELOAD_TEST_SRC := $(wildcard tests/preload/test_*.c)
 PRELOAD_TEST_BINS := $(PRELOAD_TEST_SRC:tests/preload/%.c=$(TEST_BIN)/preload/%)
 TEST_SUPPORT_SRC := $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(OBJ)/%.o)
-VICTIM_C   := $(filter-out tests/preload/victims/lib%.c,$(wildcard tests/preload/victims/*.c))
+VICTIM_C   := $(filter-out tests/preload/victims/lib%.c tests/preload/victims/v_glib.c,\
+                $(wildcard tests/preload/victims/*.c))
 VICTIM_CXX := $(wildcard tests/preload/victims/*.cpp)
 VICTIM_LIB := $(wildcard tests/preload/victims/lib*.c)
 VICTIMS := $(VICTIM_C:tests/preload/victims/%.c=$(TEST_BIN)/victims/%) \
@@ -322,6 +323,15 @@ $(TEST_BIN)/victims/%: tests/preload/victims/%.cpp
 	$(call quiet,CXX,$<)$(CXX) -std=c++17 -g $(call victim_opt,$*) -fno-omit-frame-pointer -fno-builtin -o $@ $< -lpthread
 
 tests: all $(UNIT_BINS) $(PRELOAD_TEST_BINS) $(VICTIMS)
+
+# A victim that allocates through glib, built when glib's headers are there (its test skips
+# otherwise).
+ifeq ($(shell pkg-config --exists glib-2.0 2>/dev/null && echo 1),1)
+$(TEST_BIN)/victims/v_glib: tests/preload/victims/v_glib.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) -std=gnu11 -g -O0 -fno-omit-frame-pointer $(shell pkg-config --cflags glib-2.0) -o $@ $< $(shell pkg-config --libs glib-2.0)
+tests: $(TEST_BIN)/victims/v_glib
+endif
 
 # The recorder without the interposer (preload/hq_recorder.h): its ring, writer and record path
 # linked into a test directly, no LD_PRELOAD.

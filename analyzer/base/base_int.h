@@ -30,6 +30,7 @@ struct hq_db_s {
   char *path;
   char *wrappers;     /* the user's allocation-wrapper patterns (hq_db_set_wrappers), or NULL */
   size_t callers;     /* callers listed under each site (hq_db_set_callers); 3 at open */
+  char *debug_dirs;   /* where symbolization looks for a module's build (hq_db_set_debug_dirs) */
   char errmsg[512];
 };
 

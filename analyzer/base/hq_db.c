@@ -264,6 +264,7 @@ void hq_db_close(hq_db_t *db) {
   if (db->sql) sqlite3_close_v2(db->sql);
   free(db->path);
   free(db->wrappers);
+  free(db->debug_dirs);
   db->magic = 0;
   free(db);
 }

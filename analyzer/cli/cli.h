@@ -23,12 +23,19 @@ int hq_cmd_top(int argc, char **argv);
 int hq_cmd_peak(int argc, char **argv);
 int hq_cmd_flamegraph(int argc, char **argv);
 int hq_cmd_timeline(int argc, char **argv);
-int hq_cmd_gate(int argc, char **argv);
 int hq_cmd_diff(int argc, char **argv);
 int hq_cmd_compare(int argc, char **argv);
 int hq_cmd_merge(int argc, char **argv);
 
+/* Each command's synopsis ("heapql CMD ..."; continuation lines indented), printed by its
+ * -h/--help and, all together, by `heapql --help`: the one place its options are listed. */
+extern const char hq_usage_run[], hq_usage_import[], hq_usage_symbolize[], hq_usage_query[],
+    hq_usage_report[], hq_usage_leaks[], hq_usage_top[], hq_usage_peak[], hq_usage_flamegraph[],
+    hq_usage_timeline[], hq_usage_diff[], hq_usage_compare[], hq_usage_merge[];
+
 /* cli_common.c */
+/* "usage: SYNOPSIS" on stdout (the answer to -h/--help). */
+void hq_cli_usage(const char *synopsis);
 /* Print "heapql: <message>" on stderr (one line). */
 void hq_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Map an HQ_E* code to an exit code: bad input/usage -> 2, everything else -> 3. */
@@ -73,9 +80,20 @@ typedef struct hq_cli_opt_s {
 int hq_cli_args(const char *cmd, const char *usage, int argc, char **argv,
                 const hq_cli_opt_t *opts, size_t n_opts, const char **pos, size_t max_pos,
                 size_t *out_n_pos);
-/* Open path for analysis (hq_cli_open) and write fn's output with hq_cli_write_output() (one
- * line on failure, no half-written file).  Returns the exit code. */
-int hq_cli_analyze(const char *path, const char *out_path, hq_cli_writer_fn fn,
-                   const void *ctx);
+/* How a command's reports find sites (docs/cli.md, "Sites"): --wrappers LIST|@FILE (after the
+ * patterns of $HEAPQL_WRAPPERS) and --callers N; NULL = the default. */
+typedef struct hq_cli_sites_s {
+  const char *wrappers, *callers;
+} hq_cli_sites_t;
+#define HQ_CLI_SITE_OPTS(s) {"--wrappers", &(s)->wrappers, NULL}, {"--callers", &(s)->callers, NULL}
+#define HQ_CLI_SITE_USAGE "[--wrappers LIST|@FILE] [--callers N]"
+/* Apply sites (may be NULL) and HEAPQL_WRAPPERS to db.  Returns 0 or the exit code after one
+ * line (a bad pattern, an unreadable pattern file, a bad --callers). */
+int hq_cli_apply_sites(hq_db_t *db, const hq_cli_sites_t *sites);
+/* Open path for analysis (hq_cli_open), apply sites (hq_cli_apply_sites; may be NULL) and write
+ * fn's output with hq_cli_write_output() (one line on failure, no half-written file).  Returns
+ * the exit code. */
+int hq_cli_analyze(const char *path, const char *out_path, const hq_cli_sites_t *sites,
+                   hq_cli_writer_fn fn, const void *ctx);
 
 #endif /* HQ_CLI_H */

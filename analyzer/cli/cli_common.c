@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "cli.h"
 
 void hq_cli_error(const char *fmt, ...) {
@@ -17,6 +19,10 @@ void hq_cli_error(const char *fmt, ...) {
   fputc('\n', stderr);
 }
 
+void hq_cli_usage(const char *synopsis) {
+  printf("usage: %s\n", synopsis);
+}
+
 int hq_cli_exit_code(int rc) {
   switch (rc) {
   case HQ_OK: return HQ_EXIT_OK;
@@ -26,6 +32,35 @@ int hq_cli_exit_code(int rc) {
   default:
     return HQ_EXIT_INTERNAL;
   }
+}
+
+/* One warning line when modules of the run changed or went missing: their frames cannot be
+ * resolved and reports would otherwise show raw addresses without saying why. */
+static void warn_stale(hq_db_t *db, const char *path) {
+  sqlite3_stmt *st = NULL;
+  char list[1024] = "";
+  size_t len = 0, n = 0;
+  if (sqlite3_prepare_v2(hq_db_sqlite(db),
+                         "SELECT path, min(file_status) FROM modules"
+                         " WHERE file_status IN ('changed', 'missing') GROUP BY path ORDER BY path",
+                         -1, &st, NULL) != SQLITE_OK) {
+    sqlite3_finalize(st);
+    return; /* an older database without file_status: nothing to say */
+  }
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    n++;
+    if (len < sizeof list - 1)
+      len += (size_t)snprintf(list + len, sizeof list - len, "%s%s (%s)", len ? ", " : "",
+                              (const char *)sqlite3_column_text(st, 0),
+                              (const char *)sqlite3_column_text(st, 1));
+  }
+  sqlite3_finalize(st);
+  if (len >= sizeof list - 1) snprintf(list + sizeof list - 5, 5, "...");
+  if (n)
+    hq_cli_error("warning: %s: %zu module%s changed or missing since the run, %s frames are "
+                 "unresolved and marked [stale]: %s; 'heapql symbolize %s --debug-dir DIR' "
+                 "reaches a copy of the run's build",
+                 path, n, n == 1 ? "" : "s", n == 1 ? "its" : "their", list, path);
 }
 
 int hq_cli_open(const char *path, int readonly, hq_db_t **out_db) {
@@ -44,6 +79,7 @@ int hq_cli_open(const char *path, int readonly, hq_db_t **out_db) {
     *out_db = NULL;
     return hq_cli_exit_code(rc);
   }
+  warn_stale(db, path);
   *out_db = db;
   return 0;
 }

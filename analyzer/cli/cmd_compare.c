@@ -5,7 +5,7 @@
 
 #include "cli.h"
 
-static const char usage[] = "heapql compare DB... [--format text|json]";
+const char hq_usage_compare[] = "heapql compare DB... [--format text|json]";
 
 int hq_cmd_compare(int argc, char **argv) {
   hq_db_t **dbs = calloc((size_t)argc, sizeof *dbs);
@@ -22,17 +22,17 @@ int hq_cmd_compare(int argc, char **argv) {
       else if (!strcmp(v, "json")) format = HQ_FORMAT_JSON;
       else { hq_cli_error("compare: unknown format '%s' (text or json)", v); code = HQ_EXIT_USAGE; goto out; }
     } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      printf("usage: %s\n", usage);
+      hq_cli_usage(hq_usage_compare);
       goto out;
     } else if (argv[i][0] == '-' && argv[i][1]) {
-      hq_cli_error("compare: unknown option '%s' (usage: %s)", argv[i], usage);
+      hq_cli_error("compare: unknown option '%s' (see 'heapql compare --help')", argv[i]);
       code = HQ_EXIT_USAGE;
       goto out;
     } else {
       names[n++] = argv[i];
     }
   }
-  if (n == 0) { hq_cli_error("compare: no database given (usage: %s)", usage); code = HQ_EXIT_USAGE; goto out; }
+  if (n == 0) { hq_cli_error("compare: no database given (see 'heapql compare --help')"); code = HQ_EXIT_USAGE; goto out; }
   for (size_t i = 0; i < n; i++) {
     code = hq_cli_open(names[i], 1, &dbs[i]);
     if (code) goto out;

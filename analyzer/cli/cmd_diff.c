@@ -5,9 +5,9 @@
 
 #include "cli.h"
 
-static const char usage[] =
-  "heapql diff BASE.db NEW.db [--fail-on new-leaks|leak-growth|peak-growth[=PCT]] "
-  "[--format text|json] [--limit N] [--class heap|mmap|pool|device|all]";
+const char hq_usage_diff[] =
+  "heapql diff BASE.db NEW.db [--fail-on new-leaks|leak-growth|peak-growth[=PCT]]\n"
+  "                  [--format text|json] [--limit N] [--class heap|mmap|pool|device|all]";
 
 /* Default threshold of peak-growth: runs vary a little; 10% is a real change. */
 #define DEFAULT_PEAK_GROWTH_PCT 10.0
@@ -75,10 +75,10 @@ int hq_cmd_diff(int argc, char **argv) {
       }
       opts.kind_class = v;
     } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      printf("usage: %s\n", usage);
+      hq_cli_usage(hq_usage_diff);
       return HQ_EXIT_OK;
     } else if (argv[i][0] == '-' && argv[i][1]) {
-      hq_cli_error("diff: unknown option '%s' (usage: %s)", argv[i], usage);
+      hq_cli_error("diff: unknown option '%s' (see 'heapql diff --help')", argv[i]);
       return HQ_EXIT_USAGE;
     } else if (npaths < 2) {
       paths[npaths++] = argv[i];
@@ -87,7 +87,7 @@ int hq_cmd_diff(int argc, char **argv) {
       return HQ_EXIT_USAGE;
     }
   }
-  if (npaths != 2) { hq_cli_error("diff: needs BASE.db and NEW.db (usage: %s)", usage); return HQ_EXIT_USAGE; }
+  if (npaths != 2) { hq_cli_error("diff: needs BASE.db and NEW.db (see 'heapql diff --help')"); return HQ_EXIT_USAGE; }
   code = hq_cli_open(paths[0], 0, &base);
   if (code) return code;
   code = hq_cli_open(paths[1], 0, &cur);

@@ -5,10 +5,10 @@
 
 #include "cli.h"
 
-static const char usage[] =
-  "heapql flamegraph DB [--metric allocated|leaked|peak|count] "
-  "[--class heap|mmap|pool|device|all] [--pid N] [--folded] [--max-nodes N] [--title T] "
-  "[-o out.svg|out.folded]";
+const char hq_usage_flamegraph[] =
+  "heapql flamegraph DB [--metric allocated|leaked|peak|count]\n"
+  "                  [--class heap|mmap|pool|device|all] [--pid N] [--folded] [--max-nodes N]\n"
+  "                  [--title T] [-o out.svg|out.folded]";
 
 static int ends_with(const char *s, const char *suffix) {
   size_t a = strlen(s), b = strlen(suffix);
@@ -75,10 +75,10 @@ int hq_cmd_flamegraph(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--folded")) {
       folded = 1;
     } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      printf("usage: %s\n", usage);
+      hq_cli_usage(hq_usage_flamegraph);
       return HQ_EXIT_OK;
     } else if (argv[i][0] == '-' && argv[i][1]) {
-      hq_cli_error("flamegraph: unknown option '%s' (usage: %s)", argv[i], usage);
+      hq_cli_error("flamegraph: unknown option '%s' (see 'heapql flamegraph --help')", argv[i]);
       return HQ_EXIT_USAGE;
     } else if (!db_path) {
       db_path = argv[i];
@@ -87,7 +87,7 @@ int hq_cmd_flamegraph(int argc, char **argv) {
       return HQ_EXIT_USAGE;
     }
   }
-  if (!db_path) { hq_cli_error("flamegraph: no database given (usage: %s)", usage); return HQ_EXIT_USAGE; }
+  if (!db_path) { hq_cli_error("flamegraph: no database given (see 'heapql flamegraph --help')"); return HQ_EXIT_USAGE; }
   if (out_path && (ends_with(out_path, ".folded") || ends_with(out_path, ".collapsed") ||
                    ends_with(out_path, ".txt")))
     folded = 1;

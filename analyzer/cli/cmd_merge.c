@@ -6,7 +6,7 @@
 
 #include "cli.h"
 
-static const char usage[] = "heapql merge DB... -o ALL.db [--force] [-q]";
+const char hq_usage_merge[] = "heapql merge DB... -o ALL.db [--force] [-q]";
 
 int hq_cmd_merge(int argc, char **argv) {
   const char **inputs = calloc((size_t)argc, sizeof *inputs);
@@ -27,18 +27,18 @@ int hq_cmd_merge(int argc, char **argv) {
     } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
       quiet = 1;
     } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      printf("usage: %s\n", usage);
+      hq_cli_usage(hq_usage_merge);
       goto out;
     } else if (argv[i][0] == '-' && argv[i][1]) {
-      hq_cli_error("merge: unknown option '%s' (usage: %s)", argv[i], usage);
+      hq_cli_error("merge: unknown option '%s' (see 'heapql merge --help')", argv[i]);
       code = HQ_EXIT_USAGE;
       goto out;
     } else {
       inputs[n++] = argv[i];
     }
   }
-  if (n == 0) { hq_cli_error("merge: no input database (usage: %s)", usage); code = HQ_EXIT_USAGE; goto out; }
-  if (!out_path) { hq_cli_error("merge: -o ALL.db is required (usage: %s)", usage); code = HQ_EXIT_USAGE; goto out; }
+  if (n == 0) { hq_cli_error("merge: no input database (see 'heapql merge --help')"); code = HQ_EXIT_USAGE; goto out; }
+  if (!out_path) { hq_cli_error("merge: -o ALL.db is required (see 'heapql merge --help')"); code = HQ_EXIT_USAGE; goto out; }
   opts.progress = !quiet;
   rc = hq_merge(inputs, n, out_path, &opts, &stats, err, sizeof err);
   if (rc) {

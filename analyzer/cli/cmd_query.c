@@ -1,5 +1,5 @@
 /*
- * cmd_query.c: heapql query DB 'SQL' [--csv|--json] [-o FILE]
+ * cmd_query.c: heapql query DB 'SQL' [--csv|--json] [-o FILE] [--wrappers LIST|@FILE]
  *
  * The statement runs on a read-only connection (and is refused before it runs if it would
  * write), after the usual read-write open that symbolizes the database and builds the
@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "output/output_int.h"
 
-#define USAGE "heapql query DB 'SQL' [--csv|--json] [-o FILE]"
+const char hq_usage_query[] = "heapql query DB 'SQL' [--csv|--json] [-o FILE] [--wrappers LIST|@FILE]";
 
 typedef struct query_args_s { const char *path, *sql; hq_format_t format; } query_args_t;
 
@@ -29,8 +29,10 @@ int hq_cmd_query(int argc, char **argv) {
   const char *out = NULL, *pos[2];
   int csv = 0, json = 0;
   size_t n_pos = 0;
-  const hq_cli_opt_t opts[] = {{"--csv", NULL, &csv}, {"--json", NULL, &json}, {"-o", &out, NULL}};
-  int code = hq_cli_args("query", USAGE, argc, argv, opts, sizeof opts / sizeof opts[0], pos, 2,
+  hq_cli_sites_t sites = {NULL, NULL};
+  const hq_cli_opt_t opts[] = {{"--csv", NULL, &csv}, {"--json", NULL, &json}, {"-o", &out, NULL},
+                               {"--wrappers", &sites.wrappers, NULL}};
+  int code = hq_cli_args("query", hq_usage_query, argc, argv, opts, sizeof opts / sizeof opts[0], pos, 2,
                          &n_pos);
   if (code >= 0) return code;
   if (n_pos < 2) {
@@ -44,5 +46,5 @@ int hq_cmd_query(int argc, char **argv) {
   a.path = pos[0];
   a.sql = pos[1];
   a.format = csv ? HQ_FORMAT_CSV : json ? HQ_FORMAT_JSON : HQ_FORMAT_TEXT;
-  return hq_cli_analyze(a.path, out, run_query, &a);
+  return hq_cli_analyze(a.path, out, &sites, run_query, &a);
 }

@@ -4,7 +4,8 @@
 #include "cli.h"
 #include "output/output_int.h"
 
-#define USAGE "heapql report DB [--format text|json|html] [-o FILE] [--recommend] [--top N]"
+const char hq_usage_report[] = "heapql report DB [--format text|json|html] [-o FILE] [--recommend] [--top N]\n"
+              "                  " HQ_CLI_SITE_USAGE;
 
 typedef struct report_args_s {
   const char *format;
@@ -27,10 +28,11 @@ int hq_cmd_report(int argc, char **argv) {
   report_args_t a = {"text", {10, 0}};
   const char *out = NULL, *top = NULL, *db[1];
   size_t n_db = 0;
-  const hq_cli_opt_t opts[] = {
+  hq_cli_sites_t sites = {NULL, NULL};
+  const hq_cli_opt_t opts[] = {HQ_CLI_SITE_OPTS(&sites),
     {"--format", &a.format, NULL}, {"-o", &out, NULL}, {"--top", &top, NULL},
     {"--recommend", NULL, &a.opts.recommend}};
-  int code = hq_cli_args("report", USAGE, argc, argv, opts, sizeof opts / sizeof opts[0], db, 1,
+  int code = hq_cli_args("report", hq_usage_report, argc, argv, opts, sizeof opts / sizeof opts[0], db, 1,
                          &n_db);
   if (code >= 0) return code;
   if (n_db == 0) {
@@ -45,5 +47,5 @@ int hq_cmd_report(int argc, char **argv) {
     hq_cli_error("report: --top wants a positive number, not '%s'", top);
     return HQ_EXIT_USAGE;
   }
-  return hq_cli_analyze(db[0], out, write_report, &a);
+  return hq_cli_analyze(db[0], out, &sites, write_report, &a);
 }

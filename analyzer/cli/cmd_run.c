@@ -99,6 +99,12 @@ static int check_output(const run_opts_t *o, const char *pattern, const char *pr
   return 0;
 }
 
+const char hq_usage_run[] =
+  "heapql run [-o DB] [--force] [--no-follow-fork] [--follow-exec] [--depth N]\n"
+  "                  [--unwind fp|libunwind] [--no-mmap] [--free-stacks] [-q] [--] CMD [ARGS]";
+const char hq_usage_import[] = "heapql import RAW... [-o DB] [--force] [--no-symbols] [-q]";
+
+/* Returns 0 to run, 1 after --help, -1 after a one-line error. */
 static int parse_run(int argc, char **argv, run_opts_t *o) {
   int i;
   memset(o, 0, sizeof *o);
@@ -112,7 +118,10 @@ static int parse_run(int argc, char **argv, run_opts_t *o) {
       break;
     }
     if (a[0] != '-') break;
-    if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      hq_cli_usage(hq_usage_run);
+      return 1;
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
       if (++i >= argc || !*argv[i]) { hq_cli_error("%s needs a path", a); return -1; }
       o->output = argv[i];
     } else if (!strcmp(a, "--force") || !strcmp(a, "-f")) {
@@ -148,12 +157,12 @@ static int parse_run(int argc, char **argv, run_opts_t *o) {
       hq_cli_error("--gate is not available in this build: run 'heapql gate DB' after the run");
       return -1;
     } else {
-      hq_cli_error("run: unknown option '%s' (see 'heapql --help')", a);
+      hq_cli_error("run: unknown option '%s' (see 'heapql run --help')", a);
       return -1;
     }
   }
   if (i >= argc) {
-    hq_cli_error("run: no command given (usage: heapql run [options] -- CMD [ARGS])");
+    hq_cli_error("run: no command given (see 'heapql run --help')");
     return -1;
   }
   o->cmd = argv + i;
@@ -279,7 +288,11 @@ int hq_cmd_run(int argc, char **argv) {
   pid_t pid;
   ssize_t n;
 
-  if (parse_run(argc, argv, &o) != 0) return HQ_EXIT_USAGE;
+  switch (parse_run(argc, argv, &o)) {
+  case 0: break;
+  case 1: return HQ_EXIT_OK;
+  default: return HQ_EXIT_USAGE;
+  }
   if (find_preload(preload, sizeof preload) != 0) {
     hq_cli_error("cannot find libheapql_preload.so next to heapql (set HEAPQL_PRELOAD_LIB)");
     return HQ_EXIT_INTERNAL;
@@ -377,7 +390,11 @@ int hq_cmd_import(int argc, char **argv) {
   char **raws = calloc((size_t)argc, sizeof *raws);
   if (!raws) return HQ_EXIT_INTERNAL;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-o")) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      hq_cli_usage(hq_usage_import);
+      free(raws);
+      return HQ_EXIT_OK;
+    } else if (!strcmp(argv[i], "-o")) {
       if (++i >= argc) { hq_cli_error("-o needs a path"); free(raws); return HQ_EXIT_USAGE; }
       out = argv[i];
     } else if (!strcmp(argv[i], "--force") || !strcmp(argv[i], "-f")) {
@@ -387,7 +404,7 @@ int hq_cmd_import(int argc, char **argv) {
     } else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
       quiet = 1;
     } else if (argv[i][0] == '-' && argv[i][1]) {
-      hq_cli_error("import: unknown option '%s'", argv[i]);
+      hq_cli_error("import: unknown option '%s' (see 'heapql import --help')", argv[i]);
       free(raws);
       return HQ_EXIT_USAGE;
     } else {
@@ -395,7 +412,7 @@ int hq_cmd_import(int argc, char **argv) {
     }
   }
   if (n_raw == 0) {
-    hq_cli_error("import: no raw trace given (usage: heapql import RAW... [-o DB])");
+    hq_cli_error("import: no raw trace given (see 'heapql import --help')");
     free(raws);
     return HQ_EXIT_USAGE;
   }

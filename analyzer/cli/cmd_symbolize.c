@@ -1,17 +1,20 @@
 /*
- * cmd_symbolize.c: heapql symbolize DB [-q]
+ * cmd_symbolize.c: heapql symbolize DB [--debug-dir DIR]... [-q]
  *
  * Resolves every frame that has no symbol yet (also the ones an earlier run could not resolve,
  * e.g. after debug packages were installed), shows progress on a terminal and ends with a
  * one-line summary on stderr.
  */
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+
+const char hq_usage_symbolize[] = "heapql symbolize DB [--debug-dir DIR]... [-q]";
 
 #define UNRESOLVED_SQL                                                             \
   "SELECT count(*) FROM frames WHERE function IS NULL AND file IS NULL "          \
@@ -24,9 +27,17 @@ static double now_s(void) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: heapql symbolize DB [-q]\n"
+  fprintf(f, "usage: %s\n"
              "  Resolve function, file:line and inline frames of DB's unresolved frames.\n"
-             "  -q, --quiet   no summary line\n");
+             "  --debug-dir DIR  look here for a module that is missing or was rebuilt since the\n"
+             "                   run: DIR/.build-id/xx/rest.debug, or a file of its name (up to\n"
+             "                   four directories down) with the run's build-id; repeatable\n"
+             "  -q, --quiet      no summary line\n", hq_usage_symbolize);
+}
+
+static int is_dir(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
 static int count(sqlite3 *sql, const char *query, long long *out) {
@@ -65,26 +76,43 @@ int hq_cmd_symbolize(int argc, char **argv) {
   int quiet = 0, rc, exit_code = HQ_EXIT_OK;
   long long before = 0, after = 0, inl_before = 0, inl_after = 0, modules = 0;
   double t0 = now_s();
-  char statuses[256];
+  char statuses[256], dirs[4096] = "";
+  size_t dirs_len = 0;
 
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet")) {
       quiet = 1;
+    } else if (!strcmp(argv[i], "--debug-dir") || !strncmp(argv[i], "--debug-dir=", 12)) {
+      const char *dir = argv[i][11] == '=' ? argv[i] + 12 : (i + 1 < argc ? argv[++i] : NULL);
+      if (!dir || !*dir) {
+        hq_cli_error("symbolize: --debug-dir needs a directory (see 'heapql symbolize --help')");
+        return HQ_EXIT_USAGE;
+      }
+      if (!is_dir(dir)) {
+        hq_cli_error("symbolize: --debug-dir %s: not a directory", dir);
+        return HQ_EXIT_USAGE;
+      }
+      if (dirs_len + strlen(dir) + 2 > sizeof dirs) {
+        hq_cli_error("symbolize: too many --debug-dir directories");
+        return HQ_EXIT_USAGE;
+      }
+      dirs_len += (size_t)snprintf(dirs + dirs_len, sizeof dirs - dirs_len, "%s%s",
+                                   dirs_len ? ":" : "", dir);
     } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       usage(stdout);
       return HQ_EXIT_OK;
     } else if (argv[i][0] == '-' && argv[i][1]) {
-      hq_cli_error("symbolize: unknown option '%s' (usage: heapql symbolize DB [-q])", argv[i]);
+      hq_cli_error("symbolize: unknown option '%s' (see 'heapql symbolize --help')", argv[i]);
       return HQ_EXIT_USAGE;
     } else if (path) {
-      hq_cli_error("symbolize: one database at a time (usage: heapql symbolize DB [-q])");
+      hq_cli_error("symbolize: one database at a time (see 'heapql symbolize --help')");
       return HQ_EXIT_USAGE;
     } else {
       path = argv[i];
     }
   }
   if (!path) {
-    hq_cli_error("symbolize: no database given (usage: heapql symbolize DB [-q])");
+    hq_cli_error("symbolize: no database given (see 'heapql symbolize --help')");
     return HQ_EXIT_USAGE;
   }
 
@@ -107,7 +135,8 @@ int hq_cmd_symbolize(int argc, char **argv) {
     goto out;
   }
   /* An explicit request retries what earlier runs could not resolve. */
-  rc = hq_db_meta_set(db, "symbolized", "0");
+  rc = hq_db_set_debug_dirs(db, dirs);
+  if (!rc) rc = hq_db_meta_set(db, "symbolized", "0");
   if (!rc) rc = hq_symbolize(db, 1);
   if (rc) {
     hq_cli_error("%s", hq_db_errmsg(db));

@@ -5,9 +5,9 @@
 
 #include "cli.h"
 
-static const char usage[] =
-  "heapql timeline DB [-o out.svg] [--pid N] [--width PX] [--height PX] [--max-points N] "
-  "[--title T]";
+const char hq_usage_timeline[] =
+  "heapql timeline DB [-o out.svg] [--pid N] [--width PX] [--height PX]\n"
+  "                  [--max-points N] [--title T]";
 
 static int parse_int(const char *what, const char *v, long lo, long hi, long *out) {
   char *end;
@@ -51,10 +51,10 @@ int hq_cmd_timeline(int argc, char **argv) {
       if (r < 0) return HQ_EXIT_USAGE;
       opts.title = v;
     } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      printf("usage: %s\n", usage);
+      hq_cli_usage(hq_usage_timeline);
       return HQ_EXIT_OK;
     } else if (argv[i][0] == '-' && argv[i][1]) {
-      hq_cli_error("timeline: unknown option '%s' (usage: %s)", argv[i], usage);
+      hq_cli_error("timeline: unknown option '%s' (see 'heapql timeline --help')", argv[i]);
       return HQ_EXIT_USAGE;
     } else if (!db_path) {
       db_path = argv[i];
@@ -63,7 +63,7 @@ int hq_cmd_timeline(int argc, char **argv) {
       return HQ_EXIT_USAGE;
     }
   }
-  if (!db_path) { hq_cli_error("timeline: no database given (usage: %s)", usage); return HQ_EXIT_USAGE; }
+  if (!db_path) { hq_cli_error("timeline: no database given (see 'heapql timeline --help')"); return HQ_EXIT_USAGE; }
   code = hq_cli_open(db_path, 1, &db);
   if (code) return code;
   code = hq_cli_write_output(db, out_path, write_svg, &opts);

@@ -6,8 +6,9 @@
 
 #include "cli.h"
 
-#define USAGE "heapql top DB [--by count|bytes|peak|temporary|leaked|line] [--limit N]\n" \
-              "                  [--class heap|mmap|pool|device] [--format text|json] [-o FILE]"
+const char hq_usage_top[] = "heapql top DB [--by count|bytes|peak|temporary|leaked|line] [--limit N]\n"
+              "                  [--class heap|mmap|pool|device] [--format text|json] [-o FILE]\n"
+              "                  " HQ_CLI_SITE_USAGE;
 
 typedef struct top_args_s {
   hq_metric_t metric;
@@ -28,10 +29,11 @@ int hq_cmd_top(int argc, char **argv) {
   top_args_t a = {HQ_BY_BYTES, 0, HQ_CLASS_HEAP, 10, HQ_FORMAT_TEXT};
   const char *out = NULL, *limit = NULL, *format = "text", *by = "bytes", *cls = "heap", *db[1];
   size_t n_db = 0, which = sizeof bys / sizeof bys[0];
-  const hq_cli_opt_t opts[] = {
+  hq_cli_sites_t sites = {NULL, NULL};
+  const hq_cli_opt_t opts[] = {HQ_CLI_SITE_OPTS(&sites),
     {"--by", &by, NULL}, {"--limit", &limit, NULL}, {"--class", &cls, NULL},
     {"--format", &format, NULL}, {"-o", &out, NULL}};
-  int code = hq_cli_args("top", USAGE, argc, argv, opts, sizeof opts / sizeof opts[0], db, 1,
+  int code = hq_cli_args("top", hq_usage_top, argc, argv, opts, sizeof opts / sizeof opts[0], db, 1,
                          &n_db);
   if (code >= 0) return code;
   if (n_db == 0) {
@@ -56,5 +58,5 @@ int hq_cmd_top(int argc, char **argv) {
     return HQ_EXIT_USAGE;
   }
   if (hq_cli_parse_format(format, "top", 0, &a.format) != 0) return HQ_EXIT_USAGE;
-  return hq_cli_analyze(db[0], out, write_top, &a);
+  return hq_cli_analyze(db[0], out, &sites, write_top, &a);
 }

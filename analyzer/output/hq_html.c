@@ -124,66 +124,56 @@ static void write_cards(FILE *out, const hq__headline_t *h) {
   fputs("</div>\n", out);
 }
 
-/* The node's frames, leaf first: the leaf in bold, then up to `callers` callers. */
-static void write_site(FILE *out, const hq__tree_t *t, int32_t node, int callers) {
-  int n = 0;
-  fputs("<span class=\"leaf\">", out);
-  hq__fmt_xml(out, hq__sitemap_label(t->map, t->nodes[node].label));
+/* A name as people read it (C++ shortened, the path relative to root), the full text on hover. */
+static void write_name(FILE *out, const char *cls, const char *prefix, const char *full,
+                       const char *root) {
+  char shown[2048];
+  hq__fmt_short(full, root, shown, sizeof shown);
+  fprintf(out, "<span class=\"%s\" title=\"", cls);
+  hq__fmt_xml(out, full);
+  fputs("\">", out);
+  hq__fmt_xml(out, prefix);
+  hq__fmt_xml(out, shown);
   fputs("</span>", out);
-  for (int32_t p = t->nodes[node].parent; p > 0; p = t->nodes[p].parent) {
-    if (n++ == callers) { fputs("<br/><span class=\"caller\">&lt;- ...</span>", out); break; }
-    fputs("<br/><span class=\"caller\">&lt;- ", out);
-    hq__fmt_xml(out, hq__sitemap_label(t->map, t->nodes[p].label));
-    fputs("</span>", out);
-  }
 }
 
-typedef struct {
-  const hq__tree_t *tree;
-  int column;
-} site_order_t;
-
-static int cmp_site(const void *a, const void *b, void *ctx) {
-  const site_order_t *o = ctx;
-  int64_t x = o->tree->self[(size_t)*(const int32_t *)a * HQ__V_N + (size_t)o->column];
-  int64_t y = o->tree->self[(size_t)*(const int32_t *)b * HQ__V_N + (size_t)o->column];
-  if (x != y) return x > y ? -1 : 1;
-  return *(const int32_t *)a - *(const int32_t *)b;
-}
-
-static int write_sites(FILE *out, const hq__tree_t *t, int column, const char *empty) {
-  int32_t *idx = malloc(t->n * sizeof *idx);
+/* The top heap sites by one figure (docs/schema.md, "Site"), each with its callers. */
+static int write_sites(FILE *out, hq_db_t *db, hq_metric_t metric, const char *root,
+                       const char *empty) {
+  hq_site_t *sites = NULL;
   size_t n = 0;
-  char a[32];
-  if (!idx) return HQ_ENOMEM;
-  for (size_t i = 1; i < t->n; i++)
-    if (t->self[i * HQ__V_N + (size_t)column] > 0) idx[n++] = (int32_t)i;
-  qsort_r(idx, n, sizeof *idx, cmp_site, &(site_order_t){t, column});
+  char a[32], share[48];
+  int rc = hq_sites_top(db, metric, HQ_CLASS_HEAP, HTML_TOP_SITES + 1, &sites, &n);
+  if (rc) return rc;
   if (n == 0) {
     fprintf(out, "<p>%s</p>\n", empty);
-    free(idx);
     return HQ_OK;
   }
   fputs("<table class=\"sites\"><tr><th class=\"n\">#</th><th class=\"n\">allocated</th>"
         "<th class=\"n\">calls</th><th class=\"n\">leaked</th><th class=\"n\">live at peak</th>"
-        "<th>site (allocation first, then its callers)</th></tr>\n", out);
+        "<th>site, then its callers with their share</th></tr>\n", out);
   for (size_t i = 0; i < n && i < HTML_TOP_SITES; i++) {
-    const int64_t *v = t->self + (size_t)idx[i] * HQ__V_N;
+    const hq_site_t *s = &sites[i];
     fprintf(out, "<tr><td class=\"n\">%zu</td><td class=\"n\">%s</td>", i + 1,
-            hq__fmt_bytes((double)v[HQ__V_BYTES], a, sizeof a));
-    fprintf(out, "<td class=\"n\">%" PRId64 "</td>", v[HQ__V_COUNT]);
-    fprintf(out, "<td class=\"n\">%s in %" PRId64 "</td>",
-            hq__fmt_bytes((double)v[HQ__V_LEAKED_BYTES], a, sizeof a), v[HQ__V_LEAKED_BLOCKS]);
+            hq__fmt_bytes((double)s->bytes, a, sizeof a));
+    fprintf(out, "<td class=\"n\">%" PRIu64 "</td>", s->allocations);
+    fprintf(out, "<td class=\"n\">%s in %" PRIu64 "</td>",
+            hq__fmt_bytes((double)s->leaked_bytes, a, sizeof a), s->leaked_blocks);
     fprintf(out, "<td class=\"n\">%s</td><td class=\"site\">",
-            hq__fmt_bytes((double)v[HQ__V_PEAK_BYTES], a, sizeof a));
-    write_site(out, t, idx[i], 6);
+            hq__fmt_bytes((double)s->peak_bytes, a, sizeof a));
+    write_name(out, "leaf", "", s->location, root);
+    if (s->stale) fputs(" [stale]", out);
+    for (size_t c = 0; c < s->n_callers; c++) {
+      snprintf(share, sizeof share, "%.1f%% <- ", 100.0 * s->callers[c].share);
+      fputs("<br/>", out);
+      write_name(out, "caller", share, s->callers[c].location, root);
+    }
     fputs("</td></tr>\n", out);
   }
   fputs("</table>\n", out);
   if (n > HTML_TOP_SITES)
-    fprintf(out, "<p class=\"l\">%zu more sites: <code>heapql top</code> lists them all.</p>\n",
-            n - HTML_TOP_SITES);
-  free(idx);
+    fputs("<p class=\"l\">More sites: <code>heapql top</code> lists them all.</p>\n", out);
+  hq_sites_free(sites, n);
   return HQ_OK;
 }
 
@@ -239,6 +229,7 @@ static int write_flames(FILE *out, hq_db_t *db, const char *program) {
   };
   hq_flame_opts_t opts = {.metric = HQ_FLAME_PEAK, .max_nodes = HTML_FLAME_NODES};
   hq__flame_t *fl = NULL;
+  char *root = NULL;
   int rc;
 
   rc = hq__flame_build(db, &opts, &fl);
@@ -256,20 +247,22 @@ static int write_flames(FILE *out, hq_db_t *db, const char *program) {
     rc = hq__flame_svg(fl, out, 0);
     fputs("</div>\n", out);
   }
-  if (rc == HQ_OK) {
-    const hq__tree_t *t = hq__flame_tree(fl);
-    fputs("<h2>Top sites by bytes allocated</h2>\n", out);
-    rc = write_sites(out, t, HQ__V_BYTES, "No heap allocations.");
-    if (rc == HQ_OK) {
-      fputs("<h2>Leaks by site</h2>\n", out);
-      rc = write_sites(out, t, HQ__V_LEAKED_BYTES, "No heap block was left unfreed.");
-    }
-    if (rc == HQ_OK) {
-      fputs("<h2>Top contributors to the heap peak</h2>\n", out);
-      rc = write_sites(out, t, HQ__V_PEAK_BYTES, "Nothing was live at the peak.");
-    }
-  }
   hq__flame_free(fl);
+  if (rc == HQ_OK) rc = hq__callsites_ensure(db);
+  if (rc == HQ_OK) rc = hq__source_root(db, &root);
+  if (rc == HQ_OK) {
+    fputs("<h2>Top sites by bytes allocated</h2>\n", out);
+    rc = write_sites(out, db, HQ_BY_BYTES, root, "No heap allocations.");
+  }
+  if (rc == HQ_OK) {
+    fputs("<h2>Leaks by site</h2>\n", out);
+    rc = write_sites(out, db, HQ_BY_LEAKED, root, "No heap block was left unfreed.");
+  }
+  if (rc == HQ_OK) {
+    fputs("<h2>Top contributors to the heap peak</h2>\n", out);
+    rc = write_sites(out, db, HQ_BY_PEAK, root, "Nothing was live at the peak.");
+  }
+  free(root);
   return rc;
 }
 

@@ -51,7 +51,7 @@ static void site_members(hq__jw_t *w, const hq_site_t *s) {
 void hq__site_text(FILE *out, const hq_site_t *s, const char *root, int indent) {
   char buf[2048];
   hq__fmt_short(s->location, root, buf, sizeof buf);
-  fprintf(out, "%s%s\n", buf, s->stale ? "  [stale: its module changed since the run]" : "");
+  fprintf(out, "%s%s\n", buf, s->stale ? " [stale]" : "");
   for (size_t i = 0; i < s->n_callers; i++) {
     hq__fmt_short(s->callers[i].location, root, buf, sizeof buf);
     fprintf(out, "%*s%5.1f%%  <- %s\n", indent, "", 100.0 * s->callers[i].share, buf);
@@ -77,6 +77,7 @@ static void frames_json(hq__jw_t *w, const hq_frame_t *f, size_t n) {
     if (f[i].module) hq__jw_u64(w, "offset", f[i].offset);
     else hq__jw_null(w, "offset");
     hq__jw_bool(w, "inlined", f[i].inlined);
+    hq__jw_bool(w, "stale", f[i].stale);
     hq__jw_end_object(w);
   }
   hq__jw_end_array(w);
@@ -102,7 +103,7 @@ int hq__site_with_stack(hq_db_t *db, const hq_site_t *s, const char *value_text,
                    s->stacks > 1 ? " (of the site's stacks)" : "");
     for (size_t i = 0; i < n; i++) {
       hq__fmt_short(frames[i].text, root, buf, sizeof buf);
-      fprintf(out, "      %s\n", buf);
+      fprintf(out, "      %s%s\n", buf, frames[i].stale ? " [stale]" : "");
     }
   }
   hq_frames_free(frames, n);

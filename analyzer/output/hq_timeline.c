@@ -1,7 +1,10 @@
 /*
  * hq_timeline.c: memory over time as an SVG chart: live heap, anonymous mmap, device memory and
  * RSS from the samples table, the heap peak marked.  Long runs are downsampled by time bucket,
- * keeping each bucket's minimum and maximum so no spike disappears.
+ * keeping each bucket's minimum and maximum so no spike disappears.  When the program's own
+ * memory is small beside its RSS (code, libraries and the interpreter make up most of a small
+ * program's RSS), RSS gets an axis of its own on the right, so the heap is not a flat line on
+ * the time axis.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -32,32 +35,69 @@ static void fmt_seconds(int64_t ns, char *buf, size_t cap) {
   snprintf(buf, cap, "%.3f s", (double)ns / 1e9);
 }
 
+/* Below this share of RSS, the heap, mmap and device series get the left axis to themselves. */
+#define RSS_OWN_AXIS_BELOW 0.25
+
 typedef struct {
   double left, right, top, bottom;
   int64_t t0, span;
-  double ymax;
+  double ymax;        /* of the left axis */
+  double ymax_rss;    /* of the right axis, RSS's own; 0 = RSS shares the left axis */
 } plot_t;
 
 static double px_x(const plot_t *p, int64_t t) {
   return p->left + (double)(t - p->t0) / (double)p->span * (p->right - p->left);
 }
+static double px_y_of(const plot_t *p, double v, double ymax) {
+  return p->bottom - v / ymax * (p->bottom - p->top);
+}
 static double px_y(const plot_t *p, double v) {
-  return p->bottom - v / p->ymax * (p->bottom - p->top);
+  return px_y_of(p, v, p->ymax);
+}
+/* Series s's y: RSS on its own axis when it has one. */
+static double px_y_series(const plot_t *p, int s, double v) {
+  return px_y_of(p, v, s == HQ__S_RSS && p->ymax_rss > 0 ? p->ymax_rss : p->ymax);
+}
+
+static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+
+/* The unit for values up to ymax; *out_unit gets its size in bytes. */
+static int unit_for(double ymax, double *out_unit) {
+  int u = 0;
+  *out_unit = 1;
+  while (u < 4 && ymax / *out_unit >= 1024) { *out_unit *= 1024; u++; }
+  return u;
+}
+
+/* The value ticks of one axis: grid lines on the left axis, tick labels on either side. */
+static void draw_value_ticks(FILE *out, const plot_t *p, double ymax, int right) {
+  double unit, step;
+  int u = unit_for(ymax, &unit);
+  step = nice_step(ymax / unit, 6);
+  for (double v = 0; v <= ymax / unit + 1e-9; v += step) {
+    double y = px_y_of(p, v * unit, ymax);
+    if (!right)
+      fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>",
+              p->left, y, p->right, y);
+    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" fill=\"%s\">%g %s</text>\n",
+            right ? p->right + 6 : p->left - 6, y + 4, right ? "start" : "end",
+            right ? series_colour[HQ__S_RSS] : "#444", v, units[u]);
+  }
 }
 
 static void draw_axes(FILE *out, const plot_t *p) {
-  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double unit = 1, step, tstep, tscale;
-  int u = 0;
+  double unit, tstep, tscale;
+  int u = unit_for(p->ymax, &unit);
   const char *tunit;
 
-  while (u < 4 && p->ymax / unit >= 1024) { unit *= 1024; u++; }
-  step = nice_step(p->ymax / unit, 6);
-  for (double v = 0; v <= p->ymax / unit + 1e-9; v += step) {
-    double y = px_y(p, v * unit);
-    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>"
-                 "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#444\">%g %s</text>\n",
-            p->left, y, p->right, y, p->left - 6, y + 4, v, units[u]);
+  draw_value_ticks(out, p, p->ymax, 0);
+  if (p->ymax_rss > 0) {
+    double runit;
+    draw_value_ticks(out, p, p->ymax_rss, 1);
+    fprintf(out, "<text transform=\"translate(%.1f %.1f) rotate(90)\" text-anchor=\"middle\" "
+                 "fill=\"%s\">RSS (%s), its own scale</text>\n",
+            p->right + 72, (p->top + p->bottom) / 2, series_colour[HQ__S_RSS],
+            units[unit_for(p->ymax_rss, &runit)]);
   }
   /* Time axis: seconds, or milliseconds for runs shorter than a second. */
   if (p->span < 1000000000) { tscale = 1e6; tunit = "ms"; }
@@ -70,12 +110,14 @@ static void draw_axes(FILE *out, const plot_t *p) {
                  "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#444\">%g</text>\n",
             x, p->top, x, p->bottom, x, p->bottom + 16, v);
   }
-  fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
-               "stroke=\"#888\"/>\n", p->left, p->top, p->right - p->left, p->bottom - p->top);
+  fprintf(out, "<rect class=\"plot\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+               "fill=\"none\" stroke=\"#888\"/>\n", p->left, p->top, p->right - p->left,
+          p->bottom - p->top);
   fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#222\">time (%s)</text>\n",
           (p->left + p->right) / 2, p->bottom + 36, tunit);
   fprintf(out, "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\" "
-               "fill=\"#222\">memory (%s)</text>\n", (p->top + p->bottom) / 2, units[u]);
+               "fill=\"#222\">%s (%s)</text>\n", (p->top + p->bottom) / 2,
+          p->ymax_rss > 0 ? "heap, mmap, device" : "memory", units[u]);
 }
 
 static void draw_series(FILE *out, const plot_t *p, const hq__series_t *s, int idx) {
@@ -84,14 +126,15 @@ static void draw_series(FILE *out, const plot_t *p, const hq__series_t *s, int i
     /* The heap as a filled area, the others as lines over it. */
     fprintf(out, "<polygon fill=\"%s\" fill-opacity=\"0.18\" stroke=\"none\" points=\"%.1f,%.1f",
             series_colour[idx], px_x(p, s->t[0]), p->bottom);
-    for (size_t i = 0; i < s->n; i++) fprintf(out, " %.1f,%.1f", px_x(p, s->t[i]), px_y(p, (double)s->v[i]));
+    for (size_t i = 0; i < s->n; i++)
+      fprintf(out, " %.1f,%.1f", px_x(p, s->t[i]), px_y(p, (double)s->v[i]));
     fprintf(out, " %.1f,%.1f\"/>\n", px_x(p, s->t[s->n - 1]), p->bottom);
   }
   fprintf(out, "<polyline class=\"series\" data-series=\"%s\" fill=\"none\" stroke=\"%s\" "
                "stroke-width=\"1.6\"%s points=\"",
           series_name[idx], series_colour[idx], idx == HQ__S_RSS ? " stroke-dasharray=\"6 3\"" : "");
   for (size_t i = 0; i < s->n; i++)
-    fprintf(out, "%s%.1f,%.1f", i ? " " : "", px_x(p, s->t[i]), px_y(p, (double)s->v[i]));
+    fprintf(out, "%s%.1f,%.1f", i ? " " : "", px_x(p, s->t[i]), px_y_series(p, idx, (double)s->v[i]));
   fputs("\"/>\n", out);
 }
 
@@ -138,10 +181,19 @@ int hq__timeline_svg(hq_db_t *db, const hq_timeline_opts_t *opts, FILE *out, int
   p.bottom = height - 50;
   p.t0 = in.t0;
   p.span = in.t1 - in.t0 > 0 ? in.t1 - in.t0 : 1;
-  p.ymax = 0;
+  p.ymax = p.ymax_rss = 0;
   for (int s = 0; s < HQ__S_N; s++)
-    if (in.present[s] && (double)in.max[s] > p.ymax) p.ymax = (double)in.max[s];
+    if (in.present[s] && s != HQ__S_RSS && (double)in.max[s] > p.ymax) p.ymax = (double)in.max[s];
   if ((double)in.peak_bytes > p.ymax) p.ymax = (double)in.peak_bytes;
+  if (in.present[HQ__S_RSS]) {
+    double rss = (double)in.max[HQ__S_RSS];
+    if (p.ymax > 0 && p.ymax < RSS_OWN_AXIS_BELOW * rss) {
+      p.ymax_rss = rss * 1.08;
+      p.right = width - 100; /* room for the right axis */
+    } else if (rss > p.ymax) {
+      p.ymax = rss;
+    }
+  }
   p.ymax = p.ymax > 0 ? p.ymax * 1.08 : 1024;
 
   if (in.rows == 0) height = 90; /* nothing to draw but a sentence */
@@ -180,6 +232,9 @@ int hq__timeline_svg(hq_db_t *db, const hq_timeline_opts_t *opts, FILE *out, int
                  "stroke-width=\"3\"%s/><text x=\"%.1f\" y=\"60\" fill=\"#222\">%s (max %s)</text>\n",
             lx, lx + 22, series_colour[s], s == HQ__S_RSS ? " stroke-dasharray=\"6 3\"" : "", lx + 27,
             series_name[s], hq__fmt_bytes((double)in.max[s], b, sizeof b));
+    if (s == HQ__S_RSS && p.ymax_rss > 0)
+      fprintf(out, "<text x=\"%.1f\" y=\"60\" fill=\"%s\" text-anchor=\"end\">RSS: right axis</text>\n",
+              p.right, series_colour[HQ__S_RSS]);
     lx += 210;
   }
   fputs("</svg>\n", out);

@@ -293,7 +293,10 @@ int hq_stack_frames(hq_db_t *db, int64_t stack_id, hq_frame_t **out_frames, size
   *out_n = 0;
   if (!HQ_DB_OK(db)) return HQ_MISUSE_BKPT;
   rc = hq__db_prepare(db, "SELECT ip, function, file, line, module, offset, inlined, "
-                          FRAME_TEXT_SQL " FROM stack_frames WHERE stack_id = ?1"
+                          FRAME_TEXT_SQL ", coalesce((SELECT m.file_status IN ('changed', 'missing')"
+                          " FROM frames fr JOIN modules m ON m.id = fr.module_id"
+                          " WHERE fr.id = frame_id), 0)"
+                          " FROM stack_frames WHERE stack_id = ?1"
                           " ORDER BY position", &st);
   if (rc) return rc;
   sqlite3_bind_int64(st, 1, stack_id);
@@ -310,6 +313,7 @@ int hq_stack_frames(hq_db_t *db, int64_t stack_id, hq_frame_t **out_frames, size
     f->offset = (uint64_t)sqlite3_column_int64(st, 5);
     f->inlined = sqlite3_column_int(st, 6);
     f->text = hq__col_strdup(st, 7);
+    f->stale = sqlite3_column_int(st, 8);
     if (!f->text) { rc = HQ_ENOMEM; goto out; }
   }
   if (step != SQLITE_DONE) rc = hq__db_sqlerr(db, "reading a stack");

@@ -66,9 +66,9 @@ static int add(hq__wrappers_t *w, const char *text, size_t len) {
   int what = W_FUN;
   while (len && isspace((unsigned char)*text)) text++, len--;
   while (len && isspace((unsigned char)text[len - 1])) len--;
-  if (len > 4 && !strncmp(text, "fun:", 4)) text += 4, len -= 4;
-  else if (len > 4 && !strncmp(text, "src:", 4)) what = W_SRC, text += 4, len -= 4;
-  else if (len > 4 && !strncmp(text, "lib:", 4)) what = W_LIB, text += 4, len -= 4;
+  if (len >= 4 && !strncmp(text, "fun:", 4)) text += 4, len -= 4;
+  else if (len >= 4 && !strncmp(text, "src:", 4)) what = W_SRC, text += 4, len -= 4;
+  else if (len >= 4 && !strncmp(text, "lib:", 4)) what = W_LIB, text += 4, len -= 4;
   if (len == 0) return HQ_EINVAL;
   if (hq__grow((void **)&w->p, &w->cap, w->n, sizeof *w->p, 64)) return HQ_ENOMEM;
   p = &w->p[w->n];

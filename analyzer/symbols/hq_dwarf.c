@@ -23,6 +23,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <libelf.h>
 #include <stdio.h>
@@ -684,20 +685,82 @@ static int open_by_build_id(const char *hex, hq__symres_t **out_res) {
   return rc;
 }
 
-int hq__symres_open(const char *path, const char *build_id, hq__symres_t **out_res,
-                    int *out_status) {
+/* A file under dir (at most `depth` directories down) named base whose build-id is hex. */
+static int find_in_dir(const char *dir, const char *base, const char *hex, int depth,
+                       hq__symres_t **out_res) {
+  char cand[4096];
+  DIR *d;
+  struct dirent *e;
+  int rc = HQ_OK;
+  snprintf(cand, sizeof cand, "%s/%s", dir, base);
+  if (access(cand, R_OK) == 0) {
+    hq__symres_t *r = NULL;
+    if ((rc = report(cand, &r))) return rc;
+    if (r && build_id_matches(r->mod, hex)) {
+      load_dwarf(r);
+      *out_res = r;
+      return HQ_OK;
+    }
+    hq__symres_close(r);
+  }
+  if (depth <= 0 || !(d = opendir(dir))) return HQ_OK;
+  while (!rc && !*out_res && (e = readdir(d))) {
+    struct stat sb;
+    if (e->d_name[0] == '.') continue;
+    snprintf(cand, sizeof cand, "%s/%s", dir, e->d_name);
+    if (lstat(cand, &sb) == 0 && S_ISDIR(sb.st_mode))
+      rc = find_in_dir(cand, base, hex, depth - 1, out_res);
+  }
+  closedir(d);
+  return rc;
+}
+
+/* The module's build in one of the debug directories (colon-separated): DIR/.build-id/xx/rest
+ * (.debug), or a file of the module's name under DIR whose build-id matches. */
+static int open_in_debug_dirs(const char *dirs, const char *path, const char *hex,
+                              hq__symres_t **out_res) {
+  char list[4096];
+  const char *base = path ? strrchr(path, '/') : NULL;
+  int rc = HQ_OK;
+  *out_res = NULL;
+  if (!dirs || !*dirs || !hex || strlen(hex) < 4) return HQ_OK;
+  base = base ? base + 1 : path;
+  snprintf(list, sizeof list, "%s", dirs);
+  for (char *save = NULL, *dir = strtok_r(list, ":", &save); dir && !rc && !*out_res;
+       dir = strtok_r(NULL, ":", &save)) {
+    char cand[4608];
+    hq__symres_t *r = NULL;
+    snprintf(cand, sizeof cand, "%s/.build-id/%.2s/%s.debug", dir, hex, hex + 2);
+    if (access(cand, R_OK) == 0 && !(rc = report(cand, &r)) && r && build_id_matches(r->mod, hex)) {
+      load_dwarf(r);
+      *out_res = r;
+      break;
+    }
+    hq__symres_close(r);
+    if (!rc && base) rc = find_in_dir(dir, base, hex, 4, out_res);
+  }
+  return rc;
+}
+
+int hq__symres_open(const char *path, const char *build_id, const char *debug_dirs,
+                    hq__symres_t **out_res, int *out_status) {
   struct stat sb;
   hq__symres_t *r = NULL;
   int rc;
   *out_res = NULL;
   *out_status = HQ__FILE_MISSING;
-  if (!path || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
-    return open_by_build_id(build_id, out_res);
+  if (!path || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    rc = open_in_debug_dirs(debug_dirs, path, build_id, out_res);
+    if (!rc && *out_res) *out_status = HQ__FILE_OK;
+    return rc || *out_res ? rc : open_by_build_id(build_id, out_res);
+  }
   if ((rc = report(path, &r))) return rc;
   if (!r || (build_id && *build_id && !build_id_matches(r->mod, build_id))) {
     hq__symres_close(r);
-    *out_status = HQ__FILE_CHANGED;
-    return open_by_build_id(build_id, out_res);
+    /* The file at the path was rebuilt: a copy of the run's build may be in a debug dir. */
+    rc = open_in_debug_dirs(debug_dirs, path, build_id, out_res);
+    *out_status = !rc && *out_res ? HQ__FILE_OK : HQ__FILE_CHANGED;
+    return rc || *out_res ? rc : open_by_build_id(build_id, out_res);
   }
   load_dwarf(r);
   *out_status = r->dbg ? HQ__FILE_OK : HQ__FILE_NO_DEBUG_INFO;

@@ -215,7 +215,7 @@ static int resolve_group(sym_t *s, size_t from, size_t to, hq_progress_t *prog) 
   size_t nresults = 0, nchains = 0, capchains = 0, i;
   int status, rc;
 
-  rc = hq__symres_open(m->path, m->build_id, &res, &status);
+  rc = hq__symres_open(m->path, m->build_id, s->db->debug_dirs, &res, &status);
   if (rc) goto out;
   for (i = 0; i < s->nmods; i++)
     if (s->mods[i].group == m->group) s->mods[i].status = status;
@@ -335,4 +335,13 @@ out:
 int hq__imp_symbolize(hq_db_t *db, int progress);
 int hq__imp_symbolize(hq_db_t *db, int progress) {
   return hq_symbolize(db, progress);
+}
+
+int hq_db_set_debug_dirs(hq_db_t *db, const char *dirs) {
+  char *copy = NULL;
+  if (!HQ_DB_OK(db)) return HQ_MISUSE_BKPT;
+  if (dirs && *dirs && !(copy = strdup(dirs))) return HQ_ENOMEM;
+  free(db->debug_dirs);
+  db->debug_dirs = copy;
+  return HQ_OK;
 }

@@ -23,11 +23,13 @@ typedef struct hq__symframe_s {
 } hq__symframe_t;
 #define HQ__SYM_MAX_CHAIN 64
 /* Open the module file at path, checking its build-id against build_id (hex; NULL or "" = do
- * not check).  *out_status gets HQ__FILE_*; *out_res is NULL when there is nothing to resolve
- * from (missing or changed file and no separate debug file with that build-id).  Returns HQ_OK
- * or HQ_ENOMEM. */
-int  hq__symres_open(const char *path, const char *build_id, hq__symres_t **out_res,
-                     int *out_status);
+ * not check).  A missing or rebuilt file is looked for in debug_dirs (colon-separated, may be
+ * NULL): DIR/.build-id/xx/rest.debug, or a file of the module's name up to four directories
+ * under DIR whose build-id matches; that counts as HQ__FILE_OK.  *out_status gets HQ__FILE_*;
+ * *out_res is NULL when there is nothing to resolve from (missing or changed file and no copy or
+ * separate debug file with that build-id).  Returns HQ_OK or HQ_ENOMEM. */
+int  hq__symres_open(const char *path, const char *build_id, const char *debug_dirs,
+                     hq__symres_t **out_res, int *out_status);
 /* The chain at addr (a link-time address, already adjusted to point into the call): out[0] is
  * the innermost function with the line at addr, out[i] the function out[i-1] was inlined into,
  * with the line of that inlined call.  *out_n = 0 when nothing is known.  Strings are owned by

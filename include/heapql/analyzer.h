@@ -122,6 +122,14 @@ HQ_API int hq_import(const char *raw_path, const char *db_path, const hq_import_
 /* ---- symbolization ---- */
 
 /*
+ * Where hq_symbolize looks for a module whose file is missing or was rebuilt since the run:
+ * dirs is colon-separated; in each DIR, DIR/.build-id/xx/rest.debug, then a file of the module's
+ * name up to four directories under DIR, is used when its build-id is the run's.  NULL or ""
+ * looks nowhere else.  The setting lasts while db is open.  Returns HQ_OK or HQ_ENOMEM.
+ */
+HQ_API int hq_db_set_debug_dirs(hq_db_t *db, const char *dirs);
+
+/*
  * Resolve every unresolved frame of db with libdw (function, file:line, inline chain, demangled
  * names), matching modules by build-id.  Idempotent: resolved frames are never resolved again.
  *
@@ -248,6 +256,8 @@ typedef struct hq_frame_s {
   uint64_t offset;         /* ip - module base, valid when module != NULL */
   int      inlined;        /* 1: this function was inlined into the next frame's */
   char    *text;           /* the frame as one line of stack_text */
+  int      stale;          /* 1: its module changed or went missing since the run, so the frame
+                              stays unresolved (modules.file_status 'changed' or 'missing') */
 } hq_frame_t;
 
 /* Size histogram bucket: sizes in [min_size, max_size]; bucket -1 holds size 0, bucket b >= 0
@@ -270,7 +280,7 @@ typedef struct hq_blocks_bytes_s { uint64_t blocks, bytes; } hq_blocks_bytes_t;
 /* A --recommend finding: a named pattern, the fix, and the sites that show it. */
 typedef struct hq_finding_s {
   const char *name;        /* "hot_temporaries", "realloc_chain", "huge_buffer",
-                            * "monotonic_growth"; static */
+                            * "leak_growth"; static */
   const char *fix;         /* "pool", "reserve", "chunk or mmap", "leak"; static */
   char       *summary;     /* one sentence with the numbers */
   char       *advice;      /* what to change, in the user's words */

@@ -150,7 +150,7 @@ static void test_run_bad_flags(void **state) {
   hq_test_proc_free(&p);
   hq_test_run(a2, NULL, NULL, 30, &p);
   assert_int_equal(p.exit_status, 2);
-  assert_string_equal(p.err, "heapql: run: unknown option '--bogus' (see 'heapql --help')\n");
+  assert_string_equal(p.err, "heapql: run: unknown option '--bogus' (see 'heapql run --help')\n");
   hq_test_proc_free(&p);
   hq_test_run(a3, NULL, NULL, 30, &p);
   assert_int_equal(p.exit_status, 2);

@@ -41,7 +41,9 @@ static void test_html_report_content(void **state) {
   assert_non_null(strstr(text, "data-n=\"leak2 (victim.c:60)\""));
   assert_non_null(strstr(text, "data-n=\"libfoo.so+0x1234\""));
   assert_non_null(strstr(text, "data-n=\"inner_helper (util.h:7)\""));
-  assert_non_null(strstr(text, "<span class=\"leaf\">leak2 (victim.c:60)</span><br/><span class=\"caller\">&lt;- work (victim.c:21)</span>"));
+  /* sites with their callers: shortened text, the full location on hover */
+  assert_non_null(strstr(text, "<span class=\"leaf\" title=\"leak2 /src/victim.c:60\">leak2 victim.c:60</span>"
+                               "<br/><span class=\"caller\" title=\"work /src/victim.c:21\">100.0% &lt;- work victim.c:21</span>"));
   assert_non_null(strstr(text, "<h2>Leaks by site</h2>"));
   /* size histogram: four allocations of 64..127 bytes (3 x 100 and the 64) */
   assert_non_null(strstr(text, "<td class=\"n\">64 B - 127 B</td><td class=\"n\">4</td><td class=\"n\">364 B</td>"));
@@ -90,7 +92,7 @@ static void test_html_large_run_stays_small(void **state) {
   assert_true(hq_fx_count(text, "<g class=\"f\"") <= 4 * 2500);
   assert_true(hq_fx_count(text, "small frames]") >= 1);
   assert_int_equal(hq_fx_count(text, "<tr><td class=\"n\">25</td>"), 3); /* top 25 per table */
-  assert_non_null(strstr(text, "more sites: <code>heapql top</code>"));
+  assert_non_null(strstr(text, "More sites: <code>heapql top</code>"));
   free(text);
   free(db_path);
   free(html);

@@ -646,7 +646,7 @@ static void test_symbolize_cli(void **state) {
   argv[2] = NULL;
   assert_int_equal(hq_test_run(argv, NULL, NULL, 30, &p), 0);
   assert_int_equal(p.exit_status, 2);
-  assert_string_equal(p.err, "heapql: symbolize: no database given (usage: heapql symbolize DB [-q])\n");
+  assert_string_equal(p.err, "heapql: symbolize: no database given (see 'heapql symbolize --help')\n");
   hq_test_proc_free(&p);
   argv[2] = "--frobnicate";
   argv[3] = dbpath;

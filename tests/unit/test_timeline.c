@@ -60,10 +60,17 @@ static void test_timeline_victim_series_and_peak(void **state) {
   assert_non_null(strstr(svg, ">RSS (max 21.48 KiB)</text>"));
   assert_null(strstr(svg, "data-series=\"device\""));   /* NULL throughout: not drawn */
   assert_non_null(strstr(svg, ">time (s)</text>"));
-  assert_non_null(strstr(svg, ">memory (KiB)</text>"));
-  assert_non_null(strstr(svg, ">20 KiB</text>"));
+  /* heap and mmap (4 KiB) under a quarter of RSS (21.48 KiB): RSS gets an axis of its own */
+  assert_non_null(strstr(svg, ">heap, mmap, device (KiB)</text>"));
+  assert_non_null(strstr(svg, ">RSS (KiB), its own scale</text>"));
+  assert_non_null(strstr(svg, "text-anchor=\"start\" fill=\"#ff7f0e\">20 KiB</text>"));
+  assert_non_null(strstr(svg, "text-anchor=\"end\" fill=\"#444\">4 KiB</text>"));
   assert_int_equal(polyline(svg, "live heap", &min_y), 11);
+  /* plot from y 70 to 450, left axis up to 4 KiB x 1.08: the 1.22 KiB peak at y 343 */
+  assert_true(min_y > 340 && min_y < 346);
   assert_int_equal(polyline(svg, "RSS", &min_y), 11);
+  /* RSS's 21.48 KiB at the top of its own axis (x 1.08) */
+  assert_true(min_y > 95 && min_y < 101);
   free(svg);
   hq_db_close(db);
 }
