@@ -51,7 +51,7 @@ static size_t out_bytes(const hq_model_t *m, size_t i) {
 }
 
 static size_t saved_bytes(const hq_model_t *m, size_t i) {
-  return m->layers[i]->ops->saved_floats(m->layers[i], m->batch) * sizeof(float);
+  return hq__layer_floats(m->layers[i]->ops->saved_floats, m->layers[i], m->batch) * sizeof(float);
 }
 
 static void drop_output(hq_model_t *m, size_t i) {
@@ -67,7 +67,7 @@ static void drop_saved(hq_model_t *m, size_t i) {
 /* Run layer i on its input into a new output; keep its saved tensors only when keep is set. */
 static int layer_forward(hq_model_t *m, size_t i, int keep) {
   hq__layer_t *l = m->layers[i];
-  const size_t scratch_bytes = l->ops->forward_scratch_floats(l, m->batch) * sizeof(float);
+  const size_t scratch_bytes = hq__layer_floats(l->ops->forward_scratch_floats, l, m->batch) * sizeof(float);
   float *scratch = NULL;
   int rc = HQ_ENOMEM;
   hq_annotate_region_begin(l->name);
@@ -96,7 +96,7 @@ out:
 static int layer_backward(hq_model_t *m, size_t i, const float **g, size_t *g_bytes,
                           float *dx_final) {
   hq__layer_t *l = m->layers[i];
-  const size_t scratch_bytes = l->ops->backward_scratch_floats(l, m->batch) * sizeof(float);
+  const size_t scratch_bytes = hq__layer_floats(l->ops->backward_scratch_floats, l, m->batch) * sizeof(float);
   const size_t dx_bytes = i > 0 ? m->batch * l->in * sizeof(float) : 0;
   float *scratch = NULL, *dx = dx_final;
   int rc = HQ_ENOMEM;
@@ -210,7 +210,7 @@ int hq__ckpt_predict(hq_model_t *m, const float *x, size_t batch, float *y) {
 
 /* a_i: what layer i keeps from forward to backward for `batch` rows. */
 static size_t layer_act_bytes(const hq__layer_t *l, size_t batch) {
-  return (batch * l->out + l->ops->saved_floats(l, batch)) * sizeof(float);
+  return (batch * l->out + hq__layer_floats(l->ops->saved_floats, l, batch)) * sizeof(float);
 }
 
 int hq_model_predict_activation_peak(const hq_model_t *m, size_t batch, int segments,

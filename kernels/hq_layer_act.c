@@ -28,9 +28,6 @@ static void relu_backward(hq__layer_t *l, size_t batch, const float *x, const fl
 
 const hq__layer_ops_t hq__relu_ops = {
   .kind = "relu",
-  .saved_floats = hq__layer_no_floats,
-  .forward_scratch_floats = hq__layer_no_floats,
-  .backward_scratch_floats = hq__layer_no_floats,
   .forward = relu_forward,
   .backward = relu_backward,
 };
@@ -69,9 +66,6 @@ static void gelu_backward(hq__layer_t *l, size_t batch, const float *x, const fl
 
 const hq__layer_ops_t hq__gelu_ops = {
   .kind = "gelu",
-  .saved_floats = hq__layer_no_floats,
-  .forward_scratch_floats = hq__layer_no_floats,
-  .backward_scratch_floats = hq__layer_no_floats,
   .forward = gelu_forward,
   .backward = gelu_backward,
 };

@@ -123,7 +123,6 @@ static void attn_backward(hq__layer_t *l, size_t batch, const float *x, const fl
 const hq__layer_ops_t hq__attention_ops = {
   .kind = "attention",
   .saved_floats = attn_saved,
-  .forward_scratch_floats = hq__layer_no_floats,
   .backward_scratch_floats = attn_bwd_scratch,
   .forward = attn_forward,
   .backward = attn_backward,

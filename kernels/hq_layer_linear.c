@@ -23,12 +23,6 @@ void hq__rows_sum_add(float *db, const float *g, size_t rows, size_t cols) {
   }
 }
 
-size_t hq__layer_no_floats(const hq__layer_t *l, size_t batch) {
-  (void)l;
-  (void)batch;
-  return 0;
-}
-
 static void linear_forward(const hq__layer_t *l, size_t batch, const float *x, float *y,
                            float *saved, float *scratch) {
   (void)saved;
@@ -55,9 +49,6 @@ static void linear_backward(hq__layer_t *l, size_t batch, const float *x, const 
 
 const hq__layer_ops_t hq__linear_ops = {
   .kind = "linear",
-  .saved_floats = hq__layer_no_floats,
-  .forward_scratch_floats = hq__layer_no_floats,
-  .backward_scratch_floats = hq__layer_no_floats,
   .forward = linear_forward,
   .backward = linear_backward,
 };

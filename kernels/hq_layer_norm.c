@@ -72,8 +72,6 @@ static void ln_backward(hq__layer_t *l, size_t batch, const float *x, const floa
 const hq__layer_ops_t hq__layernorm_ops = {
   .kind = "layernorm",
   .saved_floats = ln_saved,
-  .forward_scratch_floats = hq__layer_no_floats,
-  .backward_scratch_floats = hq__layer_no_floats,
   .forward = ln_forward,
   .backward = ln_backward,
 };

@@ -72,7 +72,6 @@ static void sp_destroy(hq_model_t *m, hq__layer_t *l) {
 
 const hq__layer_ops_t hq__sparse_linear_ops = {
   .kind = "sparse_linear",
-  .saved_floats = hq__layer_no_floats,
   .forward_scratch_floats = sp_fwd_scratch,
   .backward_scratch_floats = sp_bwd_scratch,
   .forward = sp_forward,

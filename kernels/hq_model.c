@@ -194,7 +194,7 @@ int hq_model_layer_info(const hq_model_t *m, size_t index, size_t batch, hq_laye
   out->grad_bytes = out->param_bytes;
   out->fixed_bytes = l->fixed_count * sizeof(float) + l->other_fixed_bytes;
   out->output_bytes = batch * l->out * sizeof(float);
-  out->saved_bytes = l->ops->saved_floats(l, batch) * sizeof(float);
+  out->saved_bytes = hq__layer_floats(l->ops->saved_floats, l, batch) * sizeof(float);
   return HQ_OK;
 }
 

@@ -31,7 +31,8 @@ typedef struct hq__layer_s hq__layer_t;
  * What a layer kind does.  Sizes are in floats for `batch` rows.  forward writes y (batch x out)
  * and, when the kind saves anything, `saved`; it never fails (all memory is given).  backward
  * reads what forward produced, adds parameter gradients into the layer's grads, and writes dx
- * (batch x in) unless dx is NULL.  scratch holds at least the kind's scratch size.
+ * (batch x in) unless dx is NULL.  scratch holds at least the kind's scratch size.  A size
+ * function left NULL means the kind needs no buffer of that sort (hq__layer_floats).
  */
 typedef struct hq__layer_ops_s {
   const char *kind;
@@ -120,8 +121,11 @@ extern const hq__layer_ops_t hq__attention_ops;
 extern const hq__layer_ops_t hq__sparse_linear_ops;
 /* Fill n floats uniformly in +-bound. */
 void hq__fill_uniform(float *dst, size_t n, float bound, hq__rng_t *r);
-/* A size function for kinds that need no buffer of that sort: 0. */
-size_t hq__layer_no_floats(const hq__layer_t *l, size_t batch);
+/* What one of a kind's size functions (ops->saved_floats, ...) says for l, 0 when it has none. */
+static inline size_t hq__layer_floats(size_t (*fn)(const hq__layer_t *, size_t),
+                                      const hq__layer_t *l, size_t batch) {
+  return fn ? fn(l, batch) : 0;
+}
 /* y[r, :] = b for every row r. */
 void hq__rows_set(float *y, size_t rows, size_t cols, const float *b);
 /* db[c] += sum over rows of g[r, c]. */

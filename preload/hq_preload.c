@@ -112,21 +112,17 @@ hq_export int posix_memalign(void **out, size_t align, size_t size) {
   return rc;
 }
 
-hq_export void *aligned_alloc(size_t align, size_t size) {
-  void *p;
-  ENSURE_REAL(aligned_alloc);
-  p = hq__real.aligned_alloc(align, size);
-  if (hq_tracking() && p) hq__record_alloc(HQ_KIND_ALIGNED, p, size, align);
-  return p;
-}
-
-hq_export void *memalign(size_t align, size_t size) {
-  void *p;
-  ENSURE_REAL(memalign);
-  p = hq__real.memalign(align, size);
-  if (hq_tracking() && p) hq__record_alloc(HQ_KIND_ALIGNED, p, size, align);
-  return p;
-}
+/* aligned_alloc and memalign: the same contract under two names (C11 and the old one). */
+#define ALIGNED_HOOK(fn)                                                              \
+  hq_export void *fn(size_t align, size_t size) {                                     \
+    void *p;                                                                          \
+    ENSURE_REAL(fn);                                                                  \
+    p = hq__real.fn(align, size);                                                     \
+    if (hq_tracking() && p) hq__record_alloc(HQ_KIND_ALIGNED, p, size, align);        \
+    return p;                                                                         \
+  }
+ALIGNED_HOOK(aligned_alloc)
+ALIGNED_HOOK(memalign)
 
 hq_export void *valloc(size_t size) {
   void *p;

@@ -46,6 +46,13 @@ int  hq__db_seterr(hq_db_t *db, int rc, const char *fmt, ...) __attribute__((for
 int  hq__db_sqlerr(hq_db_t *db, const char *what);   /* HQ_EDB with SQLite's message */
 int  hq__db_exec(hq_db_t *db, const char *sql);
 int  hq__db_prepare(hq_db_t *db, const char *sql, sqlite3_stmt **out_stmt);
+/* Each row of sql: row(st, ctx) for every one, stopping at its first nonzero answer (returned).
+ * A failed step is HQ_EDB with "reading WHAT: <SQLite's message>".  Returns HQ_OK at the end. */
+int  hq__db_each(hq_db_t *db, const char *sql, const char *what,
+                 int (*row)(sqlite3_stmt *st, void *ctx), void *ctx);
+/* End the savepoint `name` (begun with "SAVEPOINT name"): released when rc is HQ_OK, else rolled
+ * back keeping the failure's error message.  Returns rc, or the release's failure. */
+int  hq__savepoint_end(hq_db_t *db, const char *name, int rc);
 /* strdup of a column value, NULL for SQL NULL. */
 char *hq__col_strdup(sqlite3_stmt *st, int col);
 

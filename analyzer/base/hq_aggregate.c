@@ -594,15 +594,7 @@ out:
 static int in_savepoint(hq_db_t *db, const char *schema, int (*fn)(hq_db_t *, const char *)) {
   int rc = hq__db_exec(db, "SAVEPOINT hq_aggregate");
   if (rc) return rc;
-  rc = fn(db, schema);
-  if (rc) {
-    char keep[sizeof db->errmsg];
-    memcpy(keep, db->errmsg, sizeof keep);
-    hq__db_exec(db, "ROLLBACK TO hq_aggregate; RELEASE hq_aggregate");
-    memcpy(db->errmsg, keep, sizeof keep);
-    return rc;
-  }
-  return hq__db_exec(db, "RELEASE hq_aggregate");
+  return hq__savepoint_end(db, "hq_aggregate", fn(db, schema));
 }
 
 /* ---- streaming: the importer feeds events in time order, no second pass ---- */
@@ -784,14 +776,7 @@ int hq__agg_finish(hq__agg_t *a) {
   if (!rc) rc = hq__meta_set_int(db, "peak_heap_bytes", (int64_t)b->cls[CLS_HEAP].peak_bytes);
   if (!rc) rc = write_tables(b);
   if (!rc) rc = refresh_lines_in(db, "main");
-  if (rc) {
-    char keep[sizeof db->errmsg];
-    memcpy(keep, db->errmsg, sizeof keep);
-    hq__db_exec(db, "ROLLBACK TO hq_aggregate; RELEASE hq_aggregate");
-    memcpy(db->errmsg, keep, sizeof keep);
-  } else {
-    rc = hq__db_exec(db, "RELEASE hq_aggregate");
-  }
+  rc = hq__savepoint_end(db, "hq_aggregate", rc);
 out:
   hq__agg_abort(a);
   return rc;

@@ -59,6 +59,35 @@ int hq__db_prepare(hq_db_t *db, const char *sql, sqlite3_stmt **out_stmt) {
   return HQ_OK;
 }
 
+int hq__db_each(hq_db_t *db, const char *sql, const char *what,
+                int (*row)(sqlite3_stmt *st, void *ctx), void *ctx) {
+  sqlite3_stmt *st = NULL;
+  int rc = hq__db_prepare(db, sql, &st), step;
+  if (rc) return rc;
+  while ((step = sqlite3_step(st)) == SQLITE_ROW)
+    if ((rc = row(st, ctx))) break;
+  if (!rc && step != SQLITE_DONE) rc = hq__db_seterr(db, HQ_EDB, "reading %s: %s", what,
+                                                      sqlite3_errmsg(db->sql));
+  sqlite3_finalize(st);
+  return rc;
+}
+
+int hq__savepoint_end(hq_db_t *db, const char *name, int rc) {
+  char sql[128];
+  if (rc == HQ_OK) {
+    snprintf(sql, sizeof sql, "RELEASE %s", name);
+    return hq__db_exec(db, sql);
+  }
+  {
+    char keep[sizeof db->errmsg];
+    memcpy(keep, db->errmsg, sizeof keep);
+    snprintf(sql, sizeof sql, "ROLLBACK TO %s; RELEASE %s", name, name);
+    sqlite3_exec(db->sql, sql, NULL, NULL, NULL);
+    memcpy(db->errmsg, keep, sizeof keep);
+  }
+  return rc;
+}
+
 char *hq__col_strdup(sqlite3_stmt *st, int col) {
   const unsigned char *t = sqlite3_column_text(st, col);
   return t ? strdup((const char *)t) : NULL;

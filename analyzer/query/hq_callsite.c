@@ -274,80 +274,66 @@ int hq__callsites_ensure(hq_db_t *db) {
     return HQ_OK;
   }
   rc = hq__db_exec(db, "SAVEPOINT hq_sites");
-  if (!rc) {
-    rc = build(db, target, w, signature);
-    if (rc) {
-      char keep[sizeof db->errmsg];
-      memcpy(keep, db->errmsg, sizeof keep);
-      hq__db_exec(db, "ROLLBACK TO hq_sites; RELEASE hq_sites");
-      memcpy(db->errmsg, keep, sizeof keep);
-    } else {
-      rc = hq__db_exec(db, "RELEASE hq_sites");
-    }
-  }
+  if (!rc) rc = hq__savepoint_end(db, "hq_sites", build(db, target, w, signature));
   hq__wrappers_free(w);
   return rc;
 }
 
+/* A text built row by row: the common directory of paths, or a list. */
+typedef struct text_acc_s {
+  char *text;
+  size_t len;
+} text_acc_t;
+
+static int root_row(sqlite3_stmt *st, void *ctx) {
+  text_acc_t *a = ctx;
+  const char *f = (const char *)sqlite3_column_text(st, 0);
+  if (!a->text) {
+    const char *slash = strrchr(f, '/');
+    if (!(a->text = strndup(f, (size_t)(slash - f) + 1))) return HQ_ENOMEM;
+    a->len = strlen(a->text);
+    return HQ_OK;
+  }
+  while (a->len > 0 && strncmp(a->text, f, a->len)) a->len--;
+  while (a->len > 0 && a->text[a->len - 1] != '/') a->len--; /* a whole directory */
+  a->text[a->len] = '\0';
+  return HQ_OK;
+}
+
 int hq__source_root(hq_db_t *db, char **out) {
-  sqlite3_stmt *st = NULL;
-  char *root = NULL;
-  size_t len = 0;
-  int rc;
-  *out = NULL;
+  text_acc_t a = {NULL, 0};
   /* The program's own sources: the absolute paths of the sites, system headers left out. */
-  rc = hq__db_prepare(db, "SELECT DISTINCT file FROM stack_sites WHERE file LIKE '/%'"
-                          " AND file NOT LIKE '/usr/%'", &st);
-  if (rc) return rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *f = (const char *)sqlite3_column_text(st, 0);
-    if (!root) {
-      const char *slash = strrchr(f, '/');
-      root = strndup(f, (size_t)(slash - f) + 1);
-      if (!root) { rc = HQ_ENOMEM; break; }
-      len = strlen(root);
-      continue;
-    }
-    while (len > 0 && strncmp(root, f, len)) len--;
-    while (len > 0 && root[len - 1] != '/') len--; /* a whole directory */
-    root[len] = '\0';
+  int rc = hq__db_each(db, "SELECT DISTINCT file FROM stack_sites WHERE file LIKE '/%'"
+                           " AND file NOT LIKE '/usr/%'", "site files", root_row, &a);
+  if (rc || a.len <= 1) { /* "/" is no root to speak of */
+    free(a.text);
+    a.text = NULL;
   }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-    free(root);
-    return rc == HQ_ENOMEM ? rc : hq__db_sqlerr(db, "reading site files");
-  }
-  if (root && len <= 1) { /* "/" is no root to speak of */
-    free(root);
-    root = NULL;
-  }
-  *out = root;
+  *out = a.text;
+  return rc;
+}
+
+static int stale_row(sqlite3_stmt *st, void *ctx) {
+  text_acc_t *a = ctx;
+  const char *path = (const char *)sqlite3_column_text(st, 0);
+  const char *status = (const char *)sqlite3_column_text(st, 1);
+  size_t add = strlen(path) + strlen(status) + 8;
+  char *grown = realloc(a->text, a->len + add);
+  if (!grown) return HQ_ENOMEM;
+  a->text = grown;
+  a->len += (size_t)snprintf(a->text + a->len, add, "%s%s (%s)", a->len ? ", " : "", path, status);
   return HQ_OK;
 }
 
 int hq__stale_modules(hq_db_t *db, char **out) {
-  sqlite3_stmt *st = NULL;
-  char *list = NULL;
-  size_t len = 0;
-  int rc;
-  *out = NULL;
-  rc = hq__db_prepare(db, "SELECT path, file_status FROM modules"
-                          " WHERE file_status IN ('changed', 'missing') GROUP BY path ORDER BY path", &st);
-  if (rc) return rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *path = (const char *)sqlite3_column_text(st, 0);
-    const char *status = (const char *)sqlite3_column_text(st, 1);
-    size_t add = strlen(path) + strlen(status) + 8;
-    char *grown = realloc(list, len + add);
-    if (!grown) { rc = HQ_ENOMEM; break; }
-    list = grown;
-    len += (size_t)snprintf(list + len, add, "%s%s (%s)", len ? ", " : "", path, status);
+  text_acc_t a = {NULL, 0};
+  int rc = hq__db_each(db, "SELECT path, file_status FROM modules WHERE file_status IN"
+                           " ('changed', 'missing') GROUP BY path ORDER BY path", "modules",
+                       stale_row, &a);
+  if (rc) {
+    free(a.text);
+    a.text = NULL;
   }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) {
-    free(list);
-    return rc == HQ_ENOMEM ? rc : hq__db_sqlerr(db, "reading modules");
-  }
-  *out = list;
-  return HQ_OK;
+  *out = a.text;
+  return rc;
 }

@@ -7,6 +7,7 @@
  * over the views (tests/unit/test_report.c checks each one).
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,68 +74,78 @@ static int read_run(hq_db_t *db, hq_report_t *r) {
   return HQ_OK;
 }
 
-static int read_classes(hq_db_t *db, hq_report_t *r) {
-  sqlite3_stmt *st = NULL;
-  int rc = hq__db_prepare(db, "SELECT class, allocations, bytes, frees, reallocs, realloced,"
-                              " leaked_blocks, leaked_bytes, temporary, peak_bytes, peak_t"
-                              " FROM agg_class", &st), step;
-  if (rc) return rc;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    int cls = hq_class_parse((const char *)sqlite3_column_text(st, 0));
-    hq_class_totals_t *c;
-    if (cls < 0) continue;
-    c = &r->classes[cls];
-    c->allocations = (uint64_t)sqlite3_column_int64(st, 1);
-    c->bytes = (uint64_t)sqlite3_column_int64(st, 2);
-    c->frees = (uint64_t)sqlite3_column_int64(st, 3);
-    c->reallocs = (uint64_t)sqlite3_column_int64(st, 4);
-    c->realloced = (uint64_t)sqlite3_column_int64(st, 5);
-    c->leaked_blocks = (uint64_t)sqlite3_column_int64(st, 6);
-    c->leaked_bytes = (uint64_t)sqlite3_column_int64(st, 7);
-    c->temporary = (uint64_t)sqlite3_column_int64(st, 8);
-    c->peak_bytes = (uint64_t)sqlite3_column_int64(st, 9);
-    c->has_peak = sqlite3_column_type(st, 10) != SQLITE_NULL;
-    c->peak_t_ns = c->has_peak ? sqlite3_column_int64(st, 10) : 0;
-  }
-  if (step != SQLITE_DONE) rc = hq__db_sqlerr(db, "reading agg_class");
-  sqlite3_finalize(st);
-  if (rc) return rc;
+/* agg_class's figure columns (1..9 of the query below), in hq_class_totals_t. */
+static const size_t class_columns[] = {
+  offsetof(hq_class_totals_t, allocations), offsetof(hq_class_totals_t, bytes),
+  offsetof(hq_class_totals_t, frees), offsetof(hq_class_totals_t, reallocs),
+  offsetof(hq_class_totals_t, realloced), offsetof(hq_class_totals_t, leaked_blocks),
+  offsetof(hq_class_totals_t, leaked_bytes), offsetof(hq_class_totals_t, temporary),
+  offsetof(hq_class_totals_t, peak_bytes),
+};
 
-  r->allocations_count = r->classes[HQ_CLASS_HEAP].allocations;
-  r->allocations_bytes = r->classes[HQ_CLASS_HEAP].bytes;
-  r->frees_count = r->classes[HQ_CLASS_HEAP].frees;
-  r->reallocs_count = r->classes[HQ_CLASS_HEAP].reallocs;
-  r->leak_blocks = r->classes[HQ_CLASS_HEAP].leaked_blocks;
-  r->leak_bytes = r->classes[HQ_CLASS_HEAP].leaked_bytes;
-  r->temporary_count = r->classes[HQ_CLASS_HEAP].temporary;
-  r->peak_heap_bytes = r->classes[HQ_CLASS_HEAP].peak_bytes;
-  r->peak_heap_t_ns = r->classes[HQ_CLASS_HEAP].peak_t_ns;
-  r->peak_mmap_bytes = r->classes[HQ_CLASS_MMAP].peak_bytes;
-  r->peak_mmap_t_ns = r->classes[HQ_CLASS_MMAP].peak_t_ns;
-  r->peak_device_bytes = r->classes[HQ_CLASS_DEVICE].peak_bytes;
-  r->peak_device_t_ns = r->classes[HQ_CLASS_DEVICE].peak_t_ns;
+/* The report's headline figures: copies of one class's totals (all 8-byte integers). */
+static const struct { size_t to; int cls; size_t from; } headline[] = {
+  {offsetof(hq_report_t, allocations_count), HQ_CLASS_HEAP, offsetof(hq_class_totals_t, allocations)},
+  {offsetof(hq_report_t, allocations_bytes), HQ_CLASS_HEAP, offsetof(hq_class_totals_t, bytes)},
+  {offsetof(hq_report_t, frees_count), HQ_CLASS_HEAP, offsetof(hq_class_totals_t, frees)},
+  {offsetof(hq_report_t, reallocs_count), HQ_CLASS_HEAP, offsetof(hq_class_totals_t, reallocs)},
+  {offsetof(hq_report_t, leak_blocks), HQ_CLASS_HEAP, offsetof(hq_class_totals_t, leaked_blocks)},
+  {offsetof(hq_report_t, leak_bytes), HQ_CLASS_HEAP, offsetof(hq_class_totals_t, leaked_bytes)},
+  {offsetof(hq_report_t, temporary_count), HQ_CLASS_HEAP, offsetof(hq_class_totals_t, temporary)},
+  {offsetof(hq_report_t, peak_heap_bytes), HQ_CLASS_HEAP, offsetof(hq_class_totals_t, peak_bytes)},
+  {offsetof(hq_report_t, peak_heap_t_ns), HQ_CLASS_HEAP, offsetof(hq_class_totals_t, peak_t_ns)},
+  {offsetof(hq_report_t, peak_mmap_bytes), HQ_CLASS_MMAP, offsetof(hq_class_totals_t, peak_bytes)},
+  {offsetof(hq_report_t, peak_mmap_t_ns), HQ_CLASS_MMAP, offsetof(hq_class_totals_t, peak_t_ns)},
+  {offsetof(hq_report_t, peak_device_bytes), HQ_CLASS_DEVICE, offsetof(hq_class_totals_t, peak_bytes)},
+  {offsetof(hq_report_t, peak_device_t_ns), HQ_CLASS_DEVICE, offsetof(hq_class_totals_t, peak_t_ns)},
+};
+
+static int class_row(sqlite3_stmt *st, void *ctx) {
+  hq_report_t *r = ctx;
+  int cls = hq_class_parse((const char *)sqlite3_column_text(st, 0));
+  hq_class_totals_t *c;
+  if (cls < 0) return HQ_OK;
+  c = &r->classes[cls];
+  for (size_t i = 0; i < HQ_ARRAY_LEN(class_columns); i++) {
+    uint64_t v = (uint64_t)sqlite3_column_int64(st, (int)i + 1);
+    memcpy((char *)c + class_columns[i], &v, sizeof v);
+  }
+  c->has_peak = sqlite3_column_type(st, 10) != SQLITE_NULL;
+  c->peak_t_ns = c->has_peak ? sqlite3_column_int64(st, 10) : 0;
+  return HQ_OK;
+}
+
+static int read_classes(hq_db_t *db, hq_report_t *r) {
+  int rc = hq__db_each(db, "SELECT class, allocations, bytes, frees, reallocs, realloced,"
+                           " leaked_blocks, leaked_bytes, temporary, peak_bytes, peak_t"
+                           " FROM agg_class", "agg_class", class_row, r);
+  if (rc) return rc;
+  for (size_t i = 0; i < HQ_ARRAY_LEN(headline); i++)
+    memcpy((char *)r + headline[i].to, (const char *)&r->classes[headline[i].cls] + headline[i].from,
+           sizeof(uint64_t));
+  return HQ_OK;
+}
+
+static int leak_class_row(sqlite3_stmt *st, void *ctx) {
+  hq_report_t *r = ctx;
+  const char *name = (const char *)sqlite3_column_text(st, 0);
+  hq_blocks_bytes_t v = {(uint64_t)sqlite3_column_int64(st, 1), (uint64_t)sqlite3_column_int64(st, 2)};
+  if (!name) {
+    r->unclassified = v;
+    return HQ_OK;
+  }
+  r->leaks_classified = 1;
+  if (!strcmp(name, "definitely_lost")) r->definitely_lost = v;
+  else if (!strcmp(name, "indirectly_lost")) r->indirectly_lost = v;
+  else if (!strcmp(name, "possibly_lost")) r->possibly_lost = v;
+  else if (!strcmp(name, "still_reachable")) r->still_reachable = v;
   return HQ_OK;
 }
 
 static int read_leak_classes(hq_db_t *db, hq_report_t *r) {
-  sqlite3_stmt *st = NULL;
-  int rc = hq__db_prepare(db, "SELECT leak_class, sum(blocks), sum(bytes) FROM agg_leak_class"
-                              " WHERE class = 'heap' GROUP BY leak_class", &st), step;
-  if (rc) return rc;
-  while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *name = (const char *)sqlite3_column_text(st, 0);
-    hq_blocks_bytes_t v = {(uint64_t)sqlite3_column_int64(st, 1),
-                           (uint64_t)sqlite3_column_int64(st, 2)};
-    if (!name) { r->unclassified = v; continue; }
-    r->leaks_classified = 1;
-    if (!strcmp(name, "definitely_lost")) r->definitely_lost = v;
-    else if (!strcmp(name, "indirectly_lost")) r->indirectly_lost = v;
-    else if (!strcmp(name, "possibly_lost")) r->possibly_lost = v;
-    else if (!strcmp(name, "still_reachable")) r->still_reachable = v;
-  }
-  if (step != SQLITE_DONE) rc = hq__db_sqlerr(db, "reading agg_leak_class");
-  sqlite3_finalize(st);
-  return rc;
+  return hq__db_each(db, "SELECT leak_class, sum(blocks), sum(bytes) FROM agg_leak_class"
+                         " WHERE class = 'heap' GROUP BY leak_class", "agg_leak_class",
+                     leak_class_row, r);
 }
 
 /* Prepare one of the samples queries above over `samples` (or, in a merged database, the
@@ -205,25 +216,25 @@ out:
   return rc;
 }
 
+static int bucket_row(sqlite3_stmt *st, void *ctx) {
+  hq_report_t *r = ctx;
+  hq_bucket_t *b;
+  if (r->n_histogram == 64) return HQ_OK; /* buckets -1..62: never more */
+  b = &r->histogram[r->n_histogram++];
+  b->bucket = sqlite3_column_int(st, 0);
+  b->min_size = (uint64_t)sqlite3_column_int64(st, 1);
+  b->max_size = (uint64_t)sqlite3_column_int64(st, 2);
+  b->allocations = (uint64_t)sqlite3_column_int64(st, 3);
+  b->bytes = (uint64_t)sqlite3_column_int64(st, 4);
+  return HQ_OK;
+}
+
 static int read_histogram(hq_db_t *db, hq_report_t *r) {
-  sqlite3_stmt *st = NULL;
-  int rc = hq__db_prepare(db, "SELECT bucket, min_size, max_size, allocations, bytes"
-                              " FROM agg_size WHERE class = 'heap' ORDER BY bucket", &st), step;
-  if (rc) return rc;
   r->histogram = calloc(64, sizeof *r->histogram);
-  if (!r->histogram) { rc = HQ_ENOMEM; goto out; }
-  while ((step = sqlite3_step(st)) == SQLITE_ROW && r->n_histogram < 64) {
-    hq_bucket_t *b = &r->histogram[r->n_histogram++];
-    b->bucket = sqlite3_column_int(st, 0);
-    b->min_size = (uint64_t)sqlite3_column_int64(st, 1);
-    b->max_size = (uint64_t)sqlite3_column_int64(st, 2);
-    b->allocations = (uint64_t)sqlite3_column_int64(st, 3);
-    b->bytes = (uint64_t)sqlite3_column_int64(st, 4);
-  }
-  if (step != SQLITE_DONE && step != SQLITE_ROW) rc = hq__db_sqlerr(db, "reading agg_size");
-out:
-  sqlite3_finalize(st);
-  return rc;
+  if (!r->histogram) return HQ_ENOMEM;
+  return hq__db_each(db, "SELECT bucket, min_size, max_size, allocations, bytes"
+                         " FROM agg_size WHERE class = 'heap' ORDER BY bucket", "agg_size",
+                     bucket_row, r);
 }
 
 int hq_report_compute(hq_db_t *db, const hq_report_opts_t *opts, hq_report_t **out_report) {
