@@ -343,10 +343,15 @@ hq_export int dup3(int oldfd, int newfd, int flags) {
 
 /* Close [first, last] except our descriptors. */
 static int close_range_around(unsigned first, unsigned last, int flags) {
-  int ours[2] = {hq__writer_fd(), hq__writer_statm_fd()}, rc = 0;
+  int ours[3] = {hq__writer_fd(), hq__writer_statm_fd(), hq__writer_rings_fd()}, rc = 0;
   unsigned long lo = first;
-  if (ours[0] > ours[1]) { int t = ours[0]; ours[0] = ours[1]; ours[1] = t; }
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; i < 3; i++) /* in order: three elements, insertion sort */
+    for (int j = i; j > 0 && ours[j - 1] > ours[j]; j--) {
+      int t = ours[j];
+      ours[j] = ours[j - 1];
+      ours[j - 1] = t;
+    }
+  for (int i = 0; i < 3; i++) {
     if (ours[i] < 0 || (unsigned long)ours[i] < lo || (unsigned)ours[i] > last) continue;
     if ((unsigned long)ours[i] > lo) rc |= hq__real.close_range((unsigned)lo, (unsigned)ours[i] - 1, flags);
     lo = (unsigned long)ours[i] + 1;

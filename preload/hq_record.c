@@ -41,7 +41,7 @@ void hq__record_init_thread_key(void) {
 
 void hq__record_after_fork_child(void);
 void hq__record_after_fork_child(void) {
-  /* Only the forking thread survives; its ring was emptied by hq__ring_reset_all_after_fork. */
+  /* Only the forking thread survives; hq__ring_after_fork_child gave its ring a new slot. */
   if (hq__tls_ring) hq__tls_ring->tid = (uint32_t)syscall(SYS_gettid);
 }
 

@@ -59,9 +59,10 @@ static void fork_child(void) {
     return;
   }
   hq__writer_after_fork_child();
-  hq__ring_reset_all_after_fork(hq__tls_ring);
+  hq__rings_forget();
   atomic_store(&hq__state.enabled, 0);
   if (!hq__opts.follow_fork || !fork_was_enabled) {
+    hq__ring_after_fork_child(hq__tls_ring, 0);
     atomic_store(&hq__state.finished, 1);
     hq__guard--;
     return;
@@ -76,15 +77,19 @@ static void fork_child(void) {
   snprintf(hq__opts.raw, sizeof hq__opts.raw, "%s%s", hq__opts.output, HQ_RAW_SUFFIX);
   if (hq__writer_open(why, sizeof why) != 0) {
     hq__say("fork child runs untraced", why);
+    hq__ring_after_fork_child(hq__tls_ring, 0);
     atomic_store(&hq__state.finished, 1);
     hq__guard--;
     return;
   }
+  hq__rings_open();
+  hq__ring_after_fork_child(hq__tls_ring, 1);
   hq__modmap_rewrite();
   hq__record_after_fork_child();
   if (hq__writer_start() != 0) {
     hq__say("fork child runs untraced", "cannot start the writer thread");
     unlink(hq__opts.raw);
+    hq__rings_remove();
     atomic_store(&hq__state.finished, 1);
     hq__guard--;
     return;
@@ -110,6 +115,7 @@ int hq__recorder_start(int preloaded, char *why, size_t cap) {
   if (preloaded) hq__modmap_self(&lo, &hi);
   hq__trace_init(lo, hi);
   if (hq__writer_open(why, cap) != 0) goto out;
+  hq__rings_open();
   hq__state.initialized = 1;
   hq__modmap_refresh();
   hq__record_init_thread_key();
@@ -118,6 +124,7 @@ int hq__recorder_start(int preloaded, char *why, size_t cap) {
     snprintf(why, cap, "cannot start the writer thread");
     hq__state.initialized = 0;
     unlink(hq__opts.raw);
+    hq__rings_remove();
     goto out;
   }
   atomic_store(&hq__state.enabled, 1);
@@ -140,6 +147,7 @@ void hq__finish(int exit_status) {
   atomic_store(&hq__state.enabled, 0);
   hq__modmap_refresh(); /* libraries loaded since the writer last looked */
   hq__writer_end(exit_status);
+  hq__rings_remove(); /* the trace holds everything now */
   hq__writer_wake();
   if (hq__state.degraded_reason[0]) hq__say("recording stopped", hq__state.degraded_reason);
   if (hq__opts.defer_import) return;

@@ -41,7 +41,9 @@ void hq__writer_lock(void) { pthread_mutex_lock(&file_lock); }
 void hq__writer_unlock(void) { pthread_mutex_unlock(&file_lock); }
 int hq__writer_fd(void) { return trace_fd; }
 int hq__writer_statm_fd(void) { return statm_fd; }
-int hq__writer_owns_fd(int fd) { return fd >= 0 && (fd == trace_fd || fd == statm_fd); }
+int hq__writer_owns_fd(int fd) {
+  return fd >= 0 && (fd == trace_fd || fd == statm_fd || hq__rings_owns_fd(fd));
+}
 
 void hq__writer_wake(void) {
   atomic_fetch_add_explicit(&wake_word, 1, memory_order_release);
@@ -49,7 +51,7 @@ void hq__writer_wake(void) {
 }
 
 /* Keep our descriptors out of the range programs usually reuse. */
-static int move_high(int fd) {
+int hq__writer_fd_high(int fd) {
   struct rlimit rl;
   int lo = 1000, nfd;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur <= 1024)
@@ -71,6 +73,7 @@ void hq__writer_move_fds(int fd) {
     int nfd = fcntl(statm_fd, F_DUPFD_CLOEXEC, statm_fd + 1);
     statm_fd = nfd >= 0 ? nfd : -1;
   }
+  hq__rings_move_fd(fd);
 }
 
 static void writer_degrade(const char *reason, int err) {
@@ -131,8 +134,10 @@ void hq__writer_note(const char *text) {
 }
 
 static void drain_locked(hq_ring_t *r) {
-  uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-  uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+  uint64_t tail, head;
+  if (!r->sh) return; /* a free ring of a fork child, without a slot yet */
+  tail = atomic_load_explicit(&r->sh->tail, memory_order_relaxed);
+  head = atomic_load_explicit(&r->sh->head, memory_order_acquire);
   uint64_t len = head - tail, off = tail & r->mask;
   hq_rec_chunk_t c;
   struct iovec iov[3];
@@ -142,6 +147,8 @@ static void drain_locked(hq_ring_t *r) {
   c.hdr.type = HQ_REC_CHUNK;
   c.hdr.len = (uint32_t)(sizeof c + len);
   c.tid = r->tid;
+  c.slot = r->slot;
+  c.pos = tail;
   iov[0].iov_base = &c;
   iov[0].iov_len = sizeof c;
   if (off + len <= r->cap) {
@@ -157,7 +164,7 @@ static void drain_locked(hq_ring_t *r) {
     /* Recording is off; the events are gone, and counted. */
     atomic_fetch_add_explicit(&hq__dropped, 1, memory_order_relaxed);
   }
-  atomic_store_explicit(&r->tail, head, memory_order_release);
+  atomic_store_explicit(&r->sh->tail, head, memory_order_release);
 }
 
 void hq__writer_drain_ring(hq_ring_t *r) {
@@ -308,18 +315,18 @@ int hq__writer_open(char *why, size_t cap) {
     snprintf(why, cap, "%s already exists (set HEAPQL_FORCE=1 to replace it)", hq__opts.output);
     return -1;
   }
-  fd = open(hq__opts.raw, flags, 0644);
+  fd = open(hq__opts.raw, flags, 0600); /* addresses and paths: the owner's only */
   if (fd < 0) {
     snprintf(why, cap, "cannot create %s: %s", hq__opts.raw, strerror(errno));
     return -1;
   }
-  trace_fd = move_high(fd);
+  trace_fd = hq__writer_fd_high(fd);
   if (fstat(trace_fd, &sb) == 0) {
     trace_dev = sb.st_dev;
     trace_ino = sb.st_ino;
   }
   fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-  statm_fd = fd >= 0 ? move_high(fd) : -1;
+  statm_fd = fd >= 0 ? hq__writer_fd_high(fd) : -1;
   fill_header(&h);
   last_rss_t = 0;
   pthread_mutex_lock(&file_lock);

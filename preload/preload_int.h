@@ -108,22 +108,20 @@ uint64_t hq__trace_hash(const uint64_t *ips, int depth, uint32_t gen);
 void     hq__trace_init(uintptr_t self_lo, uintptr_t self_hi);
 void     hq__trace_thread_init(void);
 
-/* ---- hq_ring.c: per-thread buffers ---- */
+/* ---- hq_ring.c: per-thread buffers, their slots in the ring file ---- */
 typedef struct hq_ring_s {
-  _Atomic uint64_t head;          /* bytes produced (owner thread writes) */
-  char pad0[56];
-  _Atomic uint64_t tail;          /* bytes consumed (writer thread writes) */
-  char pad1[56];
-  uint64_t tail_cache;            /* owner's last view of tail */
+  hq_raw_ring_t *sh;              /* head, tail (and the data after them): a slot of the ring
+                                   * file, or anonymous memory when none could be had */
+  unsigned char *data;            /* sh + HQ_RING_HEADER_BYTES */
+  uint64_t tail_cache;            /* owner's last view of sh->tail */
   uint64_t cap;                   /* power of two */
   uint64_t mask;
   uint32_t tid;
+  uint32_t slot;                  /* sh's index in the ring file, or HQ_RING_NO_SLOT */
   _Atomic int state;              /* HQ_RING_* */
   struct hq_ring_s *next;         /* registry (all rings ever made) */
-  uint64_t map_bytes;
   uint64_t alloc_events;          /* events pushed, for statistics */
   uint64_t stack_cache[HQ_STACK_CACHE];
-  unsigned char data[];
 } hq_ring_t;
 
 /* ACTIVE: its thread records into it.  EXITING: its thread ran its last TLS destructor round
@@ -131,12 +129,23 @@ typedef struct hq_ring_s {
  * the ring once the kernel says the thread is gone.  FREE: drained, reusable. */
 enum { HQ_RING_ACTIVE = 0, HQ_RING_EXITING = 1, HQ_RING_FREE = 2 };
 
+/* Create this process's ring file (hq__opts.raw + HQ_RINGS_SUFFIX, mode 0600).  Without one,
+ * rings are anonymous memory: recording goes on, durable only up to the writer's last drain. */
+void       hq__rings_open(void);
+/* The process ended normally and its trace holds everything: close and remove the ring file. */
+void       hq__rings_remove(void);
+int        hq__rings_owns_fd(int fd);
+int        hq__writer_rings_fd(void);        /* the ring file's descriptor, or -1 */
+void       hq__rings_forget(void);           /* fork child: close the parent's, never remove it */
+void       hq__rings_move_fd(int fd);        /* fd is about to be taken by dup2: move ours */
 hq_ring_t *hq__ring_acquire(uint32_t tid);   /* a ring for the calling thread; NULL if none */
 void       hq__ring_retire(hq_ring_t *r);
 /* Append len bytes; waits for the writer if the ring is full.  Returns 0 or -1 (recording off). */
 int        hq__ring_push(hq_ring_t *r, const void *rec, uint32_t len);
 hq_ring_t *hq__ring_list(void);
-void       hq__ring_reset_all_after_fork(hq_ring_t *keep);
+/* In a fork child: let go of the parent's slots; when the child records (traced), give the
+ * forking thread's ring `keep` a slot in the child's ring file (hq__rings_open first). */
+void       hq__ring_after_fork_child(hq_ring_t *keep, int traced);
 uint64_t   hq__ring_bytes(void);
 
 /* ---- hq_record.c: turning a call into records ---- */
@@ -169,6 +178,7 @@ void hq__writer_try_flush(void);               /* abort: flush unless the lock i
 void hq__writer_fatal(int signo);              /* the process dies of signo: say so in the trace */
 void hq__writer_drain_ring(hq_ring_t *r);
 int  hq__writer_owns_fd(int fd);
+int  hq__writer_fd_high(int fd);              /* fd moved out of the range programs reuse */
 void hq__writer_move_fds(int fd);            /* fd is about to be taken by dup2: move ours */
 void hq__writer_lock(void);
 void hq__writer_unlock(void);

@@ -195,15 +195,17 @@ static void summary(const char *db_path) {
   if (hq__db_prepare(db,
       "SELECT count(*), coalesce(sum(CASE WHEN t_free IS NULL THEN size END), 0), "
       "sum(t_free IS NULL), (SELECT value FROM meta WHERE key='peak_heap_bytes'), "
-      "(SELECT value FROM meta WHERE key='peak_heap_t') "
+      "(SELECT value FROM meta WHERE key='peak_heap_t'), "
+      "coalesce((SELECT value FROM meta WHERE key='complete'), 1) "
       "FROM allocations JOIN kinds USING(kind) WHERE class = 'heap'", &st) != HQ_OK)
     goto out;
   if (sqlite3_step(st) == SQLITE_ROW) {
     hq__fmt_bytes((double)sqlite3_column_int64(st, 1), leaked, sizeof leaked);
     hq__fmt_bytes((double)sqlite3_column_int64(st, 3), peak, sizeof peak);
-    fprintf(stderr, "heapql: %s: %lld allocations, peak heap %s at %.3f s, %s never freed in %lld blocks\n",
+    fprintf(stderr, "heapql: %s: %lld allocations, peak heap %s at %.3f s, %s never freed in %lld blocks%s\n",
             db_path, (long long)sqlite3_column_int64(st, 0), peak,
-            (double)sqlite3_column_int64(st, 4) / 1e9, leaked, (long long)sqlite3_column_int64(st, 2));
+            (double)sqlite3_column_int64(st, 4) / 1e9, leaked, (long long)sqlite3_column_int64(st, 2),
+            sqlite3_column_int64(st, 5) ? "" : " (incomplete: the process did not finish normally)");
   }
 out:
   sqlite3_finalize(st);
@@ -222,6 +224,11 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
     return rc;
   }
   unlink(raw);
+  {
+    char rings[PATH_MAX + 320];
+    snprintf(rings, sizeof rings, "%s%s", raw, HQ_RINGS_SUFFIX);
+    unlink(rings); /* a dead process's ring file, read into the database */
+  }
   if (status_known) {
     hq_db_t *db = NULL;
     if (hq_db_open(db_path, 0, &db) == HQ_OK) {

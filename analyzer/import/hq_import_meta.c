@@ -136,6 +136,7 @@ int hq__imp_write_meta(import_t *im) {
   SETT("clock", (h->flags & HQ_RAWF_TSC) ? "tsc" : "monotonic");
   if (im->end) SETI("recorder_bytes", im->end->recorder_bytes);
   SETI("unmatched_frees", im->unmatched_frees);
+  SETI("recovered_bytes", im->recovered_bytes);
   SETI("symbolized", 0);
   /* peak_heap_bytes and peak_heap_t: written by the aggregator, which finds the peak */
   SETI("peak_mmap_bytes", peak_mmap);

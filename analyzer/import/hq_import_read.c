@@ -245,8 +245,9 @@ int hq__imp_map(import_t *im, int fd, const char *raw_path, char *errbuf, size_t
          im->hdr->version, HQ_RAW_VERSION);
   if (im->hdr->header_size < sizeof(hq_raw_header_t) || im->hdr->header_size > im->map_len)
     FAIL(HQ_EFORMAT, "%s: corrupt raw trace header", raw_path);
+  if ((rc = hq__imp_add_rings(im, raw_path))) FAIL(rc, "%s: out of memory", raw_path);
   if (im->hdr->flags & HQ_RAWF_TSC) {
-    private_copy(im, fd);
+    if (!im->map_owned) private_copy(im, fd);
     convert_tsc_times(im);
   }
 #undef FAIL

@@ -136,6 +136,8 @@ typedef struct {
   size_t map_len;
   const hq_raw_header_t *hdr;
   int complete, truncated;
+  int map_owned;             /* map is an anonymous copy (the trace with its rings appended) */
+  uint64_t recovered_bytes;  /* events read back from the ring file of a process that died */
   int fatal_signal;          /* HQ_REC_FATAL: the signal the process died of (0 = none seen) */
   const hq_rec_end_t *end;
   char reason[256];
@@ -213,6 +215,11 @@ enum { T_ALLOC, T_FRAME, T_STACK, T_SAMPLE, T_COUNTER, T_CUDA_CALL, T_VMM_HANDLE
 /* Map the trace at raw_path (fd open on it) into im: header checked, TSC times converted.
  * On failure errbuf says why.  Returns HQ_OK, HQ_EFORMAT, HQ_EIO. */
 int hq__imp_map(import_t *im, int fd, const char *raw_path, char *errbuf, size_t errcap);
+/* ---- hq_import_rings.c ---- */
+/* A trace without END: append what its ring file (raw_path + HQ_RINGS_SUFFIX) holds beyond the
+ * trace, as chunks, to an anonymous copy of im->map.  No ring file, or nothing in it: nothing
+ * changes.  Returns HQ_OK or HQ_ENOMEM. */
+int hq__imp_add_rings(import_t *im, const char *raw_path);
 /* Pass 1: modules, RSS samples, notes, END, thread names, each thread's chunks, stack
  * definitions indexed by hash.  Sets im->complete / im->truncated. */
 int hq__imp_pass1(import_t *im);

@@ -263,8 +263,9 @@ int hq__callsites_ensure(hq_db_t *db) {
   if (rc) return rc;
   if ((rc = hq__wrappers_parse(db->wrappers, &w, err, sizeof err)))
     return hq__db_seterr(db, rc, "%s", err[0] ? err : hq_strerror(rc));
-  signature = (int64_t)((hq__wrappers_signature(w) * 31 + (uint64_t)stamp) * 31 + (uint64_t)stacks) * 8 +
-              SITES_VERSION;
+  /* unsigned arithmetic: the signature wraps, it never overflows */
+  signature = (int64_t)((((hq__wrappers_signature(w) * 31 + (uint64_t)stamp) * 31 +
+                          (uint64_t)stacks) * 8 + SITES_VERSION) & INT64_MAX);
   if (!signature) signature = 1;
   target = sqlite3_db_readonly(db->sql, "main") ? "temp" : "main";
   /* temp shadows main: a fresh temp table, or a fresh main one not shadowed, will do */

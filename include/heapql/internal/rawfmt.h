@@ -19,6 +19,15 @@
  * everything before it and marks the database incomplete.  HQ_REC_END is written only by a
  * process that finished normally (exit, _exit, return from main).
  *
+ * Beside the trace X.db.raw, the recorder keeps every thread's ring in a ring file,
+ * X.db.raw.rings (HQ_RINGS_SUFFIX): slots of HQ_RING_HEADER_BYTES of hq_raw_ring_t, then `cap`
+ * bytes of ring data, mapped MAP_SHARED with their disk space reserved (fallocate) first.  What
+ * a thread had appended but the writer had not yet written into the trace is in that file when
+ * the process dies, even by SIGKILL or the OOM killer: the kernel keeps a shared mapping's pages.
+ * Each chunk says which slot it came from and where in the slot's stream (`pos`) it starts, so
+ * the importer of a trace without END appends, per slot, what follows the last byte the trace
+ * holds.  A process that ends normally removes its ring file after the END record.
+ *
  * The recorder (preload/) writes it and the importer (analyzer/import/) reads it; with
  * kinds.h it is the whole contract between the two.
  */
@@ -30,8 +39,26 @@
 #include "heapql/internal/kinds.h"
 
 #define HQ_RAW_MAGIC   "HQLRAW\0\1"  /* 8 bytes */
-#define HQ_RAW_VERSION 1u
+#define HQ_RAW_VERSION 2u            /* 2: chunks carry slot and pos; the ring file */
 #define HQ_RAW_SUFFIX  ".raw"
+#define HQ_RINGS_SUFFIX ".rings"     /* appended to the trace's path */
+
+/* The head of one slot of the ring file.  head and tail are stream positions: bytes the thread
+ * ever appended, bytes the writer ever wrote into the trace; the data byte of position x is at
+ * data[x % cap].  A slot keeps its stream when a new thread takes it over (tid changes). */
+#define HQ_RING_MAGIC        0x31474e4952514848ull  /* "HHQRING1" */
+#define HQ_RING_HEADER_BYTES 4096u
+#define HQ_RING_NO_SLOT      0xffffffffu            /* a chunk from a ring outside the file */
+typedef struct hq_raw_ring_s {
+  _Atomic uint64_t head;      /* written by the thread (release), after the record's bytes */
+  char     pad0[56];
+  _Atomic uint64_t tail;      /* written by the writer (release), after the trace took it */
+  char     pad1[56];
+  uint64_t magic;             /* HQ_RING_MAGIC once the slot is in use */
+  uint64_t cap;               /* data bytes, a power of two */
+  uint32_t slot;              /* its index in the file */
+  uint32_t tid;               /* the thread that appends to it now */
+} hq_raw_ring_t;
 
 typedef struct hq_raw_header_s {
   char     magic[8];
@@ -97,7 +124,8 @@ enum {
 typedef struct hq_rec_chunk_s {
   hq_rec_hdr_t hdr;
   uint32_t tid;
-  uint32_t pad;
+  uint32_t slot;   /* the ring's slot in the ring file, or HQ_RING_NO_SLOT */
+  uint64_t pos;    /* stream position of the chunk's first byte in that slot */
 } hq_rec_chunk_t;
 
 typedef struct hq_rec_alloc_s {
