@@ -33,6 +33,7 @@ __attribute__((constructor(101))) static void hq_init(void) {
   hq__guard++; /* on_exit may allocate: that is the recorder's, not the program's */
   on_exit_registered = on_exit(on_exit_status, NULL) == 0;
   hq__guard--;
+  hq__signals_start();
 }
 
 __attribute__((destructor(101))) static void hq_fini(void) {

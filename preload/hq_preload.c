@@ -398,8 +398,8 @@ hq_export void abort(void) {
   /* Everything recorded so far reaches the trace before the program dies. */
   if (atomic_load_explicit(&hq__state.enabled, memory_order_relaxed)) {
     hq_guard_enter();
-    hq__writer_try_flush();
-    hq__writer_fatal(SIGABRT);
+    hq__writer_flush_fatal(SIGABRT);
+    hq__signals_fatal_written();
     hq_guard_leave();
   }
   ENSURE_REAL(abort_);

@@ -30,6 +30,7 @@
 _Atomic uint64_t hq__dropped;
 
 static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint32_t file_lock_owner; /* tid holding file_lock through lock_file(), or 0 */
 static int trace_fd = -1, statm_fd = -1;
 static dev_t trace_dev;
 static ino_t trace_ino;
@@ -37,8 +38,18 @@ static _Atomic uint32_t wake_word;
 static _Atomic int writer_running;
 static uint64_t last_rss_t;
 
-void hq__writer_lock(void) { pthread_mutex_lock(&file_lock); }
-void hq__writer_unlock(void) { pthread_mutex_unlock(&file_lock); }
+static void lock_file(void) {
+  pthread_mutex_lock(&file_lock);
+  atomic_store_explicit(&file_lock_owner, (uint32_t)syscall(SYS_gettid), memory_order_relaxed);
+}
+
+static void unlock_file(void) {
+  atomic_store_explicit(&file_lock_owner, 0, memory_order_relaxed);
+  pthread_mutex_unlock(&file_lock);
+}
+
+void hq__writer_lock(void) { lock_file(); }
+void hq__writer_unlock(void) { unlock_file(); }
 int hq__writer_fd(void) { return trace_fd; }
 int hq__writer_statm_fd(void) { return statm_fd; }
 int hq__writer_owns_fd(int fd) {
@@ -115,9 +126,9 @@ static int write_all(struct iovec *iov, int n) {
 
 void hq__writer_put(const void *rec, uint32_t len) {
   struct iovec iov = {(void *)rec, len};
-  pthread_mutex_lock(&file_lock);
+  lock_file();
   write_all(&iov, 1);
-  pthread_mutex_unlock(&file_lock);
+  unlock_file();
 }
 
 static void note_init(hq_rec_note_t *n, const char *text) {
@@ -168,9 +179,9 @@ static void drain_locked(hq_ring_t *r) {
 }
 
 void hq__writer_drain_ring(hq_ring_t *r) {
-  pthread_mutex_lock(&file_lock);
+  lock_file();
   drain_locked(r);
-  pthread_mutex_unlock(&file_lock);
+  unlock_file();
 }
 
 static void drain_all_locked(void) {
@@ -186,18 +197,25 @@ static void drain_all_locked(void) {
   }
 }
 
-void hq__writer_fatal(int signo) {
+void hq__writer_flush_fatal(int signo) {
   hq_rec_fatal_t f = {.hdr = {HQ_REC_FATAL, 0, sizeof f}, .t = hq__now(), .signo = signo};
   struct iovec iov = {&f, sizeof f};
-  if (pthread_mutex_trylock(&file_lock) != 0) return; /* the lock holder may be the one dying */
-  write_all(&iov, 1);
-  pthread_mutex_unlock(&file_lock);
-}
-
-void hq__writer_try_flush(void) {
-  if (pthread_mutex_trylock(&file_lock) != 0) return;
-  drain_all_locked();
-  pthread_mutex_unlock(&file_lock);
+  uint32_t self = (uint32_t)syscall(SYS_gettid);
+  /* The lock holder may be the writer (it lets go within a drain) or this very thread,
+   * interrupted inside a drain: then nothing is written here (the ring file keeps it all). */
+  for (int tries = 0; atomic_load_explicit(&file_lock_owner, memory_order_relaxed) != self; tries++) {
+    if (pthread_mutex_trylock(&file_lock) == 0) {
+      atomic_store_explicit(&file_lock_owner, self, memory_order_relaxed);
+      drain_all_locked();
+      write_all(&iov, 1);
+      atomic_store_explicit(&file_lock_owner, 0, memory_order_relaxed);
+      pthread_mutex_unlock(&file_lock);
+      return;
+    }
+    if (tries == 200) return; /* 200 ms: something is wrong with the lock holder */
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
 }
 
 /* A (tick, ns) pair, for traces whose times are TSC ticks. */
@@ -245,12 +263,12 @@ static void *writer_main(void *arg) {
     struct timespec ts = {0, 10 * 1000 * 1000};
     syscall(SYS_futex, &wake_word, FUTEX_WAIT_PRIVATE, seen, &ts, NULL, 0);
     if (atomic_load_explicit(&hq__state.finished, memory_order_acquire)) break;
-    pthread_mutex_lock(&file_lock);
+    lock_file();
     if (!hq__state.degraded_reason[0] && !fd_still_ours())
       writer_degrade("the program closed or replaced heapql's trace file descriptor", 0);
     drain_all_locked();
     if (hq__mono_ns() - last_rss_t >= 20 * 1000 * 1000) sample_rss_locked();
-    pthread_mutex_unlock(&file_lock);
+    unlock_file();
     hq__modmap_poll();
   }
   atomic_store_explicit(&writer_running, 0, memory_order_release);
@@ -329,21 +347,21 @@ int hq__writer_open(char *why, size_t cap) {
   statm_fd = fd >= 0 ? hq__writer_fd_high(fd) : -1;
   fill_header(&h);
   last_rss_t = 0;
-  pthread_mutex_lock(&file_lock);
+  lock_file();
   if (write_all(&iov, 1) != 0) {
-    pthread_mutex_unlock(&file_lock);
+    unlock_file();
     snprintf(why, cap, "cannot write %s: %s", hq__opts.raw, strerror(hq__state.degraded_err));
     return -1;
   }
   sample_rss_locked();
-  pthread_mutex_unlock(&file_lock);
+  unlock_file();
   return 0;
 }
 
 void hq__writer_end(int exit_status) {
   hq_rec_end_t end;
   struct iovec iov = {&end, sizeof end};
-  pthread_mutex_lock(&file_lock);
+  lock_file();
   drain_all_locked();
   /* Names of the threads still alive. */
   for (hq_ring_t *r = hq__ring_list(); r; r = r->next) {
@@ -389,12 +407,13 @@ void hq__writer_end(int exit_status) {
   trace_fd = -1;
   if (statm_fd >= 0) hq__real.close(statm_fd);
   statm_fd = -1;
-  pthread_mutex_unlock(&file_lock);
+  unlock_file();
 }
 
 void hq__writer_after_fork_child(void) {
   /* The mutex was held across fork by the prepare handler; the child owns that copy. */
   pthread_mutex_init(&file_lock, NULL);
+  atomic_store(&file_lock_owner, 0);
   if (trace_fd >= 0) hq__real.close(trace_fd);
   if (statm_fd >= 0) hq__real.close(statm_fd);
   trace_fd = statm_fd = -1;

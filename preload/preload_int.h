@@ -174,8 +174,10 @@ void hq__writer_put(const void *rec, uint32_t len);
 void hq__writer_end(int exit_status);          /* flush, END record, close */
 int  hq__writer_fd(void);
 int  hq__writer_statm_fd(void);
-void hq__writer_try_flush(void);               /* abort: flush unless the lock is busy */
-void hq__writer_fatal(int signo);              /* the process dies of signo: say so in the trace */
+/* The process dies of signo: drain every ring and write HQ_REC_FATAL (waits up to 200 ms for
+ * the file lock; nothing when this thread holds it).  Async-signal-safe enough for a handler:
+ * no allocation, no stdio. */
+void hq__writer_flush_fatal(int signo);
 void hq__writer_drain_ring(hq_ring_t *r);
 int  hq__writer_owns_fd(int fd);
 int  hq__writer_fd_high(int fd);              /* fd moved out of the range programs reuse */
@@ -185,6 +187,10 @@ void hq__writer_unlock(void);
 void hq__writer_after_fork_child(void);
 void hq__writer_note(const char *text);
 extern _Atomic uint64_t hq__dropped;
+
+/* ---- hq_signal.c ---- */
+void hq__signals_start(void);        /* stand in for SIG_DFL of the fatal signals (at start) */
+void hq__signals_fatal_written(void); /* abort() wrote HQ_REC_FATAL: the stand-in need not */
 
 /* ---- hq_modmap.c ---- */
 extern _Atomic uint32_t hq__modmap_gen;
