@@ -130,41 +130,113 @@ int hq__env_load(char *why, size_t cap) {
 
 extern char **environ;
 
-/* Drop our library from LD_PRELOAD in place (no allocation): children run untraced. */
-void hq__env_strip_preload(void) {
-  for (char **e = environ; e && *e; e++) {
-    char *v, *src, *dst;
-    if (strncmp(*e, "LD_PRELOAD=", 11)) continue;
-    v = *e + 11;
-    src = dst = v;
-    while (*src) {
-      char *tok = src;
-      size_t len = strcspn(src, ": ");
-      char sep = src[len];
-      int ours = memmem(tok, len, "libheapql_preload", 17) != NULL;
-      src += len + (sep ? 1 : 0);
-      if (ours) continue;
-      if (dst != v) *dst++ = ':';
-      memmove(dst, tok, len);
-      dst += len;
-    }
-    *dst = '\0';
-  }
+/* ---- invisible: our variables leave the program's environment ---- */
+
+/* What an exec'd (or spawned) child needs to be recorded too, "K=V" strings kept from start. */
+#define CHILD_VARS 24
+static char child_vars[CHILD_VARS][1100];
+static int n_child_vars;
+static char preload_token[1024]; /* our library as LD_PRELOAD named it */
+
+static int is_ours(const char *kv) {
+  return !strncmp(kv, "HEAPQL_", 7);
 }
 
-/* Exec'd children inherit HEAPQL_OUTPUT; without %p they would all write one file. */
-void hq__env_children_output(void) {
-  static char buf[1100];
-  const char *p = hq__opts.output_pattern;
-  const char *dot, *slash;
-  if (strstr(p, "%p") && strstr(p, "%n")) return;
-  dot = strrchr(p, '.');
-  slash = strrchr(p, '/');
-  /* The exec'd image keeps the pid of the process that exec'd, whose own (pre-exec) database
-   * is <stem>.<pid>.db: the program name keeps the two apart. */
-  if (dot && (!slash || dot > slash))
-    snprintf(buf, sizeof buf, "HEAPQL_OUTPUT=%.*s.%%p.%%n%s", (int)(dot - p), p, dot);
+/* Our library's token in an LD_PRELOAD value (':' or ' ' separated), or NULL; *len its length. */
+static const char *find_token(const char *v, size_t *len) {
+  while (*v) {
+    size_t n = strcspn(v, ": ");
+    if (memmem(v, n, "libheapql_preload", 17)) {
+      *len = n;
+      return v;
+    }
+    v += n + (v[n] ? 1 : 0);
+  }
+  return NULL;
+}
+
+/* Remove our library from an LD_PRELOAD value in place; returns 1 when nothing else is left. */
+static int strip_token(char *v) {
+  char *src = v, *dst = v;
+  while (*src) {
+    char *tok = src;
+    size_t len = strcspn(src, ": ");
+    int ours = memmem(tok, len, "libheapql_preload", 17) != NULL;
+    src += len + (src[len] ? 1 : 0);
+    if (ours || len == 0) continue;
+    if (dst != v) *dst++ = ':';
+    memmove(dst, tok, len);
+    dst += len;
+  }
+  *dst = '\0';
+  return dst == v;
+}
+
+/* The HEAPQL_OUTPUT an exec'd child gets: without %p (and %n) they would all write one file.
+ * The exec'd image keeps the pid of the process that exec'd, whose own (pre-exec) database is
+ * <stem>.<pid>.db: the program name keeps the two apart. */
+static void child_output(char *out, size_t cap) {
+  const char *p = hq__opts.output_pattern, *dot = strrchr(p, '.'), *slash = strrchr(p, '/');
+  if (strstr(p, "%p") && strstr(p, "%n"))
+    snprintf(out, cap, "HEAPQL_OUTPUT=%s", p);
+  else if (dot && (!slash || dot > slash))
+    snprintf(out, cap, "HEAPQL_OUTPUT=%.*s.%%p.%%n%s", (int)(dot - p), p, dot);
   else
-    snprintf(buf, sizeof buf, "HEAPQL_OUTPUT=%s.%%p.%%n", p);
-  putenv(buf);
+    snprintf(out, cap, "HEAPQL_OUTPUT=%s.%%p.%%n", p);
+}
+
+void hq__env_clean(void) {
+  char **w = environ;
+  if (!environ) return;
+  n_child_vars = 0;
+  for (char **e = environ; *e; e++) {
+    if (is_ours(*e)) {
+      /* kept for children; their output pattern is their own */
+      if (hq__opts.follow_exec && n_child_vars < CHILD_VARS - 1 && strlen(*e) < sizeof child_vars[0]) {
+        if (!strncmp(*e, "HEAPQL_OUTPUT=", 14)) child_output(child_vars[n_child_vars++], sizeof child_vars[0]);
+        else snprintf(child_vars[n_child_vars++], sizeof child_vars[0], "%s", *e);
+      }
+      continue;
+    }
+    if (!strncmp(*e, "LD_PRELOAD=", 11)) {
+      size_t len = 0;
+      const char *tok = find_token(*e + 11, &len);
+      if (tok && len < sizeof preload_token) snprintf(preload_token, sizeof preload_token, "%.*s", (int)len, tok);
+      if (strip_token(*e + 11)) continue; /* only ours: the variable goes */
+    }
+    *w++ = *e;
+  }
+  *w = NULL;
+  if (hq__opts.follow_exec && !getenv("HEAPQL_OUTPUT") && n_child_vars < CHILD_VARS)
+    child_output(child_vars[n_child_vars++], sizeof child_vars[0]); /* the default pattern */
+}
+
+size_t hq__env_child_size(char *const *envp) {
+  size_t n = 0;
+  while (envp && envp[n]) n++;
+  return n + (size_t)n_child_vars + 2;
+}
+
+char *const *hq__env_for_child(char *const *envp, char **vec, char *preload_buf, size_t buf_cap) {
+  size_t n = 0;
+  const char *user = NULL;
+  if (!hq__opts.follow_exec || !preload_token[0]) return envp;
+  for (char *const *e = envp; e && *e; e++) {
+    if (is_ours(*e)) continue;
+    if (!strncmp(*e, "LD_PRELOAD=", 11)) {
+      user = *e + 11;
+      continue;
+    }
+    vec[n++] = *e;
+  }
+  if (user && *user && !strstr(user, "libheapql_preload"))
+    snprintf(preload_buf, buf_cap, "LD_PRELOAD=%s:%s", preload_token, user);
+  else if (user && *user)
+    snprintf(preload_buf, buf_cap, "LD_PRELOAD=%s", user);
+  else
+    snprintf(preload_buf, buf_cap, "LD_PRELOAD=%s", preload_token);
+  vec[n++] = preload_buf;
+  for (int i = 0; i < n_child_vars; i++) vec[n++] = child_vars[i];
+  vec[n] = NULL;
+  return vec;
 }

@@ -13,10 +13,14 @@
 
 extern __thread int hq__guard __attribute__((tls_model("initial-exec")));
 
+/* Recording begins in the program's first intercepted call (hq_init.c): 1 when it is on. */
+int hq__start_on_first_call(void);
+
 /* 1 when this call should be recorded: recording is on and we are not inside the recorder. */
 static inline int hq_tracking(void) {
-  return hq_likely(atomic_load_explicit(&hq__state.enabled, memory_order_relaxed)) &&
-         hq_likely(!hq__guard);
+  if (hq_likely(atomic_load_explicit(&hq__state.enabled, memory_order_relaxed)))
+    return hq_likely(!hq__guard);
+  return hq_unlikely(!hq__state.start_tried) && hq__start_on_first_call();
 }
 
 static inline void hq_guard_enter(void) { hq__guard++; }

@@ -24,9 +24,35 @@ static void on_exit_status(int status, void *arg) {
   hq__finish(status);
 }
 
+/* 1: recording has begun (in the first intercepted call or the constructor); 2: it will not. */
+static _Atomic int start_state;
+
+/* Begin recording, once: in whichever comes first, the program's first intercepted call (a
+ * library's constructor that allocates before ours runs) or our constructor. */
+static int begin_once(void) {
+  char why[512];
+  int expected = 0;
+  if (!atomic_compare_exchange_strong(&start_state, &expected, 1)) return expected == 1;
+  hq__state.start_tried = 1;
+  if (hq__recorder_begin(1, why, sizeof why) != 0) {
+    atomic_store(&start_state, 2);
+    hq__say(why, "running untraced");
+    return 0;
+  }
+  return 1;
+}
+
+int hq__start_on_first_call(void) {
+  /* Not while resolving the real functions (dlsym allocates), nor inside the recorder. */
+  if (hq__guard || !hq__real_ready() || hq__state.start_tried) return 0;
+  return begin_once() && atomic_load_explicit(&hq__state.enabled, memory_order_relaxed);
+}
+
 __attribute__((constructor(101))) static void hq_init(void) {
   char why[512];
-  if (hq__recorder_start(1, why, sizeof why) != 0) {
+  hq__real_resolve();
+  if (!begin_once()) return;
+  if (hq__recorder_start_writer(why, sizeof why) != 0) {
     hq__say(why, "running untraced");
     return;
   }

@@ -9,7 +9,8 @@
  *
  * operator new is served by the real malloc directly (its inner malloc is not seen twice); only
  * when that fails is the real operator new called, so new_handler and bad_alloc behave exactly
- * as they did.  dlopen is an assembly stub (hq_dlopen.S): see there.
+ * as they did.  dlopen is an assembly stub (hq_dlopen.S): see there.  The exec family and the
+ * spawners are in hq_exec.c, the signal functions in hq_signal.c.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -406,78 +407,4 @@ hq_export void abort(void) {
   hq__real.abort_();
 }
 
-/* ---- exec: this process's recording ends here; the new program is recorded only with
- * HEAPQL_FOLLOW_EXEC=1 (LD_PRELOAD was stripped at start otherwise) ---- */
 
-
-typedef int (*execve_fn)(const char *, char *const[], char *const[]);
-typedef int (*execvpe_fn)(const char *, char *const[], char *const[]);
-typedef int (*fexecve_fn)(int, char *const[], char *const[]);
-typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int);
-
-extern char **environ;
-
-hq_export int execve(const char *path, char *const argv[], char *const envp[]) {
-  execve_fn real = (execve_fn)hq__real_cxx("execve");
-  hq__finish_exec();
-  if (!real) { errno = ENOSYS; return -1; }
-  return real(path, argv, envp);
-}
-
-hq_export int execvpe(const char *file, char *const argv[], char *const envp[]) {
-  execvpe_fn real = (execvpe_fn)hq__real_cxx("execvpe");
-  hq__finish_exec();
-  if (!real) { errno = ENOSYS; return -1; }
-  return real(file, argv, envp);
-}
-
-hq_export int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }
-hq_export int execvp(const char *file, char *const argv[]) { return execvpe(file, argv, environ); }
-
-hq_export int fexecve(int fd, char *const argv[], char *const envp[]) {
-  fexecve_fn real = (fexecve_fn)hq__real_cxx("fexecve");
-  hq__finish_exec();
-  if (!real) { errno = ENOSYS; return -1; }
-  return real(fd, argv, envp);
-}
-
-hq_export int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags) {
-  execveat_fn real = (execveat_fn)hq__real_cxx("execveat");
-  hq__finish_exec();
-  if (!real) { errno = ENOSYS; return -1; }
-  return real(dirfd, path, argv, envp, flags);
-}
-
-/* execl, execlp, execle: gather the variadic arguments on the stack (no malloc). */
-#define HQ_EXECL_ARGV(first, ap, argv_out, envp_out, with_env)                 \
-  size_t n_ = 1;                                                               \
-  va_list c_;                                                                  \
-  va_copy(c_, ap);                                                             \
-  while (va_arg(c_, char *) != NULL) n_++;                                     \
-  va_end(c_);                                                                  \
-  char *argv_out[n_ + 1];                                                      \
-  argv_out[0] = (char *)(first);                                               \
-  for (size_t i_ = 1; i_ <= n_; i_++) argv_out[i_] = va_arg(ap, char *);       \
-  char *const *envp_out = with_env ? va_arg(ap, char *const *) : environ
-
-typedef int (*exec_fn)(const char *, char *const[], char *const[]);
-
-/* execl, execlp, execle: the argument list gathered, then the vector call. */
-static int execl_impl(exec_fn fn, const char *path, const char *arg, va_list ap, int with_env) {
-  HQ_EXECL_ARGV(arg, ap, argv, envp, with_env);
-  return fn(path, argv, envp);
-}
-
-#define HQ_EXECL(name, fn, with_env)                                     \
-  hq_export int name(const char *path, const char *arg, ...) {           \
-    va_list ap;                                                          \
-    int rc;                                                              \
-    va_start(ap, arg);                                                   \
-    rc = execl_impl(fn, path, arg, ap, with_env);                        \
-    va_end(ap);                                                          \
-    return rc;                                                           \
-  }
-
-HQ_EXECL(execl, execve, 0)
-HQ_EXECL(execlp, execvpe, 0)
-HQ_EXECL(execle, execve, 1)

@@ -59,8 +59,13 @@ static void die_missing(const char *name) {
     memcpy(&hq__real.field, &p_, sizeof p_);                              \
   } while (0)
 
+static _Atomic int state; /* 0 unresolved, 1 resolving, 2 done */
+
+int hq__real_ready(void) {
+  return atomic_load_explicit(&state, memory_order_acquire) == 2;
+}
+
 void hq__real_resolve(void) {
-  static _Atomic int state; /* 0 unresolved, 1 resolving, 2 done */
   int expected = 0;
   if (atomic_load_explicit(&state, memory_order_acquire) == 2) return;
   if (!atomic_compare_exchange_strong(&state, &expected, 1)) {
@@ -91,6 +96,14 @@ void hq__real_resolve(void) {
   REQUIRED(exit_, "_exit");
   REQUIRED(Exit_, "_Exit");
   REQUIRED(abort_, "abort");
+  OPTIONAL(execve, "execve");
+  OPTIONAL(execvpe, "execvpe");
+  OPTIONAL(fexecve, "fexecve");
+  OPTIONAL(execveat, "execveat");
+  OPTIONAL(posix_spawn, "posix_spawn");
+  OPTIONAL(posix_spawnp, "posix_spawnp");
+  OPTIONAL(system, "system");
+  OPTIONAL(popen, "popen");
   hq__real_dlopen = (void *)hq__real.dlopen;
   atomic_store_explicit(&state, 2, memory_order_release);
 }

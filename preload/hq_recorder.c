@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "heapql/analyzer.h"
+#include "heapql/internal/fault.h"
 #include "hq_guard.h"
 #include "hq_recorder.h"
 #include "preload_int.h"
@@ -100,17 +101,15 @@ static void fork_child(void) {
 
 /* ---- start ---- */
 
-int hq__recorder_start(int preloaded, char *why, size_t cap) {
+int hq__recorder_begin(int preloaded, char *why, size_t cap) {
   uintptr_t lo = 0, hi = 0;
   int rc = -1;
   hq__guard++;
   hq__real_resolve();
   hq__state.pid = getpid();
   if (hq__env_load(why, cap) != 0) goto out;
-  if (hq__opts.follow_exec)
-    hq__env_children_output();
-  else
-    hq__env_strip_preload();
+  hq__fault_enabled(); /* HEAPQL_FAULT is read now: the variable is about to go */
+  hq__env_clean();
   hq__clock_start();
   if (preloaded) hq__modmap_self(&lo, &hi);
   hq__trace_init(lo, hi);
@@ -120,18 +119,32 @@ int hq__recorder_start(int preloaded, char *why, size_t cap) {
   hq__modmap_refresh();
   hq__record_init_thread_key();
   pthread_atfork(fork_prepare, fork_parent, fork_child);
-  if (hq__writer_start() != 0) {
-    snprintf(why, cap, "cannot start the writer thread");
-    hq__state.initialized = 0;
-    unlink(hq__opts.raw);
-    hq__rings_remove();
-    goto out;
-  }
+  /* Recording starts now; until the writer thread runs, a full ring drains itself. */
   atomic_store(&hq__state.enabled, 1);
   rc = 0;
 out:
   hq__guard--;
   return rc;
+}
+
+int hq__recorder_start_writer(char *why, size_t cap) {
+  int rc = 0;
+  hq__guard++;
+  if (hq__writer_start() != 0) {
+    snprintf(why, cap, "cannot start the writer thread");
+    atomic_store(&hq__state.enabled, 0);
+    hq__state.initialized = 0;
+    unlink(hq__opts.raw);
+    hq__rings_remove();
+    rc = -1;
+  }
+  hq__guard--;
+  return rc;
+}
+
+int hq__recorder_start(int preloaded, char *why, size_t cap) {
+  if (hq__recorder_begin(preloaded, why, cap) != 0) return -1;
+  return hq__recorder_start_writer(why, cap);
 }
 
 /* ---- end ---- */

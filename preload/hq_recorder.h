@@ -21,6 +21,13 @@
  * frames stacks leave out; 0 when it is linked into the program (a test).  Returns 0, or -1 with
  * a one-line reason in why (nothing is recorded then, and no trace file is left). */
 int  hq__recorder_start(int preloaded, char *why, size_t cap);
+/* hq__recorder_start in two steps, for a start inside the program's first intercepted call:
+ * begin reads the options, takes heapql out of the environment, opens the trace and the ring
+ * file and switches recording on, without starting a thread or taking a lock the loader may
+ * hold; start_writer (from the constructor) starts the writer thread.  Each returns 0 or -1
+ * with a reason in why. */
+int  hq__recorder_begin(int preloaded, char *why, size_t cap);
+int  hq__recorder_start_writer(char *why, size_t cap);
 /* End the recording of this process (idempotent): see preload_int.h "hq_recorder.c". */
 void hq__finish(int exit_status);
 /* The process replaces itself with exec: note it, then finish. */

@@ -47,6 +47,17 @@ typedef struct hq_real_s {
   void  (*exit_)(int) __attribute__((noreturn));
   void  (*Exit_)(int) __attribute__((noreturn));
   void  (*abort_)(void) __attribute__((noreturn));
+  /* processes: resolved at start, so that a vfork child never calls dlsym (it allocates) */
+  int   (*execve)(const char *, char *const[], char *const[]);
+  int   (*execvpe)(const char *, char *const[], char *const[]);
+  int   (*fexecve)(int, char *const[], char *const[]);
+  int   (*execveat)(int, const char *, char *const[], char *const[], int);
+  int   (*posix_spawn)(pid_t *, const char *, const void *, const void *, char *const[],
+                       char *const[]);
+  int   (*posix_spawnp)(pid_t *, const char *, const void *, const void *, char *const[],
+                        char *const[]);
+  int   (*system)(const char *);
+  void *(*popen)(const char *, const char *);
   /* C++ runtime: resolved lazily (a C program has no libstdc++) */
   void *(*op_new)(size_t);
   void *(*op_new_array)(size_t);
@@ -61,6 +72,7 @@ typedef struct hq_real_s {
 extern hq_real_t hq__real;
 extern void *hq__real_dlopen;             /* read by the hq_dlopen.S stub */
 void  hq__real_resolve(void);          /* idempotent; aborts only if a required hook is missing */
+int   hq__real_ready(void);            /* 1 once every function above is known */
 void *hq__real_cxx(const char *name);  /* dlsym(RTLD_NEXT, name) for the C++ runtime, or NULL */
 /* The bootstrap pool serves calloc/malloc while dlsym itself allocates. */
 void *hq__boot_alloc(size_t size);
@@ -91,10 +103,16 @@ extern hq_opts_t hq__opts;
 int  hq__env_load(char *why, size_t cap);
 /* Expand the output pattern for pid into out. */
 void hq__env_output_for(pid_t pid, char *out, size_t cap);
-/* Remove libheapql_preload from LD_PRELOAD in environ (children run untraced). */
-void hq__env_strip_preload(void);
-/* Make exec'd children write their own databases: HEAPQL_OUTPUT gets a %p. */
-void hq__env_children_output(void);
+/* Take heapql out of the program's environment, in place and without allocating: every
+ * HEAPQL_* variable, and our library from LD_PRELOAD (the variable too when nothing else is
+ * left).  With follow_exec what a child needs is kept aside for hq__env_for_child. */
+void hq__env_clean(void);
+/* The entries hq__env_for_child may write for envp (the size of vec), NULL included. */
+size_t hq__env_child_size(char *const *envp);
+/* envp for a child to be recorded (follow_exec): envp without HEAPQL_* and LD_PRELOAD, then
+ * LD_PRELOAD with our library first and the HEAPQL_* kept at start, written into vec (of
+ * hq__env_child_size(envp) entries) and preload_buf.  Without follow_exec: envp itself. */
+char *const *hq__env_for_child(char *const *envp, char **vec, char *preload_buf, size_t buf_cap);
 
 /* ---- hq_trace.c ---- */
 /* Fill ips (innermost first) with the caller's stack from the frame whose return address is
@@ -208,6 +226,7 @@ void *hq__cuda_dlsym(void *handle, const char *name); /* real dlsym, then our ho
 /* ---- hq_recorder.c (its entry points: hq_recorder.h) ---- */
 typedef struct hq_state_s {
   _Atomic int enabled;       /* recording on */
+  int start_tried;           /* the first intercepted call (or the constructor) tried to start */
   _Atomic int finished;      /* hq__finish ran */
   int initialized;
   pid_t pid;

@@ -273,7 +273,7 @@ static void test_sites_glib(void **state) {
   hq_json_t j;
   HQ_TEST_REQUIRE(hq_test_exists(VICTIM("v_glib")), "glib (Debian libglib2.0-dev)");
   record(db, cmd);
-  char *a[] = {"leaks", (char *)db, "--format", "json", NULL};
+  char *a[] = {"leaks", (char *)db, "--format", "json", "--limit", "50", NULL};
   j = parse(heapql_out(NULL, a));
   expect_site(&j, "sites", "make_table", "v_glib.c", 11, -1);
   expect_site(&j, "sites", "make_name", "v_glib.c", 15, -1);
