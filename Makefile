@@ -324,6 +324,11 @@ $(TEST_BIN)/victims/%: tests/preload/victims/%.cpp
 
 tests: all $(UNIT_BINS) $(PRELOAD_TEST_BINS) $(VICTIMS)
 
+# A victim linked with a library whose constructor allocates (libvctor.so, found beside it).
+$(TEST_BIN)/victims/v_ctor: tests/preload/victims/v_ctor.c $(TEST_BIN)/victims/libvctor.so
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) -std=gnu11 -g -O0 -fno-omit-frame-pointer -o $@ $< -L$(TEST_BIN)/victims -lvctor -Wl,-rpath,'$$ORIGIN'
+
 # A victim that allocates through glib, built when glib's headers are there (its test skips
 # otherwise).
 ifeq ($(shell pkg-config --exists glib-2.0 2>/dev/null && echo 1),1)
