@@ -407,7 +407,12 @@ test: tests
 	  $(GPU_TEST_BINS)
 
 # ---- check: the long runs ----
-check: test check-exports check-werror check-sanitize
+check: test check-exports check-werror check-sanitize check-crash
+
+# The kill storm of tests/preload/test_preload_crash.c, 200 times instead of make test's 20.
+check-crash: tests
+	$(Q)HEAPQL_TEST_BUILD=$(BUILD) HEAPQL_CRASH_RUNS=200 $(SHELL) scripts/run-tests.sh \
+	  $(TEST_BIN)/preload/test_preload_crash
 
 check-exports: $(PRELOAD_SO)
 	$(Q)$(SHELL) scripts/check-exports.sh $(PRELOAD_SO) preload/heapql.map

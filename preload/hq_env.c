@@ -138,8 +138,18 @@ static char child_vars[CHILD_VARS][1100];
 static int n_child_vars;
 static char preload_token[1024]; /* our library as LD_PRELOAD named it */
 
+/* The recorder's settings (the list above, and the test seam HEAPQL_FAULT): what heapql run
+ * sets for the program, and what a user sets for plain LD_PRELOAD.  Other HEAPQL_* variables
+ * (the analyzer's, a user's own) are not the recorder's to remove. */
 static int is_ours(const char *kv) {
-  return !strncmp(kv, "HEAPQL_", 7);
+  static const char *const names[] = {
+    "HEAPQL_OUTPUT=", "HEAPQL_DEPTH=", "HEAPQL_FOLLOW_FORK=", "HEAPQL_FOLLOW_EXEC=",
+    "HEAPQL_FORCE=", "HEAPQL_MMAP=", "HEAPQL_FREE_STACKS=", "HEAPQL_UNWIND=", "HEAPQL_CLOCK=",
+    "HEAPQL_BUFFER_KB=", "HEAPQL_DEFER_IMPORT=", "HEAPQL_FAULT="};
+  if (strncmp(kv, "HEAPQL_", 7)) return 0;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strncmp(kv, names[i], strlen(names[i]))) return 1;
+  return 0;
 }
 
 /* Our library's token in an LD_PRELOAD value (':' or ' ' separated), or NULL; *len its length. */
