@@ -468,6 +468,6 @@ clean:
 print-%:
 	@echo '$*=$($*)'
 
-.PHONY: all tests test check check-exports check-werror check-sanitize bench demo deps install clean
+.PHONY: all tests test check check-exports check-werror check-sanitize check-crash bench demo deps install clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
