@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,22 @@ int hq__recorder_start(int preloaded, char *why, size_t cap) {
 
 static int ending_by_exec;
 
+/* The in-process import, with SIGXFSZ held back: past RLIMIT_FSIZE its writes fail with EFBIG
+ * (one line at exit) instead of ending the program, whose exit status is not heapql's to set. */
+static int import_quietly(const hq_import_opts_t *opts, char *err, size_t cap) {
+  sigset_t xfsz, old;
+  struct timespec now = {0, 0};
+  int rc, blocked;
+  sigemptyset(&xfsz);
+  sigaddset(&xfsz, SIGXFSZ);
+  blocked = pthread_sigmask(SIG_BLOCK, &xfsz, &old) == 0;
+  rc = hq_import(hq__opts.raw, hq__opts.output, opts, NULL, err, cap);
+  while (sigtimedwait(&xfsz, NULL, &now) == SIGXFSZ) {
+  }
+  if (blocked) pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc;
+}
+
 /* libstdc++'s emergency exception pool, allocated when it loads, is handed back at exit as
  * Valgrind and heaptrack do (__gnu_cxx::__freeres), so it is not reported as a leak of every
  * C++ program.  Not before an exec: that process does not exit.  glibc's __libc_freeres is not
@@ -187,7 +204,7 @@ void hq__finish(int exit_status) {
   memset(&opts, 0, sizeof opts);
   opts.force = 1; /* our own output: existence was checked at start */
   err[0] = '\0';
-  rc = hq_import(hq__opts.raw, hq__opts.output, &opts, NULL, err, sizeof err);
+  rc = import_quietly(&opts, err, sizeof err);
   if (rc == HQ_OK) {
     unlink(hq__opts.raw);
   } else {

@@ -96,6 +96,29 @@ static void writer_degrade(const char *reason, int err) {
   atomic_store_explicit(&hq__state.enabled, 0, memory_order_release);
 }
 
+static __thread int on_writer_thread __attribute__((tls_model("initial-exec")));
+
+/* writev that never lets SIGXFSZ reach the program: past RLIMIT_FSIZE the kernel sends it to
+ * the writing thread along with EFBIG, and its default action would end the program because of
+ * heapql's own write.  The writer thread blocks every signal already. */
+static ssize_t writev_quiet(int fd, const struct iovec *iov, int n) {
+  sigset_t xfsz, old;
+  int blocked = 0, err;
+  ssize_t w;
+  sigemptyset(&xfsz);
+  sigaddset(&xfsz, SIGXFSZ);
+  if (!on_writer_thread) blocked = pthread_sigmask(SIG_BLOCK, &xfsz, &old) == 0;
+  w = writev(fd, iov, n);
+  err = errno;
+  if (w < 0 && err == EFBIG) {
+    struct timespec now = {0, 0};
+    sigtimedwait(&xfsz, NULL, &now); /* the one this write raised */
+  }
+  if (blocked) pthread_sigmask(SIG_SETMASK, &old, NULL);
+  errno = err;
+  return w;
+}
+
 /* Write all of iov or degrade.  Called with file_lock held. */
 static int write_all(struct iovec *iov, int n) {
   int injected;
@@ -105,7 +128,7 @@ static int write_all(struct iovec *iov, int n) {
     return -1;
   }
   while (n > 0) {
-    ssize_t w = writev(trace_fd, iov, n);
+    ssize_t w = writev_quiet(trace_fd, iov, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       writer_degrade("cannot write the trace", errno);
@@ -257,6 +280,7 @@ static int fd_still_ours(void) {
 static void *writer_main(void *arg) {
   (void)arg;
   hq__guard = 1; /* forever: nothing this thread does is the program's */
+  on_writer_thread = 1;
   prctl(PR_SET_NAME, "heapql-writer", 0, 0, 0);
   while (!atomic_load_explicit(&hq__state.finished, memory_order_acquire)) {
     uint32_t seen = atomic_load_explicit(&wake_word, memory_order_acquire);
@@ -392,7 +416,7 @@ void hq__writer_end(int exit_status) {
     struct iovec nv = {&note, sizeof note};
     note_init(&note, hq__state.degraded_reason);
     if (trace_fd >= 0 && fd_still_ours()) {
-      ssize_t w = writev(trace_fd, &nv, 1);
+      ssize_t w = writev_quiet(trace_fd, &nv, 1);
       (void)w;
     }
   }
