@@ -121,8 +121,21 @@ int hq__env_load(char *why, size_t cap) {
     snprintf(why, cap, "HEAPQL_OUTPUT is too long");
     return -1;
   }
-  snprintf(hq__opts.output_pattern, sizeof hq__opts.output_pattern, "%s",
-           out ? out : "heapql.%n.%p.db");
+  out = out ? out : "heapql.%n.%p.db";
+  if (out[0] == '/') {
+    snprintf(hq__opts.output_pattern, sizeof hq__opts.output_pattern, "%s", out);
+  } else {
+    /* Where the program started: a chdir() later must not move the database. */
+    char cwd[sizeof hq__opts.output_pattern];
+    if (!getcwd(cwd, sizeof cwd) || strlen(cwd) + strlen(out) + 2 > sizeof hq__opts.output_pattern - 32) {
+      snprintf(why, cap, "HEAPQL_OUTPUT '%s' is relative and the working directory is unknown", out);
+      return -1;
+    }
+    size_t len = strlen(cwd);
+    cwd[len] = '/';
+    memcpy(hq__opts.output_pattern, cwd, len + 1);
+    memcpy(hq__opts.output_pattern + len + 1, out, strlen(out) + 1); /* fits: checked above */
+  }
   hq__env_output_for(getpid(), hq__opts.output, sizeof hq__opts.output);
   snprintf(hq__opts.raw, sizeof hq__opts.raw, "%s%s", hq__opts.output, HQ_RAW_SUFFIX);
   return 0;

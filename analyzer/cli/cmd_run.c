@@ -232,8 +232,17 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
   if (status_known) {
     hq_db_t *db = NULL;
     if (hq_db_open(db_path, 0, &db) == HQ_OK) {
-      char sql[256];
-      if (WIFEXITED(status)) {
+      char sql[768];
+      if (WIFEXITED(status) && !stats.complete) {
+        /* It exited, yet its trace has no end: the recorder could not write all of it. */
+        snprintf(sql, sizeof sql,
+                 "INSERT OR REPLACE INTO meta VALUES('exit_status', %d);"
+                 "UPDATE processes SET exit_status = %d;"
+                 "INSERT OR REPLACE INTO meta VALUES('incomplete_reason', 'the process exited"
+                 " (status %d) but its trace stops early: the recorder could not write the rest"
+                 " (full disk, file size limit, or its descriptor taken; its stderr line says which)')",
+                 WEXITSTATUS(status), WEXITSTATUS(status), WEXITSTATUS(status));
+      } else if (WIFEXITED(status)) {
         snprintf(sql, sizeof sql,
                  "INSERT OR REPLACE INTO meta VALUES('exit_status', %d);"
                  "UPDATE processes SET exit_status = %d", WEXITSTATUS(status), WEXITSTATUS(status));
