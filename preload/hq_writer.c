@@ -353,6 +353,11 @@ int hq__writer_open(char *why, size_t cap) {
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (hq__opts.force ? O_TRUNC : O_EXCL);
   int fd;
 
+  if (stat(hq__opts.output, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+    snprintf(why, cap, "%s is not a regular file (a database goes into a file of its own)",
+             hq__opts.output);
+    return -1;
+  }
   if (!hq__opts.defer_import && !hq__opts.force && stat(hq__opts.output, &sb) == 0) {
     snprintf(why, cap, "%s already exists (set HEAPQL_FORCE=1 to replace it)", hq__opts.output);
     return -1;

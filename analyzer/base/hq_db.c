@@ -167,6 +167,33 @@ int hq_db_meta_get(hq_db_t *db, const char *key, char *buf, size_t cap) {
   return rc;
 }
 
+/* Is the database whole?  SQLite's quick_check: b-trees, pages, free lists (not index contents
+ * against their tables, which would cost a full integrity_check). */
+static int check_whole(hq_db_t *db) {
+  sqlite3_stmt *st = NULL;
+  int rc = hq__db_prepare(db, "PRAGMA quick_check(1)", &st);
+  if (rc) {
+    /* SQLite could not even read the schema: that is damage too */
+    return hq__db_seterr(db, HQ_EFORMAT, "%s: damaged database: %s", db->path,
+                         sqlite3_errmsg(db->sql));
+  }
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    rc = hq__db_seterr(db, HQ_EFORMAT, "%s: damaged database: %s", db->path, sqlite3_errmsg(db->sql));
+  } else {
+    const char *verdict = (const char *)sqlite3_column_text(st, 0);
+    if (!verdict || strcmp(verdict, "ok")) {
+      char line[256];
+      snprintf(line, sizeof line, "%s", verdict ? verdict : "no answer");
+      for (char *c = line; *c; c++)
+        if (*c == '\n') *c = ' '; /* one line */
+      rc = hq__db_seterr(db, HQ_EFORMAT, "%s: damaged database (SQLite's quick_check: %s)", db->path,
+                         line);
+    }
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 /* Is the file at path a heapql database we can read? */
 static int check_schema(hq_db_t *db) {
   sqlite3_stmt *st = NULL;
@@ -280,10 +307,12 @@ int hq_db_open(const char *path, int flags, hq_db_t **out_db) {
   }
   sqlite3_extended_result_codes(db->sql, 0);
   sqlite3_busy_timeout(db->sql, 2000);
-  if (flags & HQ_DB_CREATE)
+  if (flags & HQ_DB_CREATE) {
     rc = create_schema(db);
-  else
+  } else {
     rc = check_schema(db);
+    if (!rc && ((flags & HQ_DB_CHECK) || sb.st_size <= HQ_DB_CHECK_MAX_BYTES)) rc = check_whole(db);
+  }
 out:
   return rc;
 }

@@ -24,7 +24,8 @@ int hq_cli_args(const char *cmd, const char *usage, int argc, char **argv,
       only_pos = 1;
       continue;
     }
-    if (!only_pos && a[0] == '-' && a[1]) {
+    /* "-- comment" (SQL that starts with a comment) is an argument, not an option */
+    if (!only_pos && a[0] == '-' && a[1] && !(a[1] == '-' && (a[2] == ' ' || a[2] == '\t' || a[2] == '\n'))) {
       int r = 0;
       for (size_t k = 0; k < n_opts && !r; k++) {
         if (opts[k].flag) {

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "cli.h"
 
 const char hq_usage_flamegraph[] =
@@ -18,6 +20,19 @@ static int ends_with(const char *s, const char *suffix) {
 static int class_ok(const char *c) {
   return !strcmp(c, "heap") || !strcmp(c, "mmap") || !strcmp(c, "pool") ||
          !strcmp(c, "device") || !strcmp(c, "all");
+}
+
+/* Whether the database recorded process pid (an allocation of it, or its processes row). */
+static int has_process(hq_db_t *db, long long pid) {
+  sqlite3_stmt *st = NULL;
+  int found = 0;
+  if (sqlite3_prepare_v2(hq_db_sqlite(db), "SELECT EXISTS(SELECT 1 FROM processes WHERE pid = ?1)"
+                         " OR EXISTS(SELECT 1 FROM allocations WHERE pid = ?1)", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_int64(st, 1, pid);
+    found = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+  }
+  sqlite3_finalize(st);
+  return found;
 }
 
 static int write_folded(hq_db_t *db, const void *opts, FILE *out) {
@@ -94,6 +109,12 @@ int hq_cmd_flamegraph(int argc, char **argv) {
 
   code = hq_cli_open(db_path, 0, &db);
   if (code) return code;
+  if (opts.pid > 0 && !has_process(db, opts.pid)) {
+    hq_cli_error("flamegraph: %s has no process %lld (heapql query %s 'SELECT pid, program FROM"
+                 " processes' lists them)", db_path, (long long)opts.pid, db_path);
+    hq_db_close(db);
+    return HQ_EXIT_USAGE;
+  }
   code = hq_cli_write_output(db, out_path, folded ? write_folded : write_svg, &opts);
   hq_db_close(db);
   return code;

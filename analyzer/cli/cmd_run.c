@@ -124,6 +124,10 @@ static int parse_run(int argc, char **argv, run_opts_t *o) {
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
       if (++i >= argc || !*argv[i]) { hq_cli_error("%s needs a path", a); return -1; }
       o->output = argv[i];
+      if (!strcmp(o->output, "-")) {
+        hq_cli_error("run: -o -: a database cannot go to standard output (name a file)");
+        return -1;
+      }
     } else if (!strcmp(a, "--force") || !strcmp(a, "-f")) {
       o->force = 1;
     } else if (!strcmp(a, "--no-follow-fork")) {

@@ -116,7 +116,7 @@ int hq_cmd_symbolize(int argc, char **argv) {
     return HQ_EXIT_USAGE;
   }
 
-  rc = hq_db_open(path, 0, &db);
+  rc = hq_db_open(path, HQ_DB_CHECK, &db); /* whatever its size: symbolize writes into it */
   if (rc) {
     hq_cli_error("%s", hq_db_errmsg(db));
     exit_code = hq_cli_exit_code(rc);

@@ -88,6 +88,18 @@ static void json_value(hq__jw_t *w, sqlite3_stmt *st, int col) {
   }
 }
 
+/* The one database and nothing else: no ATTACH, no DETACH (ATTACH would open or even create
+ * another file, which is not a query of this one). */
+static int authorize(void *ctx, int action, const char *a, const char *b, const char *c,
+                     const char *d) {
+  (void)a; (void)b; (void)c; (void)d;
+  if (action == SQLITE_ATTACH || action == SQLITE_DETACH) {
+    *(int *)ctx = 1;
+    return SQLITE_DENY;
+  }
+  return SQLITE_OK;
+}
+
 int hq_query_run(hq_db_t *db, const char *sql, hq_format_t format, FILE *out) {
   sqlite3_stmt *st = NULL;
   const char *tail = NULL;
@@ -97,8 +109,16 @@ int hq_query_run(hq_db_t *db, const char *sql, hq_format_t format, FILE *out) {
   if (!HQ_DB_OK(db) || !sql || !out) return HQ_MISUSE_BKPT;
   if (format != HQ_FORMAT_TEXT && format != HQ_FORMAT_CSV && format != HQ_FORMAT_JSON)
     return HQ_EINVAL;
-  if (sqlite3_prepare_v2(db->sql, sql, -1, &st, &tail) != SQLITE_OK)
-    return sql_error(db, sqlite3_errcode(db->sql), NULL);
+  {
+    int attach = 0, ok;
+    sqlite3_set_authorizer(db->sql, authorize, &attach);
+    ok = sqlite3_prepare_v2(db->sql, sql, -1, &st, &tail) == SQLITE_OK;
+    sqlite3_set_authorizer(db->sql, NULL, NULL);
+    if (attach)
+      return hq__db_seterr(db, HQ_EINVAL, "query: ATTACH and DETACH are refused: heapql query reads"
+                                          " the one database it was given");
+    if (!ok) return sql_error(db, sqlite3_errcode(db->sql), NULL);
+  }
   if (!st) return hq__db_seterr(db, HQ_EINVAL, "query: the SQL is empty");
   if (!only_separators(tail)) {
     rc = hq__db_seterr(db, HQ_EINVAL, "query: one statement at a time, please (found more after"

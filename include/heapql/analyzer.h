@@ -35,21 +35,27 @@ enum {
   HQ_DB_READONLY = 1 << 0, /* open an existing database read-only */
   HQ_DB_CREATE   = 1 << 1, /* create a new database with the current schema */
   HQ_DB_FORCE    = 1 << 2, /* with HQ_DB_CREATE: replace an existing file */
+  HQ_DB_CHECK    = 1 << 3, /* check an existing database's integrity whatever its size */
 };
+
+/* Databases up to this size are checked whole on every open (quick_check reads them all once:
+ * well under a second).  Larger ones only with HQ_DB_CHECK (heapql symbolize). */
+#define HQ_DB_CHECK_MAX_BYTES (256ll << 20)
 
 /*
  * Open the heapql database at path.
  *
  * Without HQ_DB_CREATE the file must exist and be a heapql database of a schema version this
- * library reads.  With HQ_DB_CREATE a new database is made; an existing file is an error
- * (HQ_EEXIST) unless HQ_DB_FORCE is given.
+ * library reads, and whole: one of up to HQ_DB_CHECK_MAX_BYTES (or any size, with HQ_DB_CHECK)
+ * passes SQLite's `PRAGMA quick_check` before it is used.  With HQ_DB_CREATE a new database is
+ * made; an existing file is an error (HQ_EEXIST) unless HQ_DB_FORCE is given.
  *
  * On success *out_db owns the connection; release it with hq_db_close().  On failure *out_db is
  * still set when a handle could be made, so hq_db_errmsg() can explain; close it as well.
  *
  * Returns HQ_OK; HQ_ENOENT (no such file); HQ_EEXIST (exists, no
- * FORCE); HQ_ESCHEMA (not SQLite, not heapql, or a newer schema); HQ_EDB (SQLite failed);
- * HQ_ENOMEM.
+ * FORCE); HQ_ESCHEMA (not SQLite, not heapql, or a newer schema); HQ_EFORMAT (damaged: the
+ * message quotes quick_check); HQ_EDB (SQLite failed); HQ_ENOMEM.
  */
 HQ_API int hq_db_open(const char *path, int flags, hq_db_t **out_db /* OUT */);
 

@@ -262,6 +262,110 @@ static void test_import_faults_leave_nothing(void **state) {
   }
 }
 
+
+/* A database with its last 4 KiB cut off: every command says it is damaged, exit 2. */
+static void test_damaged_database_refused(void **state) {
+  const char *dir = hq_test_tmpdir();
+  char *db = fixture_db(dir);
+  struct stat sb;
+  (void)state;
+  /* a fixture big enough to span several pages */
+  {
+    sqlite3 *s = NULL;
+    assert_int_equal(sqlite3_open(db, &s), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(s, "CREATE TABLE pad(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+                                     " SELECT i + 1 FROM n WHERE i < 3000) INSERT INTO pad SELECT"
+                                     " randomblob(100) FROM n; CREATE INDEX pad_x ON pad(x);",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(s);
+  }
+  assert_int_equal(stat(db, &sb), 0);
+  assert_int_equal(truncate(db, sb.st_size - 4096), 0);
+  static const char *const cmds[] = {"report", "leaks", "top", "peak"};
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    char *args[] = {(char *)cmds[i], db, NULL};
+    hq_test_proc_t p = cli(NULL, args);
+    hq_fx_assert_one_line(&p, 2, "damaged database");
+    assert_int_equal(p.out_len, 0);
+    hq_test_proc_free(&p);
+  }
+  {
+    char *args[] = {"query", db, "SELECT 1", NULL};
+    hq_test_proc_t p = cli(NULL, args);
+    hq_fx_assert_one_line(&p, 2, "damaged database");
+    hq_test_proc_free(&p);
+  }
+  free(db);
+}
+
+/* query reads its one database: ATTACH and DETACH are refused before anything opens; SQL that
+ * starts with a comment is SQL. */
+static void test_query_attach_and_comments(void **state) {
+  const char *dir = hq_test_tmpdir();
+  char *db = fixture_db(dir), *other = strdup(hq_test_join(dir, "other.db")), attach[4300];
+  (void)state;
+  snprintf(attach, sizeof attach, "ATTACH '%s' AS o", other);
+  {
+    char *args[] = {"query", db, attach, NULL};
+    hq_test_proc_t p = cli(NULL, args);
+    hq_fx_assert_one_line(&p, 2, "ATTACH and DETACH are refused");
+    assert_false(hq_test_exists(other));
+    hq_test_proc_free(&p);
+  }
+  {
+    char *args[] = {"query", db, "-- the blocks\nSELECT count(*) AS n FROM allocations", NULL};
+    hq_test_proc_t p = cli(NULL, args);
+    assert_int_equal(p.exit_status, 0);
+    assert_string_equal(p.out, "n\n7\n"); /* the fixture's seven blocks */
+    hq_test_proc_free(&p);
+  }
+  free(db);
+  free(other);
+}
+
+/* A database is a file: `run -o -` is refused before the program runs; a recorder told to write
+ * into a directory runs the program untraced and leaves nothing; flamegraph of a process the
+ * database does not hold is an error. */
+static void test_database_outputs_are_files(void **state) {
+  const char *dir = hq_test_tmpdir();
+  char *db = fixture_db(dir), marker[4200], script[4300];
+  hq_test_proc_t p;
+  (void)state;
+  snprintf(marker, sizeof marker, "%s/ran", dir);
+  snprintf(script, sizeof script, "touch %s", marker);
+  {
+    char *args[] = {"run", "-o", "-", "--", "/bin/sh", "-c", script, NULL};
+    p = cli(NULL, args);
+    hq_fx_assert_one_line(&p, 2, "a database cannot go to standard output");
+    assert_false(hq_test_exists(marker));
+    hq_test_proc_free(&p);
+  }
+  {
+    char out[4200], preload[4200];
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
+    snprintf(out, sizeof out, "HEAPQL_OUTPUT=%s", dir);
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", hq_test_build_path("lib/libheapql_preload.so"));
+    char *env[] = {preload, out, "HEAPQL_FORCE=1", NULL};
+    int before = hq_test_count_files(dir);
+    assert_int_equal(hq_test_run(argv, env, NULL, 60, &p), 0);
+    assert_int_equal(p.exit_status, 0);
+    assert_true(hq_test_exists(marker));
+    assert_non_null(strstr(p.err, "is not a regular file"));
+    assert_non_null(strstr(p.err, "running untraced"));
+    /* the marker, and nothing else: no trace, no ring file beside the directory */
+    assert_int_equal(hq_test_count_files(dir), before + 1);
+    hq_test_proc_free(&p);
+  }
+  {
+    char *args[] = {"flamegraph", db, "--pid", "999", NULL};
+    p = cli(NULL, args);
+    hq_fx_assert_one_line(&p, 2, "has no process 999");
+    assert_int_equal(p.out_len, 0);
+    hq_test_proc_free(&p);
+  }
+  free(db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_output_to_full_device),
@@ -271,6 +375,9 @@ int main(void) {
     cmocka_unit_test(test_output_write_failure_keeps_previous),
     cmocka_unit_test(test_report_database_faults),
     cmocka_unit_test(test_import_faults_leave_nothing),
+    cmocka_unit_test(test_damaged_database_refused),
+    cmocka_unit_test(test_query_attach_and_comments),
+    cmocka_unit_test(test_database_outputs_are_files),
   };
   return cmocka_run_group_tests_name("preload_outputs", tests, NULL, NULL);
 }
