@@ -38,14 +38,21 @@ static _Atomic uint32_t wake_word;
 static _Atomic int writer_running;
 static uint64_t last_rss_t;
 
+static __thread int cancel_state_before __attribute__((tls_model("initial-exec")));
+
+/* The file lock is never held across a cancellation: writev and open are cancellation points,
+ * and a thread of the program cancelled inside a drain would leave the lock held forever. */
 static void lock_file(void) {
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state_before);
   pthread_mutex_lock(&file_lock);
   atomic_store_explicit(&file_lock_owner, (uint32_t)syscall(SYS_gettid), memory_order_relaxed);
 }
 
 static void unlock_file(void) {
+  int ignored;
   atomic_store_explicit(&file_lock_owner, 0, memory_order_relaxed);
   pthread_mutex_unlock(&file_lock);
+  pthread_setcancelstate(cancel_state_before, &ignored);
 }
 
 void hq__writer_lock(void) { lock_file(); }
@@ -443,6 +450,7 @@ void hq__writer_after_fork_child(void) {
   /* The mutex was held across fork by the prepare handler; the child owns that copy. */
   pthread_mutex_init(&file_lock, NULL);
   atomic_store(&file_lock_owner, 0);
+  pthread_setcancelstate(cancel_state_before, NULL); /* as fork_prepare's lock found it */
   if (trace_fd >= 0) hq__real.close(trace_fd);
   if (statm_fd >= 0) hq__real.close(statm_fd);
   trace_fd = statm_fd = -1;

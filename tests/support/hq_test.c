@@ -72,6 +72,7 @@ int hq_test_run(char *const argv[], char *const env[], const char *cwd, int time
   if (pid < 0) return -1;
   if (pid == 0) {
     int devnull = open("/dev/null", O_RDONLY);
+    setpgid(0, 0); /* its own group: a timeout takes its descendants too */
     dup2(devnull, 0);
     dup2(outp[1], 1);
     dup2(errp[1], 2);
@@ -101,6 +102,7 @@ int hq_test_run(char *const argv[], char *const env[], const char *cwd, int time
       if (outp[0] < 0 && errp[0] < 0) break;
     }
     if (!killed && time(NULL) > deadline) {
+      kill(-pid, SIGKILL); /* a grandchild holding the pipes must not hang the suite */
       kill(pid, SIGKILL);
       killed = 1;
     }
