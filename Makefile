@@ -185,9 +185,10 @@ PRELOAD_CFLAGS = $(UNWIND_CFLAGS) -fvisibility=hidden -fno-semantic-interpositio
                  -ftls-model=initial-exec -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc \
                  -fno-builtin-realloc -fno-omit-frame-pointer
 
+# PRELOAD_SAN: only for check-tsan's build of the recorder's objects into a test (never the .so).
 $(OBJ)/preload/%.o: preload/%.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
-	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(PRELOAD_CFLAGS) -c $< -o $@
+	$(call quiet,CC,$<)$(CC) $(FINAL_CFLAGS) $(PRELOAD_SAN) $(PRELOAD_CFLAGS) -c $< -o $@
 $(OBJ)/preload/%.o: preload/%.S $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(call quiet,AS,$<)$(CC) -c $< -o $@
@@ -407,7 +408,36 @@ test: tests
 	  $(GPU_TEST_BINS)
 
 # ---- check: the long runs ----
-check: test check-exports check-werror check-sanitize check-crash
+check: test check-exports check-werror check-sanitize check-tsan check-crash check-fuzz
+
+# ---- fuzz: libFuzzer targets (tests/fuzz/fuzz_*.c) built with clang over a clang build of the
+# libraries with fuzzer coverage, ASan and UBSan (BUILD/fuzz); FUZZ_SECONDS per target. ----
+FUZZ_TARGETS := raw db npy
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_SAN := fuzzer-no-link,address,undefined
+fuzz-build:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz CC=$(FUZZ_CC) SANITIZE=$(FUZZ_SAN) \
+	  $(BUILD)/fuzz/lib/libheapql.a $(BUILD)/fuzz/lib/libheapql_kernels.a
+	@mkdir -p $(BUILD)/fuzz/bin
+	$(Q)for t in $(FUZZ_TARGETS); do \
+	  $(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -o $(BUILD)/fuzz/bin/fuzz_$$t \
+	    tests/fuzz/fuzz_$$t.c $(BUILD)/fuzz/lib/libheapql.a $(BUILD)/fuzz/lib/libheapql_kernels.a \
+	    $(ANALYZER_LIBS) $(KERNELS_LIBS) || exit 1; done
+fuzz: fuzz-build
+	$(Q)$(SHELL) scripts/fuzz.sh $(BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+check-fuzz: fuzz-build
+	$(Q)$(SHELL) scripts/fuzz.sh $(BUILD) 10 $(FUZZ_TARGETS)
+
+# ThreadSanitizer over the recorder's ring and writer: test_recorder (threads appending while the
+# writer drains, a ring that fills, fork, failures) built with -fsanitize=thread, recorder objects
+# included.  clang's runtime: gcc 12's crashes in its own clock code on this test.
+TSAN_CC ?= clang
+check-tsan:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan CC=$(TSAN_CC) SANITIZE=thread \
+	  PRELOAD_SAN=-fsanitize=thread $(BUILD)/tsan/tests/unit/test_recorder
+	$(Q)HEAPQL_TEST_BUILD=$(BUILD) TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  $(SHELL) scripts/run-tests.sh $(BUILD)/tsan/tests/unit/test_recorder
 
 # The kill storm of tests/preload/test_preload_crash.c, 200 times instead of make test's 20.
 check-crash: tests
@@ -468,6 +498,6 @@ clean:
 print-%:
 	@echo '$*=$($*)'
 
-.PHONY: all tests test check check-exports check-werror check-sanitize check-crash bench demo deps install clean
+.PHONY: all tests test check check-exports check-werror check-sanitize check-tsan check-crash check-fuzz fuzz fuzz-build bench demo deps install clean
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -31,7 +31,8 @@ _Atomic uint32_t hq__modmap_gen;
 static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
 static module_t modules[HQ_MAX_MODULES];
 static int n_modules;
-static unsigned long long last_adds, last_subs;
+/* the loader\'s counters at the last refresh: read by the writer\'s poll without the lock */
+static _Atomic unsigned long long last_adds, last_subs;
 static uintptr_t self_lo, self_hi;
 static int changed;
 static uint32_t next_gen;
@@ -112,8 +113,8 @@ static int visit(struct dl_phdr_info *info, size_t size, void *arg) {
     path = exe;
   }
   (*index)++;
-  last_adds = info->dlpi_adds;
-  last_subs = info->dlpi_subs;
+  atomic_store_explicit(&last_adds, info->dlpi_adds, memory_order_relaxed);
+  atomic_store_explicit(&last_subs, info->dlpi_subs, memory_order_relaxed);
   if (!path || !*path) return 0;
   module_extent(info, &lo, &hi);
   if (hi == 0) return 0;
@@ -183,7 +184,9 @@ static int count_visit(struct dl_phdr_info *info, size_t size, void *arg) {
 void hq__modmap_poll(void) {
   unsigned long long c[2] = {0, 0};
   dl_iterate_phdr(count_visit, c);
-  if (c[0] != last_adds || c[1] != last_subs) hq__modmap_refresh();
+  if (c[0] != atomic_load_explicit(&last_adds, memory_order_relaxed) ||
+      c[1] != atomic_load_explicit(&last_subs, memory_order_relaxed))
+    hq__modmap_refresh();
 }
 
 void hq__modmap_rewrite(void) {

@@ -34,16 +34,27 @@ static int rings_fd = -1;
 static _Atomic uint32_t next_slot;
 static char rings_path[sizeof hq__opts.raw + sizeof HQ_RINGS_SUFFIX];
 
-/* The raw syscalls: our own mmap hooks must not see the recorder's memory. */
+/* The raw syscalls: our own mmap hooks must not see the recorder's memory.  Under
+ * ThreadSanitizer (make check-tsan links the recorder into a test, no hooks) the memory must go
+ * through libc's mmap instead, which TSan intercepts to give it shadow memory. */
 static void *sys_map(size_t bytes, int shared_fd, off_t off) {
-  long p = syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE,
-                   shared_fd >= 0 ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS, shared_fd, off);
+  int flags = shared_fd >= 0 ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS;
+#if HQ_TSAN
+  void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags, shared_fd, off);
+  return m == MAP_FAILED ? NULL : m;
+#else
+  long p = syscall(SYS_mmap, NULL, bytes, PROT_READ | PROT_WRITE, flags, shared_fd, off);
   if (p < 0 && p > -4096) return NULL;
   return (void *)p;
+#endif
 }
 
 static void sys_unmap(void *p, size_t bytes) {
+#if HQ_TSAN
+  if (p) munmap(p, bytes);
+#else
   if (p) syscall(SYS_munmap, p, bytes);
+#endif
 }
 
 static size_t slot_bytes(void) {

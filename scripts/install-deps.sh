@@ -19,6 +19,7 @@ pkgs=(
   valgrind hyperfine                # benchmarks / checks
   libxml2-utils                     # xmllint: SVG/HTML/JUnit checks
   libglib2.0-dev                    # a victim allocating through g_malloc (wrapper sites)
+  clang                             # make fuzz (libFuzzer) and make check-tsan
 )
 
 missing=()

@@ -227,8 +227,14 @@ int hq__imp_samples_until(import_t *im, uint64_t t) {
     return HQ_OK;
   }
   while (im->next_synth_sample <= t) {
+    const uint64_t every = 20 * 1000 * 1000;
     if ((rc = hq__imp_emit_sample(im, im->next_synth_sample, NULL))) return rc;
-    im->next_synth_sample += 20 * 1000 * 1000;
+    if (im->next_synth_sample > UINT64_MAX - every) break; /* the end of time */
+    im->next_synth_sample += every;
+    /* Nothing changes between two events: a gap of more than 10,000 samples (a trace whose
+     * times jump, a damaged one) gets its first and last, not millions in between. */
+    if (t - im->next_synth_sample > 10000 * every && t >= im->next_synth_sample)
+      im->next_synth_sample += (t - im->next_synth_sample) / every * every;
   }
   return HQ_OK;
 }

@@ -214,7 +214,8 @@ int hq__imp_finish_rows(import_t *im) {
     rc = hq__imp_write_row(im, &im->pend.v[im->live.vals[i] - 1], NULL, 0, 0, 0, 0);
   }
   if (rc) return rc;
-  if ((rc = hq__imp_samples_until(im, UINT64_MAX))) return rc;
+  /* all the recorded RSS samples; without any, the synthetic ones up to the end */
+  if ((rc = hq__imp_samples_until(im, im->rss.n ? UINT64_MAX : t_end))) return rc;
   if (!im->rss.n && (rc = hq__imp_emit_sample(im, t_end, NULL))) return rc;
   /* One sample at the exact peak, so the timeline shows it. */
   if (im->peak_heap) {

@@ -89,6 +89,7 @@ static int load(hq_db_t *db, load_t *l) {
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t id = sqlite3_column_int64(st, 0);
     if (id < 0 || id > l->max_module) continue;
+    free(l->modules[id].path); /* a damaged database may repeat an id */
     l->modules[id].path = hq__col_strdup(st, 1);
     l->modules[id].stale = sqlite3_column_int(st, 2);
   }
@@ -103,6 +104,8 @@ static int load(hq_db_t *db, load_t *l) {
     frame_t *f;
     if (id <= 0 || id > l->max_frame) continue;
     f = &l->frames[id];
+    free(f->function);
+    free(f->file);
     f->function = hq__col_strdup(st, 1);
     f->file = hq__col_strdup(st, 2);
     f->line = sqlite3_column_int64(st, 3);

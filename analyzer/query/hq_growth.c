@@ -35,8 +35,8 @@
 const char hq__sql_leak_growth[] =
   "WITH RECURSIVE\n"
   "  w AS (SELECT max(t_end - t_begin) AS width FROM agg_leak_time),\n"
-  "  n AS (SELECT (CAST((SELECT value FROM meta WHERE key = 'duration_ns') AS INTEGER) + width - 1)\n"
-  "               / width AS bins FROM w WHERE width > 0),\n"
+  "  n AS (SELECT min((CAST((SELECT value FROM meta WHERE key = 'duration_ns') AS INTEGER)\n"
+  "                    + width - 1) / width, 1024) AS bins FROM w WHERE width > 0),\n"
   "  i(k) AS (SELECT 0 FROM n WHERE bins > 0 UNION ALL SELECT k + 1 FROM i, n WHERE k + 1 < bins),\n"
   "  s AS (SELECT (i.k + 1) * w.width / 1e9 AS x,\n"
   "               CAST((SELECT coalesce(sum(bytes), 0) FROM agg_leak_time WHERE bin <= i.k) AS REAL)\n"

@@ -15,4 +15,16 @@
 #define hq_export      __attribute__((visibility("default")))
 #define HQ_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* 1 in a ThreadSanitizer build (gcc or clang): make check-tsan's build of the recorder. */
+#if defined(__SANITIZE_THREAD__)
+#define HQ_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HQ_TSAN 1
+#endif
+#endif
+#ifndef HQ_TSAN
+#define HQ_TSAN 0
+#endif
+
 #endif /* HEAPQL_INTERNAL_COMPILER_H */
