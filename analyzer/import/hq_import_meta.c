@@ -137,6 +137,10 @@ int hq__imp_write_meta(import_t *im) {
   if (im->end) SETI("recorder_bytes", im->end->recorder_bytes);
   SETI("unmatched_frees", im->unmatched_frees);
   SETI("recovered_bytes", im->recovered_bytes);
+  /* heapql's own memory for this run (docs/reliability.md): the importer holds one pending row
+   * per live block (and its slot in the live map, kept at most half full) */
+  SETI("import_peak_live_blocks", im->pend.n);
+  SETI("import_bytes_per_live_block", sizeof(pending_t) + 4 * sizeof(uint64_t));
   SETI("symbolized", 0);
   /* peak_heap_bytes and peak_heap_t: written by the aggregator, which finds the peak */
   SETI("peak_mmap_bytes", peak_mmap);
