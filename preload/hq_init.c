@@ -15,13 +15,29 @@
 
 static int on_exit_registered;
 
+void hq__exit_finish(int status) {
+  /* Everything below this frame is heapql's: the exiting thread's stack is scanned from here up. */
+  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+  if (hq__opts.leak_check && hq__state.initialized && getpid() == hq__state.pid &&
+      atomic_load(&hq__state.enabled) && !atomic_load(&hq__state.finished)) {
+    uint32_t writer_tid;
+    uintptr_t writer_stack;
+    hq__writer_thread(&writer_tid, &writer_stack);
+    hq__guard++;
+    hq__leak_check(sp, hq__state.self_lo, hq__state.self_hi, writer_tid, writer_stack);
+    hq__guard--;
+  }
+  hq__finish(status);
+}
+
 /* Registered before __libc_start_main registers the loader's destructor pass, so it runs after
- * every library's destructors: frees made there are still recorded. */
+ * every library's destructors: frees made there are still recorded, and the leak check sees the
+ * heap the way memcheck does at exit. */
 static void on_exit_status(int status, void *arg) {
   (void)arg;
   if (getpid() != hq__state.pid) return;
   hq__state.exit_status = status;
-  hq__finish(status);
+  hq__exit_finish(status);
 }
 
 /* 1: recording has begun (in the first intercepted call or the constructor); 2: it will not. */
@@ -63,7 +79,7 @@ __attribute__((constructor(101))) static void hq_init(void) {
 }
 
 __attribute__((destructor(101))) static void hq_fini(void) {
-  if (!on_exit_registered) hq__finish(hq__state.exit_status);
+  if (!on_exit_registered) hq__exit_finish(hq__state.exit_status);
 }
 
 /* ---- annotations (include/heapql/annotate.h) ---- */

@@ -384,13 +384,13 @@ hq_export void closefrom(int lowfd) {
 /* ---- ends ---- */
 
 hq_export void _exit(int status) {
-  hq__finish(status);
+  hq__exit_finish(status);
   ENSURE_REAL(exit_);
   hq__real.exit_(status);
 }
 
 hq_export void _Exit(int status) {
-  hq__finish(status);
+  hq__exit_finish(status);
   ENSURE_REAL(Exit_);
   hq__real.Exit_(status);
 }

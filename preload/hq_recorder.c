@@ -114,6 +114,8 @@ int hq__recorder_begin(int preloaded, char *why, size_t cap) {
   hq__env_clean();
   hq__clock_start();
   if (preloaded) hq__modmap_self(&lo, &hi);
+  hq__state.self_lo = lo;
+  hq__state.self_hi = hi;
   hq__trace_init(lo, hi);
   if (hq__writer_open(why, cap) != 0) goto out;
   hq__rings_open();
@@ -151,7 +153,6 @@ int hq__recorder_start(int preloaded, char *why, size_t cap) {
 
 /* ---- end ---- */
 
-static int ending_by_exec;
 
 /* The in-process import, with SIGXFSZ held back: past RLIMIT_FSIZE its writes fail with EFBIG
  * (one line at exit) instead of ending the program, whose exit status is not heapql's to set. */
@@ -169,20 +170,6 @@ static int import_quietly(const hq_import_opts_t *opts, char *err, size_t cap) {
   return rc;
 }
 
-/* libstdc++'s emergency exception pool, allocated when it loads, is handed back at exit as
- * Valgrind and heaptrack do (__gnu_cxx::__freeres), so it is not reported as a leak of every
- * C++ program.  Not before an exec: that process does not exit.  glibc's __libc_freeres is not
- * called: exit() flushes stdio after the last exit handler, with the buffers it would free. */
-static void release_runtime_pools(void) {
-  void (*freeres)(void);
-  void *sym;
-  if (ending_by_exec) return;
-  hq__guard++;
-  sym = dlsym(RTLD_DEFAULT, "_ZN9__gnu_cxx9__freeresEv");
-  hq__guard--;
-  memcpy(&freeres, &sym, sizeof sym);
-  if (freeres) freeres(); /* recorded: its free is the program's runtime's */
-}
 
 void hq__finish(int exit_status) {
   char err[512];
@@ -190,8 +177,6 @@ void hq__finish(int exit_status) {
   int rc;
   /* A vfork child shares our memory: it must not touch the parent's recorder. */
   if (!hq__state.initialized || getpid() != hq__state.pid) return;
-  if (atomic_load(&hq__state.finished)) return;
-  release_runtime_pools();
   if (atomic_exchange(&hq__state.finished, 1)) return;
   hq__guard++; /* for good: nothing after this is the program's to record */
   atomic_store(&hq__state.enabled, 0);
@@ -223,7 +208,6 @@ void hq__finish_exec(void) {
   hq__guard++;
   hq__writer_note("the process replaced itself with exec");
   hq__guard--;
-  ending_by_exec = 1;
   hq__finish(-1);
 }
 

@@ -100,6 +100,15 @@ void hq__signals_start(void) {
   }
 }
 
+int hq__signal_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+  resolve();
+  if (!real_sigaction) {
+    errno = ENOSYS;
+    return -1;
+  }
+  return real_sigaction(sig, act, old);
+}
+
 void hq__signals_fatal_written(void) {
   atomic_store(&fatal_written, 1);
 }

@@ -37,6 +37,8 @@ static ino_t trace_ino;
 static _Atomic uint32_t wake_word;
 static _Atomic int writer_running;
 static uint64_t last_rss_t;
+static _Atomic uint32_t writer_tid;       /* the writer thread, for the leak check to leave alone */
+static _Atomic uintptr_t writer_stack;    /* an address on its stack */
 
 static __thread int cancel_state_before __attribute__((tls_model("initial-exec")));
 
@@ -57,6 +59,21 @@ static void unlock_file(void) {
 
 void hq__writer_lock(void) { lock_file(); }
 void hq__writer_unlock(void) { unlock_file(); }
+
+int hq__writer_trylock_for(int ms) {
+  for (int tries = 0; tries <= ms; tries++) {
+    int ignored;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state_before);
+    if (pthread_mutex_trylock(&file_lock) == 0) {
+      atomic_store_explicit(&file_lock_owner, (uint32_t)syscall(SYS_gettid), memory_order_relaxed);
+      return 1;
+    }
+    pthread_setcancelstate(cancel_state_before, &ignored);
+    struct timespec one = {0, 1000000};
+    nanosleep(&one, NULL);
+  }
+  return 0;
+}
 int hq__writer_fd(void) { return trace_fd; }
 int hq__writer_statm_fd(void) { return statm_fd; }
 int hq__writer_owns_fd(int fd) {
@@ -154,6 +171,16 @@ static int write_all(struct iovec *iov, int n) {
   return 0;
 }
 
+void hq__writer_thread(uint32_t *tid, uintptr_t *stack) {
+  *tid = atomic_load(&writer_tid);
+  *stack = atomic_load(&writer_stack);
+}
+
+void hq__writer_put_locked(const void *rec, uint32_t len) {
+  struct iovec iov = {(void *)rec, len};
+  write_all(&iov, 1);
+}
+
 void hq__writer_put(const void *rec, uint32_t len) {
   struct iovec iov = {(void *)rec, len};
   lock_file();
@@ -227,6 +254,8 @@ static void drain_all_locked(void) {
   }
 }
 
+void hq__writer_drain_all_locked(void) { drain_all_locked(); }
+
 void hq__writer_flush_fatal(int signo) {
   hq_rec_fatal_t f = {.hdr = {HQ_REC_FATAL, 0, sizeof f}, .t = hq__now(), .signo = signo};
   struct iovec iov = {&f, sizeof f};
@@ -288,6 +317,8 @@ static void *writer_main(void *arg) {
   (void)arg;
   hq__guard = 1; /* forever: nothing this thread does is the program's */
   on_writer_thread = 1;
+  atomic_store(&writer_tid, (uint32_t)syscall(SYS_gettid));
+  atomic_store(&writer_stack, (uintptr_t)&arg);
   prctl(PR_SET_NAME, "heapql-writer", 0, 0, 0);
   while (!atomic_load_explicit(&hq__state.finished, memory_order_acquire)) {
     uint32_t seen = atomic_load_explicit(&wake_word, memory_order_acquire);

@@ -12,6 +12,7 @@
 #define HQ_PRELOAD_INT_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -95,6 +96,7 @@ typedef struct hq_opts_s {
   int      fp_unwind;
   int      clock_monotonic;  /* HEAPQL_CLOCK=monotonic: never the TSC */
   int      defer_import;     /* heapql run imports; the process leaves the raw trace */
+  int      leak_check;       /* classify the heap blocks live at a normal exit (memcheck's) */
   char     program[256];
   char     output_pattern[1024];
 } hq_opts_t;
@@ -202,11 +204,29 @@ int  hq__writer_fd_high(int fd);              /* fd moved out of the range progr
 void hq__writer_move_fds(int fd);            /* fd is about to be taken by dup2: move ours */
 void hq__writer_lock(void);
 void hq__writer_unlock(void);
+int  hq__writer_trylock_for(int ms);           /* the file lock within ms, or 0 */
+void hq__writer_drain_all_locked(void);        /* every ring into the trace (lock held) */
+void hq__writer_put_locked(const void *rec, uint32_t len); /* a top-level record (lock held) */
+void hq__writer_thread(uint32_t *tid, uintptr_t *stack);  /* the writer's tid, a stack address */
 void hq__writer_after_fork_child(void);
 void hq__writer_note(const char *text);
 extern _Atomic uint64_t hq__dropped;
 
+/* ---- hq_init.c ---- */
+/* The process exits normally with status: the leak check (unless HEAPQL_LEAK_CHECK=0), then
+ * hq__finish. */
+void hq__exit_finish(int status);
+
+/* ---- hq_leakscan.c ---- */
+/* memcheck's leak check of the heap blocks live now (at a normal exit): classes into the trace.
+ * caller_sp: the exiting thread's stack pointer where the check was entered (its stack is
+ * scanned from there up); self_lo..self_hi: heapql's module; writer_*: the writer thread. */
+void hq__leak_check(uintptr_t caller_sp, uintptr_t self_lo, uintptr_t self_hi, uint32_t writer_tid,
+                    uintptr_t writer_stack);
+
 /* ---- hq_signal.c ---- */
+/* The real sigaction (the program's view is not touched). */
+int  hq__signal_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 void hq__signals_start(void);        /* stand in for SIG_DFL of the fatal signals (at start) */
 void hq__signals_fatal_written(void); /* abort() wrote HQ_REC_FATAL: the stand-in need not */
 
@@ -226,6 +246,7 @@ void *hq__cuda_dlsym(void *handle, const char *name); /* real dlsym, then our ho
 /* ---- hq_recorder.c (its entry points: hq_recorder.h) ---- */
 typedef struct hq_state_s {
   _Atomic int enabled;       /* recording on */
+  uintptr_t self_lo, self_hi; /* heapql's own module (hq__modmap_self), 0 when linked in */
   int start_tried;           /* the first intercepted call (or the constructor) tried to start */
   _Atomic int finished;      /* hq__finish ran */
   int initialized;

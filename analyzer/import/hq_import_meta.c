@@ -137,6 +137,21 @@ int hq__imp_write_meta(import_t *im) {
   if (im->end) SETI("recorder_bytes", im->end->recorder_bytes);
   SETI("unmatched_frees", im->unmatched_frees);
   SETI("recovered_bytes", im->recovered_bytes);
+  /* the leak check at exit (docs/schema.md, "Leak classes") */
+  {
+    static const char *const status[] = {"done", "skipped: the recorder was busy writing",
+                                         "skipped: no memory for it", "skipped: the trace could not be read"};
+    const hq_rec_leak_scan_t *ls = im->leak_scan;
+    if (ls) {
+      SETT("leak_check", ls->status < 4 ? status[ls->status] : "skipped");
+      SETI("leak_check_ns", ls->duration_ns);
+      SETI("leak_check_threads", ls->threads);
+      SETI("leak_check_threads_unanswered", ls->unanswered);
+      SETI("leak_check_root_bytes", ls->root_bytes);
+    } else {
+      SETT("leak_check", im->complete ? "not run" : "not run: the process did not exit normally");
+    }
+  }
   /* heapql's own memory for this run (docs/reliability.md): the importer holds one pending row
    * per live block (and its slot in the live map, kept at most half full) */
   SETI("import_peak_live_blocks", im->pend.n);

@@ -209,6 +209,20 @@ int hq__imp_pass1(import_t *im) {
     case HQ_REC_FATAL:
       if (h->len >= sizeof(hq_rec_fatal_t)) im->fatal_signal = ((const hq_rec_fatal_t *)h)->signo;
       break;
+    case HQ_REC_LEAK_CLASSES: {
+      const hq_rec_leak_classes_t *lc = (const hq_rec_leak_classes_t *)h;
+      const hq_leak_entry_t *e = (const hq_leak_entry_t *)(lc + 1);
+      if (h->len < sizeof *lc || sizeof *lc + (size_t)lc->n * sizeof *e > h->len) {
+        im->truncated = 1;
+        goto done;
+      }
+      for (uint32_t k = 0; k < lc->n && !rc; k++)
+        if (e[k].ptr) rc = hq__map_put(&im->leak_classes, e[k].ptr, e[k].leak_class);
+      break;
+    }
+    case HQ_REC_LEAK_SCAN:
+      if (h->len >= sizeof(hq_rec_leak_scan_t)) im->leak_scan = (const hq_rec_leak_scan_t *)h;
+      break;
     default:
       break; /* a newer recorder's record: skip it */
     }

@@ -21,7 +21,7 @@
 enum {
   AC_PID = 1, AC_KIND, AC_ADDRESS, AC_SIZE, AC_ALIGNMENT, AC_STACK_ID, AC_TID, AC_T_ALLOC,
   AC_T_FREE, AC_FREE_STACK_ID, AC_FREE_TID, AC_FREE_KIND, AC_ALLOC_SEQ, AC_FREE_SEQ,
-  AC_REALLOC_FROM, AC_POOL, AC_REGION_ID, AC_DEVICE, AC_STREAM
+  AC_REALLOC_FROM, AC_POOL, AC_REGION_ID, AC_DEVICE, AC_STREAM, AC_LEAK_CLASS
 };
 
 /* Other tables: parameter numbers (hq__row_int(r, 3, ...)) are positions in these lists. */
@@ -29,7 +29,7 @@ const hq__rowq_table_t hq__imp_tables[T_N_] = {
   [T_ALLOC] = {"allocations",
       "INSERT INTO allocations(pid, kind, address, size, alignment, stack_id, tid, t_alloc, "
       "t_free, free_stack_id, free_tid, free_kind, alloc_seq, free_seq, realloc_from, pool, "
-      "region_id, device, stream)", AC_STREAM},
+      "region_id, device, stream, leak_class)", AC_LEAK_CLASS},
   [T_FRAME] = {"frames", "INSERT INTO frames(id, module_id, ip, offset)", 4},
   [T_STACK] = {"stacks", "INSERT INTO stacks(id, parent_id, frame_id, depth)", 4},
   [T_SAMPLE] = {"samples",
@@ -198,6 +198,17 @@ int hq__imp_write_row(import_t *im, pending_t *a, const uint64_t *t_free, int fr
   if (a->region_id) hq__row_int(r, AC_REGION_ID, a->region_id);
   if (a->cuda && a->device >= 0) hq__row_int(r, AC_DEVICE, a->device);
   if (a->cuda && a->kind == HQ_KIND_CUDA_ASYNC) hq__row_int(r, AC_STREAM, (int64_t)a->stream);
+  if (!t_free && im->leak_classes.len) { /* the leak check's verdict on a block live at exit */
+    static const struct { const char *name; size_t len; } names[] = {
+      [HQ_LEAK_DEFINITELY] = {"definitely_lost", 15}, [HQ_LEAK_INDIRECTLY] = {"indirectly_lost", 15},
+      [HQ_LEAK_POSSIBLY] = {"possibly_lost", 13}, [HQ_LEAK_REACHABLE] = {"still_reachable", 15}};
+    uint64_t cls;
+    if (hq__kind(a->kind)->cls == HQ_CLASS_HEAP && hq__map_get(&im->leak_classes, a->address, &cls) &&
+        cls >= HQ_LEAK_DEFINITELY && cls <= HQ_LEAK_REACHABLE) {
+      hq__row_text(r, AC_LEAK_CLASS, names[cls].name, names[cls].len);
+      im->classified++;
+    }
+  }
   im->rows++;
   return t_free ? agg_free(im, a, *t_free, free_kind, free_tid, free_seq) : HQ_OK;
 }

@@ -152,6 +152,9 @@ typedef struct {
   hq_map_t frame_of;      /* ip ^ module<<48 -> frame id */
   hq_map_t trie;          /* parent<<32 | frame -> node id */
   hq_map_t live;          /* class<<56 | address -> pending index+1 */
+  hq_map_t leak_classes;  /* address -> HQ_LEAK_* of the leak check at exit (empty: none ran) */
+  const hq_rec_leak_scan_t *leak_scan; /* how the leak check went, or NULL */
+  uint64_t classified;    /* rows given a leak class */
 
   VEC(pending_t) pend;
   VEC(uint32_t) pend_free;

@@ -204,7 +204,8 @@ static void test_library_constructor_recorded(void **state) {
 }
 
 /* libstdc++'s emergency pool: allocated while the library loads, before any constructor of
- * ours, handed back at exit; the count, peak and leaks equal heaptrack's on the same program. */
+ * ours; the count and peak equal heaptrack's on the same program, and the leaks too but the pool
+ * (heaptrack frees it at exit; heapql classifies it, still reachable). */
 static void test_cpp_matches_heaptrack(void **state) {
   (void)state;
   const char *dir = hq_test_tmpdir();
@@ -251,8 +252,11 @@ static void test_cpp_matches_heaptrack(void **state) {
     snprintf(want, sizeof want, "peak heap memory consumption: %.2fK\n",
              (double)hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'peak_heap_bytes'") / 1000.0);
     assert_non_null(strstr(p.out, want));
+    /* heaptrack hands libstdc++'s emergency pool back at exit; heapql, like memcheck, frees no
+     * pool of the program's and calls it what it is: still reachable */
     snprintf(want, sizeof want, "total memory leaked: %.2fK\n",
-             (double)hq_test_q_int(s, "SELECT sum(size) FROM leaks WHERE class = 'heap'") / 1000.0);
+             (double)hq_test_q_int(s, "SELECT sum(size) FROM leaks WHERE class = 'heap' AND NOT"
+                                      " (size >= 65536 AND leak_class = 'still_reachable')") / 1000.0);
     assert_non_null(strstr(p.out, want));
   }
   sqlite3_close(s);

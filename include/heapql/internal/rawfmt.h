@@ -104,6 +104,8 @@ enum {
   HQ_REC_END,            /* hq_rec_end_t: the process finished normally */
   HQ_REC_CLOCK,          /* hq_rec_clock_t: a (tick, ns) pair for HQ_RAWF_TSC traces */
   HQ_REC_FATAL,          /* hq_rec_fatal_t: the process is about to die by this signal */
+  HQ_REC_LEAK_CLASSES,   /* hq_rec_leak_classes_t + entries: the leak check at exit */
+  HQ_REC_LEAK_SCAN,      /* hq_rec_leak_scan_t: how the leak check went */
   /* inside chunks */
   HQ_REC_ALLOC = 32,     /* hq_rec_alloc_t */
   HQ_REC_FREE,           /* hq_rec_free_t */
@@ -238,6 +240,44 @@ typedef struct hq_rec_fatal_s {
   int32_t  signo;         /* SIGABRT from abort(), or the fatal signal a handler caught */
   uint32_t pad;
 } hq_rec_fatal_t;
+
+/* The leak check at a normal exit (preload/hq_leakscan.c): the class of every heap block still
+ * live then, memcheck's: HQ_LEAK_* below.  Blocks without an entry are unclassified. */
+enum {
+  HQ_LEAK_DEFINITELY = 1, /* no pointer to it anywhere */
+  HQ_LEAK_INDIRECTLY,     /* reachable only from definitely lost blocks */
+  HQ_LEAK_POSSIBLY,       /* reached only through interior pointers */
+  HQ_LEAK_REACHABLE,      /* a pointer to its start from a root or a reachable block */
+};
+/* A reachable block found through one of memcheck's interior-pointer heuristics. */
+enum { HQ_LEAK_VIA_NONE, HQ_LEAK_VIA_STDSTRING, HQ_LEAK_VIA_LENGTH64, HQ_LEAK_VIA_NEWARRAY,
+       HQ_LEAK_VIA_MULTIPLE_INHERITANCE };
+typedef struct hq_leak_entry_s {
+  uint64_t ptr;           /* the block's address */
+  uint8_t  leak_class;    /* HQ_LEAK_* */
+  uint8_t  via;           /* HQ_LEAK_VIA_* */
+  uint8_t  pad[6];
+} hq_leak_entry_t;
+typedef struct hq_rec_leak_classes_s {
+  hq_rec_hdr_t hdr;       /* len = sizeof + n * sizeof(hq_leak_entry_t) */
+  uint32_t n;
+  uint32_t pad;
+  /* hq_leak_entry_t entries[n] */
+} hq_rec_leak_classes_t;
+typedef struct hq_rec_leak_scan_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  uint64_t duration_ns;   /* the check's wall time */
+  uint64_t blocks;        /* heap blocks live at the check */
+  uint64_t root_bytes;    /* memory scanned as roots (mappings, stacks, registers) */
+  uint64_t scanned_bytes; /* roots and the contents of the blocks reached */
+  uint32_t threads;       /* other threads the check stopped (their registers and stacks) */
+  uint32_t unanswered;    /* threads that did not stop in time: their whole stacks scanned */
+  uint32_t status;        /* 0 done; else HQ_LEAK_SCAN_* (nothing classified) */
+  uint32_t pad;
+} hq_rec_leak_scan_t;
+enum { HQ_LEAK_SCAN_DONE = 0, HQ_LEAK_SCAN_BUSY = 1, HQ_LEAK_SCAN_NO_MEMORY = 2,
+       HQ_LEAK_SCAN_NO_TRACE = 3 };
 
 typedef struct hq_rec_end_s {
   hq_rec_hdr_t hdr;
