@@ -137,9 +137,12 @@ out:
 /* ---- diff ---- */
 
 typedef struct {
-  char *key;            /* frame names root first, ';'-joined: what matches across runs */
+  char *key;            /* frames root first with their lines, ';'-joined: matched first */
+  char *fkey;           /* function names (and file base names) only: matched for the rest */
   char *shown;          /* leaf first, with lines, from the run that has it (NEW preferred) */
   int64_t v[2][HQ__V_N];/* [0] base, [1] new */
+  int sides;            /* 1 base, 2 new, 3 both */
+  int gone;             /* merged into another site by its function names */
 } site_t;
 
 typedef struct {
@@ -190,6 +193,7 @@ static site_t *site_get(sites_t *s, char *key) {
 static void sites_free(sites_t *s) {
   for (size_t i = 0; i < s->n; i++) {
     free(s->v[i].key);
+    free(s->v[i].fkey);
     free(s->v[i].shown);
   }
   free(s->v);
@@ -232,7 +236,8 @@ static char *path_text(const hq__tree_t *t, int32_t node, int root_first, const 
   return buf;
 }
 
-/* Add one run's sites (side 0 base, 1 new) to s. */
+/* Add one run's sites (side 0 base, 1 new) to s: one per distinct chain of frames with their
+ * lines, keyed by it, with the chain of function names kept for the second pass. */
 static int collect(hq_db_t *db, const char *kind_class, int side, sites_t *s) {
   hq__sitemap_t *map = NULL;
   hq__tree_t keys, shown;
@@ -246,23 +251,29 @@ static int collect(hq_db_t *db, const char *kind_class, int side, sites_t *s) {
   rc = hq__tree_init(&shown, map, HQ__LABEL_DISPLAY);
   if (rc) goto out;
   have_shown = 1;
-  rc = hq__sites_scan(db, &keys, kind_class, 0, 1);
+  rc = hq__sites_scan(db, &shown, kind_class, 0, 1);
   if (rc) goto out;
-  for (size_t i = 1; i < keys.n; i++) {
-    const int64_t *v = keys.self + i * HQ__V_N;
+  for (size_t i = 1; i < shown.n; i++) {
+    const int64_t *v = shown.self + i * HQ__V_N;
     char *key;
     site_t *site;
+    int32_t knode;
     if (v[HQ__V_COUNT] == 0) continue;
-    key = path_text(&keys, (int32_t)i, 1, ";", 0);
+    key = path_text(&shown, (int32_t)i, 1, ";", 0);
     if (!key) { rc = HQ_ENOMEM; goto out; }
     site = site_get(s, key);
     if (!site) { rc = HQ_ENOMEM; goto out; }
     for (int c = 0; c < HQ__V_N; c++) site->v[side][c] += v[c];
+    site->sides |= 1 << side;
+    if (!site->fkey) {
+      knode = hq__tree_stack_node(&keys, shown.nodes[i].rep_stack);
+      if (knode < 0) { rc = HQ_ENOMEM; goto out; }
+      site->fkey = path_text(&keys, knode, 1, ";", 0);
+      if (!site->fkey) { rc = HQ_ENOMEM; goto out; }
+    }
     if (side == 1 || !site->shown) {
-      int32_t node = hq__tree_stack_node(&shown, keys.nodes[i].rep_stack);
-      if (node < 0) { rc = HQ_ENOMEM; goto out; }
       free(site->shown);
-      site->shown = path_text(&shown, node, 0, " <- ", 6);
+      site->shown = path_text(&shown, (int32_t)i, 0, " <- ", 6);
       if (!site->shown) { rc = HQ_ENOMEM; goto out; }
     }
   }
@@ -271,6 +282,47 @@ out:
   if (have_shown) hq__tree_free(&shown);
   hq__sitemap_free(map);
   return rc;
+}
+
+static int cmp_fkey(const void *a, const void *b) {
+  const site_t *x = *(site_t *const *)a, *y = *(site_t *const *)b;
+  int c = strcmp(x->fkey, y->fkey);
+  return c ? c : strcmp(x->key, y->key);
+}
+
+/* Second pass: a site only BASE has and a site only NEW has, with the same chain of function
+ * names, are the same site (rebuilt, moved by a few lines, its file renamed).  Each is matched
+ * at most once, in key order, so a new leak beside an old one in the same function stays new. */
+static int match_by_functions(sites_t *s) {
+  site_t **base = malloc((s->n + 1) * sizeof *base), **fresh = malloc((s->n + 1) * sizeof *fresh);
+  size_t nb = 0, nf = 0, b = 0;
+  if (!base || !fresh) {
+    free(base);
+    free(fresh);
+    return HQ_ENOMEM;
+  }
+  for (size_t i = 0; i < s->n; i++) {
+    if (s->v[i].sides == 1) base[nb++] = &s->v[i];
+    else if (s->v[i].sides == 2) fresh[nf++] = &s->v[i];
+  }
+  qsort(base, nb, sizeof *base, cmp_fkey);
+  qsort(fresh, nf, sizeof *fresh, cmp_fkey);
+  for (size_t f = 0; f < nf && b < nb;) { /* merge two sorted lists */
+    int c = strcmp(base[b]->fkey, fresh[f]->fkey);
+    if (c < 0) { b++; continue; }
+    if (c > 0) { f++; continue; }
+    for (int col = 0; col < HQ__V_N; col++) base[b]->v[1][col] += fresh[f]->v[1][col];
+    base[b]->sides = 3;
+    free(base[b]->shown);
+    base[b]->shown = fresh[f]->shown; /* NEW's lines */
+    fresh[f]->shown = NULL;
+    fresh[f]->gone = 1;
+    b++;
+    f++;
+  }
+  free(base);
+  free(fresh);
+  return HQ_OK;
 }
 
 enum { L_NEW_LEAKS, L_GROWN_LEAKS, L_FIXED_LEAKS, L_GROWN_PEAK, L_CHANGED_COUNT, L_N };
@@ -288,6 +340,7 @@ static const struct {
 
 static int in_list(const site_t *e, int list) {
   const int64_t *b = e->v[0], *n = e->v[1];
+  if (e->gone) return 0;
   switch (list) {
   case L_NEW_LEAKS: return n[HQ__V_LEAKED_BLOCKS] > 0 && b[HQ__V_LEAKED_BLOCKS] == 0;
   case L_GROWN_LEAKS:
@@ -395,12 +448,14 @@ int hq_diff(hq_db_t *base, hq_db_t *new_db, const hq_diff_opts_t *opts, FILE *ou
   if (!rc) rc = hq__headline_load(new_db, &hn);
   if (!rc) rc = collect(base, cls, 0, &s);
   if (!rc) rc = collect(new_db, cls, 1, &s);
+  if (!rc) rc = match_by_functions(&s);
   if (rc) goto out;
   sel = malloc((s.n + 1) * sizeof *sel);
   if (!sel) { rc = HQ_ENOMEM; goto out; }
 
   for (size_t i = 0; i < s.n; i++) {
     const site_t *e = &s.v[i];
+    if (e->gone) continue;
     r.leaked_bytes_base += e->v[0][HQ__V_LEAKED_BYTES];
     r.leaked_bytes_new += e->v[1][HQ__V_LEAKED_BYTES];
     r.peak_bytes_base += e->v[0][HQ__V_PEAK_BYTES];
