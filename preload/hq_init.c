@@ -24,6 +24,7 @@ void hq__exit_finish(int status) {
     uintptr_t writer_stack;
     hq__writer_thread(&writer_tid, &writer_stack);
     hq__guard++;
+    hq__record_embedded_suppressions();
     hq__leak_check(sp, hq__state.self_lo, hq__state.self_hi, writer_tid, writer_stack);
     hq__guard--;
   }

@@ -217,6 +217,9 @@ extern _Atomic uint64_t hq__dropped;
  * hq__finish. */
 void hq__exit_finish(int status);
 
+/* ---- hq_embedded.c ---- */
+void hq__record_embedded_suppressions(void); /* at exit: __lsan_default_suppressions() */
+
 /* ---- hq_leakscan.c ---- */
 /* memcheck's leak check of the heap blocks live now (at a normal exit): classes into the trace.
  * caller_sp: the exiting thread's stack pointer where the check was entered (its stack is

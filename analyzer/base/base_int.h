@@ -114,6 +114,9 @@ int      hq__fmt(char *buf, size_t cap, const char *fmt, ...) __attribute__((for
 /* Make room in a realloc'd array *arr of *cap elements of elem bytes for element n (doubling,
  * first_cap at the start).  Returns HQ_OK or HQ_ENOMEM (then *arr and *cap are unchanged). */
 int      hq__grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first_cap);
+/* A whole file, malloc'd and NUL-terminated (*out_len its length, may be NULL); NULL with errno
+ * set when it cannot be read. */
+char    *hq__read_file(const char *path, size_t *out_len);
 
 /* ---- hq_format.c: numbers and text, one way for every output ---- */
 /* "123 B", "1.50 MiB" (binary units, two decimals; negative values keep their sign); returns buf. */

@@ -1,4 +1,6 @@
 /* hq_util.c: small helpers: time, bounded snprintf, growable arrays, terminal progress. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,4 +63,37 @@ int hq__grow(void **arr, size_t *cap, size_t n, size_t elem, size_t first_cap) {
   *arr = grown;
   *cap = ncap;
   return HQ_OK;
+}
+
+char *hq__read_file(const char *path, size_t *out_len) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  if (!f) return NULL;
+  for (;;) {
+    size_t got;
+    if (len + 4096 + 1 > cap) {
+      char *grown = realloc(buf, cap = cap ? cap * 2 : 8192);
+      if (!grown) {
+        free(buf);
+        fclose(f);
+        errno = ENOMEM;
+        return NULL;
+      }
+      buf = grown;
+    }
+    got = fread(buf + len, 1, cap - len - 1, f);
+    len += got;
+    if (got == 0) break;
+  }
+  if (ferror(f)) {
+    free(buf);
+    fclose(f);
+    errno = EIO;
+    return NULL;
+  }
+  fclose(f);
+  buf[len] = '\0';
+  if (out_len) *out_len = len;
+  return buf;
 }

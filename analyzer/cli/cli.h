@@ -23,6 +23,7 @@ int hq_cmd_top(int argc, char **argv);
 int hq_cmd_peak(int argc, char **argv);
 int hq_cmd_flamegraph(int argc, char **argv);
 int hq_cmd_timeline(int argc, char **argv);
+int hq_cmd_gate(int argc, char **argv);
 int hq_cmd_diff(int argc, char **argv);
 int hq_cmd_compare(int argc, char **argv);
 int hq_cmd_merge(int argc, char **argv);
@@ -31,7 +32,7 @@ int hq_cmd_merge(int argc, char **argv);
  * -h/--help and, all together, by `heapql --help`: the one place its options are listed. */
 extern const char hq_usage_run[], hq_usage_import[], hq_usage_symbolize[], hq_usage_query[],
     hq_usage_report[], hq_usage_leaks[], hq_usage_top[], hq_usage_peak[], hq_usage_flamegraph[],
-    hq_usage_timeline[], hq_usage_diff[], hq_usage_compare[], hq_usage_merge[];
+    hq_usage_timeline[], hq_usage_diff[], hq_usage_compare[], hq_usage_merge[], hq_usage_gate[];
 
 /* cli_common.c */
 /* "usage: SYNOPSIS" on stdout (the answer to -h/--help). */
@@ -95,5 +96,27 @@ int hq_cli_apply_sites(hq_db_t *db, const hq_cli_sites_t *sites);
  * the exit code. */
 int hq_cli_analyze(const char *path, const char *out_path, const hq_cli_sites_t *sites,
                    hq_cli_writer_fn fn, const void *ctx);
+
+/* cli_gate.c: the leak gate's options, shared by `heapql gate` and `heapql run --gate` */
+typedef struct hq_cli_gate_s {
+  hq_gate_opts_t opts;
+  const char **supp;            /* --suppressions files */
+  size_t n_supp;
+  char *budgets;                /* --budget GLOB=SIZE, comma-joined */
+  const char *format, *output;  /* --format, -o */
+  const char *json, *junit, *sarif, *github; /* more outputs; github "" = the default stream */
+  const char *update_baseline;
+  hq_cli_sites_t sites;         /* --wrappers */
+} hq_cli_gate_t;
+void hq_cli_gate_init(hq_cli_gate_t *g);
+void hq_cli_gate_free(hq_cli_gate_t *g);
+/* A gate option at argv[*i]: 1 (taken, *i moved past its value), 0 (not one), -1 (one line
+ * printed). */
+int  hq_cli_gate_option(int argc, char **argv, int *i, hq_cli_gate_t *g);
+/* Gate the databases together and write the verdict (--format to -o or stream, the other
+ * outputs to their files; GitHub lines without a file to github_stream).  Returns 0 pass, 1
+ * fail, 2 bad input, 3 internal. */
+int  hq_cli_gate_run(hq_cli_gate_t *g, const char *const *paths, size_t n, FILE *stream,
+                     FILE *github_stream);
 
 #endif /* HQ_CLI_H */

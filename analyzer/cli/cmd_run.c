@@ -27,11 +27,24 @@
 
 typedef struct {
   const char *output;      /* -o pattern, or NULL */
-  int force, follow_fork, follow_exec, quiet, mmap, free_stacks;
+  int force, follow_fork, follow_exec, quiet, mmap, free_stacks, leak_check;
   unsigned depth;
   const char *unwind;
   char **cmd;
+  int gate;                /* --gate: gate every database this run made */
+  int gate_exit;           /* --gate-exit-code (23, LeakSanitizer's) */
+  hq_cli_gate_t g;
 } run_opts_t;
+
+/* The databases this run made (the program's, then its traced children's), for --gate. */
+static char **made;
+static size_t n_made, cap_made;
+
+static void remember(const char *db_path) {
+  if (hq__grow((void **)&made, &cap_made, n_made, sizeof *made, 8) == HQ_OK &&
+      (made[n_made] = strdup(db_path)) != NULL)
+    n_made++;
+}
 
 static volatile pid_t child_pid;
 
@@ -101,16 +114,21 @@ static int check_output(const run_opts_t *o, const char *pattern, const char *pr
 
 const char hq_usage_run[] =
   "heapql run [-o DB] [--force] [--no-follow-fork] [--follow-exec] [--depth N]\n"
-  "                  [--unwind fp|libunwind] [--no-mmap] [--free-stacks] [-q] [--] CMD [ARGS]";
+  "                  [--unwind fp|libunwind] [--no-mmap] [--free-stacks] [--no-leak-check] [-q]\n"
+  "                  [--gate [gate options] [--gate-exit-code N] [--gate-only GLOB]] [--] CMD [ARGS]\n"
+  "                  (gate options: as heapql gate's; its verdict goes to stderr)";
 const char hq_usage_import[] = "heapql import RAW... [-o DB] [--force] [--no-symbols] [-q]";
 
 /* Returns 0 to run, 1 after --help, -1 after a one-line error. */
 static int parse_run(int argc, char **argv, run_opts_t *o) {
-  int i;
+  int i, r;
   memset(o, 0, sizeof *o);
   o->follow_fork = 1;
   o->mmap = 1;
+  o->leak_check = 1;
   o->depth = 64;
+  o->gate_exit = 23;
+  hq_cli_gate_init(&o->g);
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--")) {
@@ -157,9 +175,32 @@ static int parse_run(int argc, char **argv, run_opts_t *o) {
         return -1;
       }
       o->depth = (unsigned)d;
-    } else if (!strncmp(a, "--gate", 6)) {
-      hq_cli_error("--gate is not available in this build: run 'heapql gate DB' after the run");
+    } else if (!strcmp(a, "--no-leak-check")) {
+      o->leak_check = 0;
+    } else if (!strcmp(a, "--gate")) {
+      o->gate = 1;
+    } else if (!strcmp(a, "--gate-exit-code")) {
+      char *end = NULL;
+      long v;
+      if (++i >= argc) { hq_cli_error("--gate-exit-code needs a number"); return -1; }
+      v = strtol(argv[i], &end, 10);
+      if (*end || v < 1 || v > 255 || argv[i][0] == '\0') {
+        hq_cli_error("--gate-exit-code '%s' must be a number from 1 to 255", argv[i]);
+        return -1;
+      }
+      o->gate_exit = (int)v;
+      o->gate = 1;
+    } else if (!strcmp(a, "--gate-only")) {
+      if (++i >= argc || !*argv[i]) { hq_cli_error("--gate-only needs a program name pattern"); return -1; }
+      o->g.opts.only = argv[i];
+      o->gate = 1;
+    } else if (!strcmp(a, "--format") || !strcmp(a, "--only")) {
+      hq_cli_error("run: %s is heapql gate's; with run, the verdict is text on stderr (use --json, "
+                   "--junit, --sarif, --github for files; --gate-only for --only)", a);
       return -1;
+    } else if ((r = hq_cli_gate_option(argc, argv, &i, &o->g))) {
+      if (r < 0) return -1;
+      o->gate = 1; /* a gate option asks for the gate */
     } else {
       hq_cli_error("run: unknown option '%s' (see 'heapql run --help')", a);
       return -1;
@@ -168,6 +209,16 @@ static int parse_run(int argc, char **argv, run_opts_t *o) {
   if (i >= argc) {
     hq_cli_error("run: no command given (see 'heapql run --help')");
     return -1;
+  }
+  if (o->gate) { /* bad gate input is found before the program runs */
+    char err[1024];
+    o->g.opts.suppressions = o->g.supp;
+    o->g.opts.n_suppressions = o->g.n_supp;
+    o->g.opts.budgets = o->g.budgets;
+    if (hq_gate_check(&o->g.opts, err, sizeof err) != HQ_OK) {
+      hq_cli_error("run: --gate: %s", err);
+      return -1;
+    }
   }
   o->cmd = argv + i;
   return 0;
@@ -186,6 +237,7 @@ static void set_child_env(const run_opts_t *o, const char *preload, const char *
   setenv("HEAPQL_FOLLOW_EXEC", o->follow_exec ? "1" : "0", 1);
   setenv("HEAPQL_MMAP", o->mmap ? "1" : "0", 1);
   setenv("HEAPQL_FREE_STACKS", o->free_stacks ? "1" : "0", 1);
+  setenv("HEAPQL_LEAK_CHECK", o->leak_check ? "1" : "0", 1);
   snprintf(buf, sizeof buf, "%u", o->depth);
   setenv("HEAPQL_DEPTH", buf, 1);
   if (o->unwind) setenv("HEAPQL_UNWIND", o->unwind, 1);
@@ -228,6 +280,7 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
     return rc;
   }
   unlink(raw);
+  remember(db_path);
   {
     char rings[PATH_MAX + 320];
     snprintf(rings, sizeof rings, "%s%s", raw, HQ_RINGS_SUFFIX);
@@ -263,8 +316,12 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
   return HQ_OK;
 }
 
-/* Raw traces of traced children (fork, or exec with --follow-exec) in dir, descendants of root. */
-static void import_children(const char *dir, pid_t root, int quiet) {
+/* Raw traces in dir of this run's other processes: fork children, and images the root or a
+ * child became by exec (--follow-exec: same pid, a trace of its own). Only traces started
+ * after the run began count, so a stale trace of a recycled pid is left alone. */
+static void import_children(const char *dir, pid_t root, const char *root_raw,
+                            uint64_t started_unix_ns, int quiet) {
+  const char *root_name = strrchr(root_raw, '/') ? strrchr(root_raw, '/') + 1 : root_raw;
   pid_t known[4096];
   int n_known = 1, progress = 1;
   known[0] = root;
@@ -287,8 +344,10 @@ static void import_children(const char *dir, pid_t root, int quiet) {
         continue;
       }
       close(fd);
-      for (int i = 0; i < n_known; i++) parent_known |= (pid_t)h.ppid == known[i];
-      if (!parent_known || (pid_t)h.pid == root) continue;
+      for (int i = 0; i < n_known; i++)
+        parent_known |= (pid_t)h.ppid == known[i] || (pid_t)h.pid == known[i];
+      if (!parent_known || h.t0_unix_ns < started_unix_ns || !strcmp(e->d_name, root_name))
+        continue;
       snprintf(db_path, sizeof db_path, "%.*s", (int)(strlen(raw) - 4), raw);
       if (import_one(raw, db_path, 0, 0, quiet) == HQ_OK && n_known < 4096) {
         known[n_known++] = (pid_t)h.pid;
@@ -304,7 +363,8 @@ int hq_cmd_run(int argc, char **argv) {
   char preload[PATH_MAX + 64], db_path[PATH_MAX], raw[PATH_MAX + 8], dir[PATH_MAX];
   const char *prog, *pattern;
   struct sigaction ign, fwd, old_int, old_quit, old_term, old_hup;
-  int status = 0, rc, err_pipe[2];
+  int status = 0, rc, err_pipe[2], gate_code = 0;
+  uint64_t started_unix_ns;
   pid_t pid;
   ssize_t n;
 
@@ -335,6 +395,11 @@ int hq_cmd_run(int argc, char **argv) {
   sigaction(SIGTERM, &fwd, &old_term);
   sigaction(SIGHUP, &fwd, &old_hup);
 
+  {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    started_unix_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+  }
   fflush(NULL);
   pid = fork();
   if (pid < 0) {
@@ -379,7 +444,17 @@ int hq_cmd_run(int argc, char **argv) {
                  o.cmd[0]);
   }
   dir_of(db_path, dir, sizeof dir);
-  import_children(dir, pid, o.quiet);
+  import_children(dir, pid, raw, started_unix_ns, o.quiet);
+  if (o.gate && n_made) {
+    /* One verdict over every process recorded; nothing of it on the program's stdout. */
+    gate_code = hq_cli_gate_run(&o.g, (const char *const *)made, n_made, stderr, stderr);
+  } else if (o.gate) {
+    hq_cli_error("run: --gate: no database to gate");
+    gate_code = HQ_EXIT_USAGE;
+  }
+  hq_cli_gate_free(&o.g);
+  for (size_t k = 0; k < n_made; k++) free(made[k]);
+  free(made);
 
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGQUIT, &old_quit, NULL);
@@ -401,6 +476,8 @@ int hq_cmd_run(int argc, char **argv) {
     raise(sig);
     return 128 + sig;
   }
+  if (gate_code == HQ_EXIT_GATE) return o.gate_exit;
+  if (gate_code > HQ_EXIT_GATE) return gate_code; /* the gate could not judge: say so */
   return WEXITSTATUS(status);
 }
 

@@ -23,6 +23,7 @@ static const command_t commands[] = {
   {"peak", hq_cmd_peak, hq_usage_peak},
   {"flamegraph", hq_cmd_flamegraph, hq_usage_flamegraph},
   {"timeline", hq_cmd_timeline, hq_usage_timeline},
+  {"gate", hq_cmd_gate, hq_usage_gate},
   {"diff", hq_cmd_diff, hq_usage_diff},
   {"compare", hq_cmd_compare, hq_usage_compare},
   {"merge", hq_cmd_merge, hq_usage_merge},

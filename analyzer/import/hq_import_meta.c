@@ -137,6 +137,7 @@ int hq__imp_write_meta(import_t *im) {
   if (im->end) SETI("recorder_bytes", im->end->recorder_bytes);
   SETI("unmatched_frees", im->unmatched_frees);
   SETI("recovered_bytes", im->recovered_bytes);
+  if (im->embedded_suppressions) SETT("embedded_suppressions", im->embedded_suppressions);
   /* the leak check at exit (docs/schema.md, "Leak classes") */
   {
     static const char *const status[] = {"done", "skipped: the recorder was busy writing",

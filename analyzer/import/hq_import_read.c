@@ -220,6 +220,12 @@ int hq__imp_pass1(import_t *im) {
         if (e[k].ptr) rc = hq__map_put(&im->leak_classes, e[k].ptr, e[k].leak_class);
       break;
     }
+    case HQ_REC_TEXT: {
+      const hq_rec_text_t *tx = (const hq_rec_text_t *)h;
+      if (h->len >= sizeof *tx && sizeof *tx + tx->len < h->len && h->kind == HQ_TEXT_SUPPRESSIONS)
+        im->embedded_suppressions = (const char *)(tx + 1);
+      break;
+    }
     case HQ_REC_LEAK_SCAN:
       if (h->len >= sizeof(hq_rec_leak_scan_t)) im->leak_scan = (const hq_rec_leak_scan_t *)h;
       break;

@@ -154,6 +154,7 @@ typedef struct {
   hq_map_t live;          /* class<<56 | address -> pending index+1 */
   hq_map_t leak_classes;  /* address -> HQ_LEAK_* of the leak check at exit (empty: none ran) */
   const hq_rec_leak_scan_t *leak_scan; /* how the leak check went, or NULL */
+  const char *embedded_suppressions;   /* __lsan_default_suppressions(), NUL-terminated, or NULL */
   uint64_t classified;    /* rows given a leak class */
 
   VEC(pending_t) pend;

@@ -138,7 +138,7 @@ out:
 
 typedef struct {
   char *key;            /* frames root first with their lines, ';'-joined: matched first */
-  char *fkey;           /* function names (and file base names) only: matched for the rest */
+  char *fkey;           /* function names only: matched for the rest */
   char *shown;          /* leaf first, with lines, from the run that has it (NEW preferred) */
   int64_t v[2][HQ__V_N];/* [0] base, [1] new */
   int sides;            /* 1 base, 2 new, 3 both */

@@ -93,25 +93,25 @@ static void sanitize(char *s) {
   }
 }
 
+/* disp: what a frame is shown as.  key: what survives a rebuild, a moved line, a renamed file:
+ * the function's name, or for a frame without one its module's name (its offset moves) — the
+ * same parts as the gate's function fingerprint, so diff and baselines match sites alike. */
 static void frame_names(const char *function, const char *file, int64_t line, int has_line,
                         const char *module, int64_t offset, int has_offset, int64_t ip,
                         char *disp, char *key, size_t cap) {
-  if (function && file && has_line && line > 0) {
+  if (function && file && has_line && line > 0)
     snprintf(disp, cap, "%s (%s:%" PRId64 ")", function, base_name(file), line);
-    snprintf(key, cap, "%s (%s)", function, base_name(file));
-  } else if (function && file) {
+  else if (function && file)
     snprintf(disp, cap, "%s (%s)", function, base_name(file));
-    snprintf(key, cap, "%s", disp);
-  } else if (function) {
+  else if (function)
     snprintf(disp, cap, "%s", function);
-    snprintf(key, cap, "%s", function);
-  } else if (module && has_offset) {
+  else if (module && has_offset)
     snprintf(disp, cap, "%s+0x%" PRIx64, base_name(module), (uint64_t)offset);
-    snprintf(key, cap, "%s", disp);
-  } else {
+  else
     snprintf(disp, cap, "0x%" PRIx64, (uint64_t)ip);
-    snprintf(key, cap, "%s", disp);
-  }
+  if (function) snprintf(key, cap, "%s", function);
+  else if (module) snprintf(key, cap, "%s", base_name(module));
+  else snprintf(key, cap, "?");
   sanitize(disp);
   sanitize(key);
 }

@@ -157,4 +157,66 @@ int  hq__timeline_load(hq_db_t *db, const hq_timeline_opts_t *opts, int max_poin
                        hq__timeline_t *out);
 void hq__timeline_free(hq__timeline_t *tl);
 
+
+/* ---- hq_gate.c, hq_suppress.c: the leak gate (hq_gate in analyzer.h) ---- */
+
+/* A leak record: the blocks of one process, one stack and one leak class still live at exit. */
+enum { HQ__GATE_COUNTED = 0, HQ__GATE_SUPPRESSED, HQ__GATE_BASELINED, HQ__GATE_BUDGETED };
+#define HQ__GATE_UNCLASSIFIED HQ_GATE_CLASSES  /* cls of blocks no leak check classified */
+typedef struct hq__gate_frame_s {
+  char *text, *function, *file, *module;
+  int64_t line;
+} hq__gate_frame_t;
+typedef struct hq__gate_leak_s {
+  int cls;                  /* HQ_GATE_* or HQ__GATE_UNCLASSIFIED */
+  uint64_t blocks, bytes;
+  int64_t pid, stack_id;
+  const char *program;      /* the process's (owned by the gate) */
+  char *site, *function, *file, *module; /* the site (the caller beyond allocation wrappers) */
+  int64_t line;
+  hq__gate_frame_t *frames; /* the whole stack, allocation first */
+  size_t n_frames;
+  char fp_lines[17], fp_funcs[17]; /* fingerprints: frames with lines; function names only */
+  int status;               /* HQ__GATE_* */
+  char *why;                /* what suppressed it, or the budget it fits in */
+} hq__gate_leak_t;
+typedef struct hq__gate_proc_s {
+  int64_t pid;
+  char *program, *leak_check, *db;
+  int complete;
+} hq__gate_proc_t;
+struct hq_gate_s {
+  hq_gate_opts_t opts;
+  int failed;
+  char **reasons;           /* one sentence per failed check */
+  size_t n_reasons;
+  hq__gate_leak_t *leaks;   /* counted ones first, largest first */
+  size_t n_leaks;
+  uint64_t blocks[HQ_GATE_CLASSES + 1], bytes[HQ_GATE_CLASSES + 1]; /* counted, + unclassified */
+  uint64_t peak, allocations;
+  hq__gate_proc_t *procs;
+  size_t n_procs;
+  char **stale;             /* baseline entries nothing matched (their lines) */
+  size_t n_stale;
+  size_t suppressed, baselined, budgeted;
+  char *source_root;        /* of the first database, for relative paths */
+};
+extern const char *const hq__gate_class_names[HQ_GATE_CLASSES + 1]; /* "definitely_lost", ... */
+
+/* Suppressions (hq_suppress.c): LeakSanitizer's `leak:PATTERN` lines. */
+typedef struct hq__supp_s hq__supp_t;
+/* Add the suppressions of text (from where, for messages; "FILE" or "embedded").  HQ_EFORMAT with
+ * "WHERE:LINE: ..." in err for a line that is not a comment, blank or leak:PATTERN. */
+int  hq__supp_add(hq__supp_t **s, const char *text, const char *where, char *err, size_t cap);
+/* The pattern that matches a frame of leak, or NULL. */
+const char *hq__supp_match(const hq__supp_t *s, const hq__gate_leak_t *leak);
+void hq__supp_free(hq__supp_t *s);
+/* A baseline (hq_suppress.c): its entries, and the matching of leak records to them. */
+typedef struct hq__baseline_s hq__baseline_t;
+int  hq__baseline_read(const char *path, hq__baseline_t **out, char *err, size_t cap);
+/* Mark the leaks matched (HQ__GATE_BASELINED); list the entries left unmatched in *stale. */
+int  hq__baseline_match(hq__baseline_t *b, hq__gate_leak_t *leaks, size_t n, char ***stale,
+                        size_t *n_stale);
+void hq__baseline_free(hq__baseline_t *b);
+
 #endif /* HQ_QUERY_INT_H */

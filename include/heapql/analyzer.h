@@ -541,10 +541,12 @@ typedef struct hq_diff_result_s {
 } hq_diff_result_t;
 
 /*
- * Compare two runs site by site and write the differences to out (text or JSON).  Sites are
- * matched by their symbolized stack: the chain of "function (file base name)" of every frame,
- * inline frames included, so rebuilt binaries, moved lines and other load addresses still
- * match; an unsymbolized frame matches by "module+0xoffset".  Lists: new leaks, grown leaks,
+ * Compare two runs site by site and write the differences to out (text or JSON).  A site is a
+ * distinct symbolized stack, inline frames included.  Sites are matched first by the chain of
+ * "function (file:line)" of their frames, then, for those left unmatched on both sides, by the
+ * chain of "function (file base name)" alone, each at most once: rebuilt binaries, moved lines
+ * and other load addresses still match, and a new leak beside an old one in the same function
+ * does not hide behind it.  An unsymbolized frame matches by "module+0xoffset".  Lists: new leaks, grown leaks,
  * fixed leaks, grown peak contributors (bytes live at the moment of peak), changed allocation
  * counts, each largest change first.  The conditions in opts->fail_on are evaluated and
  * reported; out_result (may be NULL) receives the figures.  opts may be NULL.
@@ -555,6 +557,63 @@ typedef struct hq_diff_result_s {
  */
 HQ_API int hq_diff(hq_db_t *base, hq_db_t *new_db, const hq_diff_opts_t *opts, FILE *out,
                    hq_diff_result_t *out_result /* OUT, may be NULL */);
+
+/* ---- the leak gate (heapql gate, docs/cli.md) ---- */
+
+typedef enum hq_gate_format_e {
+  HQ_GATE_TEXT = 0, HQ_GATE_JSON, HQ_GATE_JUNIT, HQ_GATE_SARIF, HQ_GATE_GITHUB
+} hq_gate_format_t;
+
+/* The leak classes, in the order hq_gate_opts_t.max_blocks lists them. */
+enum { HQ_GATE_DEFINITELY, HQ_GATE_INDIRECTLY, HQ_GATE_POSSIBLY, HQ_GATE_REACHABLE, HQ_GATE_CLASSES };
+
+typedef struct hq_gate_opts_s {
+  int64_t max_blocks[HQ_GATE_CLASSES]; /* blocks of each class the gate accepts; -1: any number
+                                          (hq_gate_opts_init: 0, 0, -1, -1) */
+  int64_t max_leaked_bytes;   /* bytes definitely + indirectly lost; -1: any */
+  int64_t max_leaks;          /* leak records (distinct stacks) definitely or indirectly lost */
+  int64_t max_peak;           /* peak heap bytes of any process; -1: any */
+  int64_t max_allocations;    /* heap allocation calls, all processes together; -1: any */
+  const char *budgets;        /* "GLOB=BYTES[,GLOB=BYTES...]": the sites whose function matches
+                                 GLOB may leak up to BYTES together; NULL: none */
+  const char *const *suppressions; /* LeakSanitizer suppression files (leak:PATTERN lines) */
+  size_t n_suppressions;
+  int no_embedded;            /* ignore the program's __lsan_default_suppressions */
+  const char *baseline;       /* a baseline file (--update-baseline writes one); NULL: none */
+  const char *only;           /* gate only the processes whose program matches this glob */
+  int fail_unclassified;      /* blocks no leak check classified (a killed process) fail too */
+} hq_gate_opts_t;
+
+/* The defaults: definitely and indirectly lost must be 0 blocks, nothing else is limited. */
+HQ_API void hq_gate_opts_init(hq_gate_opts_t *opts);
+
+typedef struct hq_gate_s hq_gate_t;  /* a verdict and what it rests on */
+
+/*
+ * Gate the leaks (and peaks, and allocation counts) of the processes in dbs[0..n) together:
+ * leaks are the heap blocks each process still held at exit, one record per distinct stack and
+ * leak class, located at their site (docs/schema.md, "Site").  Suppressions are applied first,
+ * then the baseline (records matched by stack fingerprint, lines first, function names for the
+ * rest, each entry at most once), then the budgets; what is left counts against the limits.
+ * On success *out holds the verdict (hq_gate_failed) for hq_gate_write; free with hq_gate_free.
+ * Returns HQ_OK (passed or failed alike); HQ_EFORMAT (a malformed suppression, baseline or
+ * budget: err says FILE:LINE and why); HQ_ENOENT or HQ_EIO (a file cannot be read); HQ_EINVAL
+ * (n == 0, nothing left after `only`); HQ_EDB; HQ_ENOMEM.
+ */
+HQ_API int hq_gate(hq_db_t *const *dbs, size_t n, const hq_gate_opts_t *opts, hq_gate_t **out,
+                   char *err, size_t errcap);
+/* Read opts' suppression and baseline files and budgets as hq_gate would, without a database:
+ * bad input found before a program runs.  Returns HQ_OK, HQ_EFORMAT, HQ_ENOENT, HQ_EIO (err says
+ * which file and line), HQ_ENOMEM. */
+HQ_API int hq_gate_check(const hq_gate_opts_t *opts, char *err, size_t errcap);
+/* 1 when the gate failed, 0 when it passed. */
+HQ_API int hq_gate_failed(const hq_gate_t *g);
+/* Write the verdict: text (for people), JSON, JUnit XML, SARIF 2.1.0, or GitHub Actions
+ * workflow commands.  Returns HQ_OK, HQ_EINVAL (format), HQ_EIO. */
+HQ_API int hq_gate_write(const hq_gate_t *g, hq_gate_format_t format, FILE *out);
+/* Write a baseline that accepts every leak record the gate saw (its classes of any kind). */
+HQ_API int hq_gate_write_baseline(const hq_gate_t *g, FILE *out);
+HQ_API void hq_gate_free(hq_gate_t *g);
 
 /*
  * Write the headline figures of n runs side by side (one column per database, labelled

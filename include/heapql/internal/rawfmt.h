@@ -106,6 +106,7 @@ enum {
   HQ_REC_FATAL,          /* hq_rec_fatal_t: the process is about to die by this signal */
   HQ_REC_LEAK_CLASSES,   /* hq_rec_leak_classes_t + entries: the leak check at exit */
   HQ_REC_LEAK_SCAN,      /* hq_rec_leak_scan_t: how the leak check went */
+  HQ_REC_TEXT,           /* hq_rec_text_t + text: a text the program gave (hdr.kind: HQ_TEXT_*) */
   /* inside chunks */
   HQ_REC_ALLOC = 32,     /* hq_rec_alloc_t */
   HQ_REC_FREE,           /* hq_rec_free_t */
@@ -278,6 +279,14 @@ typedef struct hq_rec_leak_scan_s {
 } hq_rec_leak_scan_t;
 enum { HQ_LEAK_SCAN_DONE = 0, HQ_LEAK_SCAN_BUSY = 1, HQ_LEAK_SCAN_NO_MEMORY = 2,
        HQ_LEAK_SCAN_NO_TRACE = 3 };
+
+/* A text: its NUL-terminated bytes follow (len of them, NUL excluded). */
+enum { HQ_TEXT_SUPPRESSIONS = 1 }; /* what __lsan_default_suppressions() returned */
+typedef struct hq_rec_text_s {
+  hq_rec_hdr_t hdr;
+  uint32_t len;
+  uint32_t pad;
+} hq_rec_text_t;
 
 typedef struct hq_rec_end_s {
   hq_rec_hdr_t hdr;
