@@ -214,6 +214,9 @@ void hq__agg_on_heap_peak(hq__agg_t *agg, void (*fn)(void *arg, uint64_t bytes, 
                           void *arg);
 int  hq__agg_alloc(hq__agg_t *agg, const hq__agg_event_t *ev);
 int  hq__agg_free(hq__agg_t *agg, const hq__agg_event_t *ev);
+/* A heap block live at the end, of leak class leak_class ("definitely_lost", ...; a static
+ * string): agg_leak_class counts it there instead of with the unclassified ones. */
+void hq__agg_leak_class(hq__agg_t *agg, const char *leak_class, uint64_t size);
 /* No more events at the current timestamp: settle its peaks now. */
 void hq__agg_flush(hq__agg_t *agg);
 /* The peak of class cls (hq_class_t) so far: HQ_OK, or HQ_ENOENT when the class has none. */

@@ -615,6 +615,7 @@ struct hq__agg_s {
   int64_t live[CLS_N];
   int touched[CLS_N];
   uint64_t epoch;
+  struct { const char *name; uint64_t blocks, bytes; } heap_leak[4]; /* hq__agg_leak_class */
 };
 
 static void close_timestamp(hq__agg_t *a) {
@@ -728,8 +729,20 @@ int hq__agg_free(hq__agg_t *a, const hq__agg_event_t *ev) {
   return HQ_OK;
 }
 
+void hq__agg_leak_class(hq__agg_t *a, const char *leak_class, uint64_t size) {
+  if (!a || !leak_class) return;
+  for (size_t k = 0; k < HQ_ARRAY_LEN(a->heap_leak); k++) {
+    if (a->heap_leak[k].name && strcmp(a->heap_leak[k].name, leak_class)) continue;
+    a->heap_leak[k].name = leak_class;
+    a->heap_leak[k].blocks++;
+    a->heap_leak[k].bytes += size;
+    return;
+  }
+}
+
 void hq__agg_abort(hq__agg_t *a) {
   if (!a) return;
+  for (size_t i = 0; i < a->b.n_leaks; i++) free(a->b.leaks[i].leak_class);
   free(a->b.sites.slots);
   free(a);
 }
@@ -761,10 +774,26 @@ int hq__agg_finish(hq__agg_t *a) {
     }
   }
   for (int c = 0; c < CLS_N && b->n_leaks < sizeof b->leaks / sizeof b->leaks[0]; c++) {
-    if (!b->cls[c].leaked_blocks) continue;
+    uint64_t blocks = b->cls[c].leaked_blocks, bytes = b->cls[c].leaked_bytes;
+    if (!blocks) continue;
+    /* the heap's classified blocks apart; what is left is unclassified (NULL) */
+    for (size_t k = 0; c == CLS_HEAP && k < HQ_ARRAY_LEN(a->heap_leak); k++) {
+      if (!a->heap_leak[k].name || a->heap_leak[k].blocks > blocks ||
+          b->n_leaks == sizeof b->leaks / sizeof b->leaks[0])
+        continue;
+      b->leaks[b->n_leaks].cls = c;
+      b->leaks[b->n_leaks].leak_class = strdup(a->heap_leak[k].name);
+      if (!b->leaks[b->n_leaks].leak_class) { rc = HQ_ENOMEM; goto out; }
+      b->leaks[b->n_leaks].blocks = a->heap_leak[k].blocks;
+      b->leaks[b->n_leaks].bytes = a->heap_leak[k].bytes;
+      b->n_leaks++;
+      blocks -= a->heap_leak[k].blocks;
+      bytes -= a->heap_leak[k].bytes;
+    }
+    if (!blocks || b->n_leaks == sizeof b->leaks / sizeof b->leaks[0]) continue;
     b->leaks[b->n_leaks].cls = c;
-    b->leaks[b->n_leaks].blocks = b->cls[c].leaked_blocks;
-    b->leaks[b->n_leaks].bytes = b->cls[c].leaked_bytes;
+    b->leaks[b->n_leaks].blocks = blocks;
+    b->leaks[b->n_leaks].bytes = bytes;
     b->n_leaks++;
   }
   rc = max_allocation_id(db, &b->max_id);

@@ -41,7 +41,7 @@ static void import_free(import_t *im) {
   free(im->pend_free.v);
   hq__map_free(&im->stream_of);
   hq__map_free(&im->stack_def);
-  hq__map_free(&im->leak_classes);
+  free(im->leak_recs.v);
   hq__map_free(&im->stack_id);
   hq__map_free(&im->frame_of);
   hq__map_free(&im->trie);
@@ -67,8 +67,7 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
   if ((rc = hq__imp_map(&im, fd, raw_path, errbuf, errcap))) goto out;
   if (hq__map_init(&im.stream_of, 64) || hq__map_init(&im.stack_def, 4096) ||
       hq__map_init(&im.stack_id, 4096) || hq__map_init(&im.frame_of, 4096) ||
-      hq__map_init(&im.trie, 4096) || hq__map_init(&im.live, 4096) ||
-      hq__map_init(&im.leak_classes, 64))
+      hq__map_init(&im.trie, 4096) || hq__map_init(&im.live, 4096))
     FAIL(HQ_ENOMEM, "out of memory");
   if ((rc = hq__imp_pass1(&im))) FAIL(rc, "%s: %s", raw_path, hq_strerror(rc));
 
@@ -116,8 +115,6 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
   im.agg = NULL;
   if (rc) FAIL(rc, "%s", hq_db_errmsg(im.db));
   if ((rc = hq__meta_set_int(im.db, "aggregates_built", 1))) FAIL(rc, "%s", hq_db_errmsg(im.db));
-  /* The streaming aggregator counted leaks without their classes: those come from the rows. */
-  if (im.classified && (rc = hq__aggregate_refresh_leaks(im.db))) FAIL(rc, "%s", hq_db_errmsg(im.db));
   if ((rc = hq__db_exec(im.db, "COMMIT"))) FAIL(rc, "%s", hq_db_errmsg(im.db));
   in_txn = 0;
   if (opts->symbolize && (rc = hq__imp_symbolize(im.db, opts->progress)))

@@ -149,6 +149,8 @@ int hq__imp_write_meta(import_t *im) {
       SETI("leak_check_threads", ls->threads);
       SETI("leak_check_threads_unanswered", ls->unanswered);
       SETI("leak_check_root_bytes", ls->root_bytes);
+      SETI("leak_check_blocks", ls->blocks);
+      SETI("leak_check_memory_bytes", (uint64_t)ls->memory_kib * 1024);
     } else {
       SETT("leak_check", im->complete ? "not run" : "not run: the process did not exit normally");
     }

@@ -216,8 +216,7 @@ int hq__imp_pass1(import_t *im) {
         im->truncated = 1;
         goto done;
       }
-      for (uint32_t k = 0; k < lc->n && !rc; k++)
-        if (e[k].ptr) rc = hq__map_put(&im->leak_classes, e[k].ptr, e[k].leak_class);
+      VEC_PUSH(im->leak_recs, lc, rc); /* applied to the blocks still live at the end */
       break;
     }
     case HQ_REC_TEXT: {

@@ -198,14 +198,14 @@ int hq__imp_write_row(import_t *im, pending_t *a, const uint64_t *t_free, int fr
   if (a->region_id) hq__row_int(r, AC_REGION_ID, a->region_id);
   if (a->cuda && a->device >= 0) hq__row_int(r, AC_DEVICE, a->device);
   if (a->cuda && a->kind == HQ_KIND_CUDA_ASYNC) hq__row_int(r, AC_STREAM, (int64_t)a->stream);
-  if (!t_free && im->leak_classes.len) { /* the leak check's verdict on a block live at exit */
+  if (!t_free && a->leak_class) { /* the leak check's verdict on a block live at exit */
     static const struct { const char *name; size_t len; } names[] = {
       [HQ_LEAK_DEFINITELY] = {"definitely_lost", 15}, [HQ_LEAK_INDIRECTLY] = {"indirectly_lost", 15},
       [HQ_LEAK_POSSIBLY] = {"possibly_lost", 13}, [HQ_LEAK_REACHABLE] = {"still_reachable", 15}};
-    uint64_t cls;
-    if (hq__kind(a->kind)->cls == HQ_CLASS_HEAP && hq__map_get(&im->leak_classes, a->address, &cls) &&
-        cls >= HQ_LEAK_DEFINITELY && cls <= HQ_LEAK_REACHABLE) {
+    unsigned cls = a->leak_class;
+    if (hq__kind(a->kind)->cls == HQ_CLASS_HEAP && cls >= HQ_LEAK_DEFINITELY && cls <= HQ_LEAK_REACHABLE) {
       hq__row_text(r, AC_LEAK_CLASS, names[cls].name, names[cls].len);
+      hq__agg_leak_class(im->agg, names[cls].name, a->size);
       im->classified++;
     }
   }

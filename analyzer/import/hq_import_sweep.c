@@ -208,6 +208,17 @@ int hq__imp_finish_rows(import_t *im) {
   int rc = HQ_OK;
   /* The last instant is over: the aggregator settles whether it was the heap's peak. */
   if (im->agg) hq__agg_flush(im->agg);
+  /* The leak check's class of each heap block it found live (written after the program's last
+   * event, so the blocks live now are the ones it saw). */
+  for (size_t r = 0; r < im->leak_recs.n; r++) {
+    const hq_rec_leak_classes_t *lc = im->leak_recs.v[r];
+    const hq_leak_entry_t *e = (const hq_leak_entry_t *)(lc + 1);
+    for (uint32_t k = 0; k < lc->n; k++) {
+      uint64_t idx;
+      if (e[k].ptr && hq__map_get(&im->live, hq__imp_live_key(SPACE_HEAP, e[k].ptr), &idx))
+        im->pend.v[idx - 1].leak_class = e[k].leak_class;
+    }
+  }
   /* Still live at the end: leaks (or blocks of a program that was killed). */
   for (size_t i = 0; i < im->live.cap && !rc; i++) {
     if (!im->live.keys[i]) continue;

@@ -92,6 +92,7 @@ typedef struct {
   uint64_t address, size, align, pool;
   int64_t stack_id, realloc_from, region_id;
   uint32_t tid;
+  uint8_t leak_class;      /* HQ_LEAK_* of the leak check at exit, 0 none */
   uint64_t t_alloc, alloc_seq;
   int cuda;                /* a CUDA block: device, stream and pool are its own */
   int32_t device;          /* ordinal, -1 unknown */
@@ -152,7 +153,7 @@ typedef struct {
   hq_map_t frame_of;      /* ip ^ module<<48 -> frame id */
   hq_map_t trie;          /* parent<<32 | frame -> node id */
   hq_map_t live;          /* class<<56 | address -> pending index+1 */
-  hq_map_t leak_classes;  /* address -> HQ_LEAK_* of the leak check at exit (empty: none ran) */
+  VEC(const hq_rec_leak_classes_t *) leak_recs; /* the leak check's verdicts, in the trace */
   const hq_rec_leak_scan_t *leak_scan; /* how the leak check went, or NULL */
   const char *embedded_suppressions;   /* __lsan_default_suppressions(), NUL-terminated, or NULL */
   uint64_t classified;    /* rows given a leak class */

@@ -114,6 +114,9 @@ static void write_json(const hq_gate_t *g, FILE *out) {
   hq__jw_end_object(&w);
   hq__jw_u64(&w, "peak_bytes", g->peak);
   hq__jw_u64(&w, "allocations", g->allocations);
+  hq__jw_u64(&w, "suppressed", g->suppressed);
+  hq__jw_u64(&w, "baselined", g->baselined);
+  hq__jw_u64(&w, "budgeted", g->budgeted);
   hq__jw_array(&w, "leaks");
   for (size_t i = 0; i < g->n_leaks; i++) {
     const hq__gate_leak_t *l = &g->leaks[i];

@@ -152,6 +152,31 @@ static void test_leak_classes_equal_memcheck(void **state) {
   }
 }
 
+/* The live set at exit is rebuilt from the trace, where rings interleave: addresses freed by
+ * one thread and handed out again to another, reallocs among them, leave exactly the blocks
+ * still live, each classified. */
+static void test_live_set_across_threads(void **state) {
+  (void)state;
+  char *db = keep(hq_test_join(hq_test_tmpdir(), "h.db"));
+  sqlite3 *s;
+  record(db, VICTIM("v_handoff"));
+  s = hq_test_sqlite_open(db);
+  assert_string_equal(hq_test_q_text(s, "SELECT value FROM meta WHERE key = 'leak_check'"), "done");
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations a JOIN stack_frames f ON f.stack_id ="
+                                    " a.stack_id AND f.position = 0 WHERE a.t_free IS NULL"
+                                    " AND f.file LIKE '%%/v_handoff.c'"), 128);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE t_free IS NULL AND size = 100"
+                                    " AND leak_class = 'still_reachable'"), 64);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE t_free IS NULL AND size = 200"
+                                    " AND leak_class = 'definitely_lost'"), 64);
+  /* every heap block live at exit was in the check's live set */
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM leaks WHERE class = 'heap' AND leak_class IS NULL"), 0);
+  assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'leak_check_blocks'"),
+                   hq_test_q_int(s, "SELECT count(*) FROM leaks WHERE class = 'heap'"));
+  sqlite3_close(s);
+  free(db);
+}
+
 /* A killed program's blocks are unclassified: the check runs only at a normal exit. */
 static void test_killed_program_unclassified(void **state) {
   (void)state;
@@ -172,6 +197,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_leak_classes_by_construction),
     cmocka_unit_test(test_leak_classes_equal_memcheck),
+    cmocka_unit_test(test_live_set_across_threads),
     cmocka_unit_test(test_killed_program_unclassified),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

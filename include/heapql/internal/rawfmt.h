@@ -275,7 +275,7 @@ typedef struct hq_rec_leak_scan_s {
   uint32_t threads;       /* other threads the check stopped (their registers and stacks) */
   uint32_t unanswered;    /* threads that did not stop in time: their whole stacks scanned */
   uint32_t status;        /* 0 done; else HQ_LEAK_SCAN_* (nothing classified) */
-  uint32_t pad;
+  uint32_t memory_kib;    /* the most memory the check held at once (its own mmaps), KiB */
 } hq_rec_leak_scan_t;
 enum { HQ_LEAK_SCAN_DONE = 0, HQ_LEAK_SCAN_BUSY = 1, HQ_LEAK_SCAN_NO_MEMORY = 2,
        HQ_LEAK_SCAN_NO_TRACE = 3 };
