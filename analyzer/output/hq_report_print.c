@@ -101,9 +101,15 @@ int hq_report_write_text(const hq_report_t *r, FILE *out) {
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
       fprintf(out, "  %-15s %" PRIu64 " blocks, %" PRIu64 " B\n", rows[i].name, rows[i].v.blocks,
               rows[i].v.bytes);
+  } else if (r->leak_check && strcmp(r->leak_check, "done")) {
+    fprintf(out, "classes          not classified: leak check %s\n", r->leak_check);
   } else {
     fprintf(out, "classes          not classified\n");
   }
+  if (r->leak_check_unanswered > 0)
+    fprintf(out, "leak check       %" PRId64 " thread%s did not stop for it: %s whole stack%s scanned"
+                 " as roots\n", r->leak_check_unanswered, r->leak_check_unanswered == 1 ? "" : "s",
+            r->leak_check_unanswered == 1 ? "its" : "their", r->leak_check_unanswered == 1 ? "" : "s");
   for (int c = 1; c < HQ_CLASS_COUNT; c++) {
     if (!r->classes[c].leaked_blocks) continue;
     bytes_cell(b1, sizeof b1, r->classes[c].leaked_bytes);
@@ -298,6 +304,8 @@ int hq_report_write_json(const hq_report_t *r, FILE *out) {
   blocks_bytes(&w, "possibly_lost", r->leaks_classified, r->possibly_lost);
   blocks_bytes(&w, "still_reachable", r->leaks_classified, r->still_reachable);
   blocks_bytes(&w, "unclassified", r->leaks_classified, r->unclassified);
+  if (r->leak_check) hq__jw_str(&w, "leak_check", r->leak_check);
+  else hq__jw_null(&w, "leak_check");
   sites_json(&w, "top_sites", r->top_leaks, r->n_top_leaks);
   hq__jw_end_object(&w);
 

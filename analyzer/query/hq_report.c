@@ -54,6 +54,8 @@ static int read_run(hq_db_t *db, hq_report_t *r) {
       (rc = hq__meta_text(db, "host", &r->host)) ||
       (rc = hq__meta_text(db, "heapql_version", &r->heapql_version)) ||
       (rc = hq__meta_text(db, "incomplete_reason", &r->incomplete_reason)) ||
+      (rc = hq__meta_text(db, "leak_check", &r->leak_check)) ||
+      (rc = hq__meta_int_opt(db, "leak_check_threads_unanswered", &r->leak_check_unanswered, NULL)) ||
       (rc = hq__meta_int_opt(db, "pid", &r->pid, NULL)) ||
       (rc = hq__meta_int_opt(db, "exit_status", &r->exit_status, &r->has_exit_status)) ||
       (rc = hq__meta_int_opt(db, "duration_ns", &r->duration_ns, NULL)) ||
@@ -284,6 +286,7 @@ void hq_report_free(hq_report_t *r) {
   free(r->host);
   free(r->heapql_version);
   free(r->incomplete_reason);
+  free(r->leak_check);
   free(r->source_root);
   free(r->stale_modules);
   hq_sites_free(r->top_leaks, r->n_top_leaks);

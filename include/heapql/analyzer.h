@@ -333,6 +333,10 @@ typedef struct hq_report_s {
   int      leaks_classified;   /* some heap leak has a leak_class; the four below are valid */
   hq_blocks_bytes_t definitely_lost, indirectly_lost, possibly_lost, still_reachable;
   hq_blocks_bytes_t unclassified;  /* heap leaks whose leak_class is NULL */
+  char    *leak_check;     /* meta 'leak_check': "done", or why not ("not run: ..."); NULL when
+                            * not recorded (a merged database, an older trace) */
+  int64_t  leak_check_unanswered; /* threads that did not stop for the check: their whole stacks
+                                   * were scanned as roots (meta leak_check_threads_unanswered) */
   /* temporary allocations (heap) */
   uint64_t temporary_count;
   /* headline metrics (docs/schema.md "Definitions") */
