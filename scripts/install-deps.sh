@@ -18,6 +18,7 @@ pkgs=(
   chromium                          # HTML report checks
   valgrind hyperfine                # benchmarks / checks
   libxml2-utils                     # xmllint: SVG/HTML/JUnit checks
+  python3-jsonschema python3-junitparser python3-yaml  # the gate's SARIF, JUnit and CI templates, read by their consumers
   libglib2.0-dev                    # a victim allocating through g_malloc (wrapper sites)
   clang                             # make fuzz (libFuzzer) and make check-tsan
 )

@@ -7,6 +7,7 @@
  * listed); malformed input exits 2 with its line; `heapql run --gate`; `heapql diff`'s matching.
  */
 #include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -458,6 +459,79 @@ static void test_run_gate_processes(void **state) {
   free(json);
 }
 
+/* ---- scripts/ci: the templates' gate step, run as their CI would run it ---- */
+
+/* The gate step of template (scripts/ci/...) as a script file in dir, read with a YAML parser. */
+static void ci_step(const char *template, const char *dir, const char *script) {
+  char *argv[] = {"/usr/bin/python3", "-c",
+    "import sys, yaml\n"
+    "d = yaml.safe_load(open(sys.argv[1]))\n"
+    "if 'jobs' in d:\n"
+    "    steps = [s for s in d['jobs']['leaks']['steps'] if s.get('name') == 'Tests under heapql, gated on leaks']\n"
+    "    text = steps[0]['run']\n"
+    "else:\n"
+    "    text = '\\n'.join(d['heapql-leaks']['script'])\n"
+    "open(sys.argv[2], 'w').write(text)\n",
+    (char *)template, (char *)script, NULL};
+  hq_test_proc_t p;
+  (void)dir;
+  assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+  if (p.exit_status) print_message("%s", p.err);
+  assert_int_equal(p.exit_status, 0);
+  hq_test_proc_free(&p);
+}
+
+static void test_ci_templates(void **state) {
+  static const struct { const char *template, *shell; } ci[] = {
+    {"scripts/ci/github-actions.yml", "/bin/bash"}, /* GitHub's run: is bash -e */
+    {"scripts/ci/gitlab-ci.yml", "/bin/sh"},
+  };
+  (void)state;
+  for (size_t i = 0; i < sizeof ci / sizeof ci[0]; i++) {
+    char *dir = keep(hq_test_tmpdir()), *script = keep(hq_test_join(dir, "step.sh"));
+    char path_env[8300], test_cmd[8300], bin[PATH_MAX], victim[PATH_MAX];
+    hq_test_proc_t p;
+    assert_non_null(realpath(hq_test_build_path("bin"), bin));
+    snprintf(path_env, sizeof path_env, "PATH=%s:%s", bin, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    assert_non_null(realpath(VICTIM("v_leakcheck"), victim));
+    snprintf(test_cmd, sizeof test_cmd, "TEST_CMD=%s", victim);
+    char *env[] = {path_env, test_cmd, "TEST_PROGRAMS=v_*", "HEAPQL_BASELINE=leaks.baseline",
+                   "HEAPQL_SUPPRESSIONS=lsan.supp", NULL};
+    char *run[] = {(char *)ci[i].shell, "-e", script, NULL};
+    ci_step(ci[i].template, dir, script);
+    /* leaks: the job fails with the gate's code, every report written */
+    assert_int_equal(hq_test_run(run, env, dir, 120, &p), 0);
+    if (p.exit_status != 23) print_message("%s: %s", ci[i].template, p.err);
+    assert_int_equal(p.exit_status, 23);
+    hq_test_proc_free(&p);
+    {
+      char *argv[] = {"/usr/bin/python3", "-c",
+        "import json, sys, xml.etree.ElementTree as ET\n"
+        "d = json.load(open('heapql-out/leaks.json'))\n"
+        "s = json.load(open('heapql-out/leaks.sarif'))\n"
+        "j = ET.parse('heapql-out/leaks.xml').getroot()\n"
+        "print(d['verdict'], d['counted']['definitely_lost']['blocks'], len(s['runs'][0]['results']),\n"
+        "      j.get('failures'), sorted(p['program'] for p in d['processes']))\n", NULL};
+      assert_int_equal(hq_test_run(argv, NULL, dir, 60, &p), 0);
+      assert_string_equal(p.out, "fail 3 10 12 ['v_leakcheck']\n");
+      hq_test_proc_free(&p);
+    }
+    /* accepted as they are: the baseline the docs tell to write, then the job passes */
+    {
+      char *argv[] = {"/bin/sh", "-c", "heapql gate heapql-out/*.db --only 'v_*' --update-baseline leaks.baseline"
+                      " >/dev/null; rm -rf heapql-out", NULL};
+      assert_int_equal(hq_test_run(argv, env, dir, 60, &p), 0);
+      hq_test_proc_free(&p);
+    }
+    assert_int_equal(hq_test_run(run, env, dir, 120, &p), 0);
+    if (p.exit_status != 0) print_message("%s: %s", ci[i].template, p.err);
+    assert_int_equal(p.exit_status, 0);
+    hq_test_proc_free(&p);
+    free(script);
+    free(dir);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_gate_formats_read_by_consumers),
@@ -466,6 +540,7 @@ int main(void) {
     cmocka_unit_test(test_gate_baselines),
     cmocka_unit_test(test_run_gate),
     cmocka_unit_test(test_run_gate_processes),
+    cmocka_unit_test(test_ci_templates),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
