@@ -465,6 +465,12 @@ bench-analyzer: all $(GEN_DB) $(BUILD)/bench/churn
 bench: bench-analyzer
 .PHONY: bench-analyzer
 
+# The leak check and gate against memcheck and LeakSanitizer (scripts/bench-gate.sh).
+bench-gate: all
+	$(Q)BUILD=$(BUILD) $(SHELL) scripts/bench-gate.sh
+bench: bench-gate
+.PHONY: bench-gate
+
 # The recorder's benchmark runs last: its final line is the heapql/heaptrack ratio.
 BENCH_BINS := $(BUILD)/bench/churn
 $(BUILD)/bench/churn: bench/churn.c

@@ -805,27 +805,108 @@ static int parse_maps(const char *text) {
   return 0;
 }
 
-static int is_ours(uintptr_t lo, uintptr_t hi, uintptr_t self_lo, uintptr_t self_hi) {
-  /* our module, its .bss included (mapped to the end of its last page) */
-  if (self_hi && lo >= self_lo && hi <= ((self_hi + 4095) & ~(uintptr_t)4095)) return 1;
-  for (int i = 0; i < sc.n_own; i++)
-    if (lo < sc.own[i].hi && hi > sc.own[i].lo) return 1;
+/* ---- what of a mapping is a root ----
+ *
+ * The kernel merges neighbouring anonymous mappings of the same permissions: one line of
+ * /proc/self/maps may hold the program's memory beside heapql's (its rings, this check's
+ * buffers) or beside the allocator's.  So a mapping is scanned less exactly those parts, never
+ * skipped whole for them. */
+
+typedef struct range_s { uintptr_t lo, hi; } range_t;
+static range_t *excl;                    /* heapql's memory, sorted by lo */
+static size_t n_excl, excl_cap;
+
+static void excl_add(uintptr_t lo, uintptr_t hi) {
+  if (lo < hi && n_excl < excl_cap) excl[n_excl++] = (range_t){lo & ~(uintptr_t)4095, (hi + 4095) & ~(uintptr_t)4095};
+}
+
+/* heapql's memory: its module, its rings, this check's own.  0, or -1 without memory. */
+static int exclusions(uintptr_t self_lo, uintptr_t self_hi) {
+  size_t rings = 0;
+  for (hq_ring_t *r = hq__ring_list(); r; r = r->next) rings++;
+  excl_cap = 2 * rings + HQ_ARRAY_LEN(sc.own) + 8;
+  excl = own_alloc(excl_cap * sizeof *excl);
+  if (!excl) return -1;
+  n_excl = 0;
+  excl_add(self_lo, self_hi);
   for (hq_ring_t *r = hq__ring_list(); r; r = r->next) {
-    uintptr_t a = (uintptr_t)r, b = (uintptr_t)r->sh;
-    if ((lo <= a && a < hi) || (b && lo <= b && b < hi)) return 1;
+    excl_add((uintptr_t)r, (uintptr_t)r + sizeof *r);
+    if (r->sh) excl_add((uintptr_t)r->sh, (uintptr_t)r->data + r->cap);
+  }
+  for (int i = 0; i < sc.n_own; i++) excl_add(sc.own[i].lo, sc.own[i].hi);
+  for (size_t i = 1; i < n_excl; i++) { /* insertion sort: few entries, nothing may allocate */
+    range_t x = excl[i];
+    size_t j = i;
+    for (; j > 0 && excl[j - 1].lo > x.lo; j--) excl[j] = excl[j - 1];
+    excl[j] = x;
   }
   return 0;
 }
 
-/* Does [lo, hi) hold the start of a live heap block (a mapping of the allocator's)? */
-static int holds_blocks(uintptr_t lo, uintptr_t hi) {
-  size_t a = 0, b = sc.n;
-  while (a < b) {
-    size_t mid = (a + b) / 2;
-    if (sc.blk[mid].addr < lo) a = mid + 1;
-    else b = mid;
+/* The first live block ending after a. */
+static size_t first_block_after(uintptr_t a) {
+  size_t lo = 0, hi = sc.n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (sc.blk[mid].addr + (sc.blk[mid].size ? sc.blk[mid].size : 1) <= a) lo = mid + 1;
+    else hi = mid;
   }
-  return a < sc.n && sc.blk[a].addr < hi;
+  return lo;
+}
+
+/* glibc's heap of a thread arena at base (64 MiB aligned): the bytes of it in use, or 0 when
+ * base does not hold one.  Its header: arena pointer, previous heap, size, mprotect'ed size. */
+#define ARENA_HEAP_MAX (64ul << 20)
+static size_t arena_heap_at(uintptr_t base) {
+  uint64_t h[4];
+  struct iovec local = {h, sizeof h}, remote = {(void *)base, sizeof h};
+  if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof h) return 0;
+  if (!h[0] || (h[0] & 7) || (h[1] & (ARENA_HEAP_MAX - 1)) || !h[2] || (h[2] & 4095) ||
+      h[2] > ARENA_HEAP_MAX || (h[3] & 4095) || h[3] > ARENA_HEAP_MAX || h[3] < h[2])
+    return 0;
+  return (size_t)h[3];
+}
+
+/* Scan [lo, hi) of an anonymous mapping but for the live blocks in it (nodes, scanned when
+ * reached) and glibc's arena heaps (their free chunks hold stale pointers). */
+static void scan_around_blocks(uintptr_t lo, uintptr_t hi, uint64_t *buf, size_t buf_bytes) {
+  size_t i = first_block_after(lo);
+  if (i == sc.n || sc.blk[i].addr >= hi) { /* no block here */
+    scan_root(lo, hi, buf, buf_bytes);
+    return;
+  }
+  for (uintptr_t base = (lo + ARENA_HEAP_MAX - 1) & ~(ARENA_HEAP_MAX - 1); base && base < hi;
+       base += ARENA_HEAP_MAX) {
+    size_t used = arena_heap_at(base);
+    if (!used) continue;
+    if (lo < base) scan_around_blocks(lo, base, buf, buf_bytes);
+    lo = base + used;
+    if (lo >= hi) return;
+    i = first_block_after(lo);
+  }
+  while (lo < hi) {
+    uintptr_t end = i < sc.n && sc.blk[i].addr < hi ? (uintptr_t)sc.blk[i].addr : hi;
+    if (end > lo) scan_root(lo, end, buf, buf_bytes);
+    if (end >= hi) return;
+    lo = (uintptr_t)(sc.blk[i].addr + (sc.blk[i].size ? sc.blk[i].size : 1));
+    i++;
+  }
+}
+
+/* Scan [lo, hi) of a mapping but for heapql's memory in it. */
+static void scan_mapping(uintptr_t lo, uintptr_t hi, int anonymous, uint64_t *buf, size_t buf_bytes) {
+  for (size_t k = 0; k < n_excl && lo < hi; k++) {
+    if (excl[k].hi <= lo) continue;
+    if (excl[k].lo >= hi) break;
+    if (excl[k].lo > lo) {
+      if (anonymous) scan_around_blocks(lo, excl[k].lo, buf, buf_bytes);
+      else scan_root(lo, excl[k].lo, buf, buf_bytes);
+    }
+    lo = excl[k].hi;
+  }
+  if (lo >= hi) return;
+  if (anonymous) scan_around_blocks(lo, hi, buf, buf_bytes);
+  else scan_root(lo, hi, buf, buf_bytes);
 }
 
 /* ---- the check ---- */
@@ -989,21 +1070,21 @@ void hq__leak_check(uintptr_t caller_sp, uintptr_t self_lo, uintptr_t self_hi, u
   }
   for (uint32_t k = 0; k < asked; k++)
     if (atomic_load(&threads[k].answered)) scan_regs(threads[k].regs, NGREG);
+  if (exclusions(self_lo, self_hi) != 0) {
+    summary.status = HQ_LEAK_SCAN_NO_MEMORY;
+    goto out;
+  }
   for (size_t m = 0; m < n_maps; m++) {
     const mapping_t *mp = &maps[m];
     uintptr_t lo = mp->lo, hi = mp->hi;
-    if (!mp->r || !mp->w || mp->special || is_ours(lo, hi, self_lo, self_hi)) continue;
-    /* the kernel may merge our .bss with the anonymous mapping after it: scan only the rest */
-    if (self_hi && lo >= self_lo && lo < ((self_hi + 4095) & ~(uintptr_t)4095))
-      lo = (self_hi + 4095) & ~(uintptr_t)4095;
+    if (!mp->r || !mp->w || mp->special) continue;
     if (writer_stack && lo <= writer_stack && writer_stack < hi) continue; /* heapql's thread */
-    if (!mp->file && holds_blocks(lo, hi)) continue;                       /* the allocator's */
     /* a stack: from its thread's stack pointer up (what lies below is dead) */
     if (caller_sp && lo <= caller_sp && caller_sp < hi) lo = caller_sp;
     for (uint32_t k = 0; k < asked; k++)
       if (atomic_load(&threads[k].answered) && threads[k].sp >= lo && threads[k].sp < hi)
         lo = threads[k].sp > 128 ? threads[k].sp - 128 : threads[k].sp; /* the red zone */
-    scan_root(lo, hi, buf, buf_bytes);
+    scan_mapping(lo, hi, !mp->file, buf, buf_bytes);
   }
   process(NO_BLOCK);
 
@@ -1038,6 +1119,8 @@ out:
   }
   atomic_store(&n_threads, 0);
   if (sc.blk) own_free(sc.blk, sc.region_bytes);
+  if (excl) own_free(excl, excl_cap * sizeof *excl);
+  excl = NULL;
   own_free(buf, buf_bytes);
   own_free(text, maps_cap);
   own_free(maps, MAX_MAPPINGS * sizeof *maps);
