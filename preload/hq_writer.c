@@ -172,6 +172,13 @@ static int write_all(struct iovec *iov, int n) {
 }
 
 void hq__writer_thread(uint32_t *tid, uintptr_t *stack) {
+  /* A program that exits at once may do so before the writer ran its first line: give it a
+   * moment to say who it is (it blocks every signal, so the leak check could not stop it). */
+  for (int i = 0; i < 500 && atomic_load(&writer_running) &&
+                  (!atomic_load(&writer_tid) || !atomic_load(&writer_stack)); i++) {
+    struct timespec t = {0, 200 * 1000};
+    nanosleep(&t, NULL);
+  }
   *tid = atomic_load(&writer_tid);
   *stack = atomic_load(&writer_stack);
 }

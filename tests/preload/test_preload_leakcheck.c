@@ -177,6 +177,49 @@ static void test_live_set_across_threads(void **state) {
   free(db);
 }
 
+/* Memory the program mapped itself is a root even where the kernel merged it with a mapping of
+ * the allocator's (v_mapped checks that it did). */
+static void test_program_mapped_memory_is_a_root(void **state) {
+  (void)state;
+  char *db = keep(hq_test_join(hq_test_tmpdir(), "mp.db"));
+  char *argv[] = {HEAPQL(), "run", "-q", "-o", db, "--", VICTIM("v_mapped"), NULL};
+  hq_test_proc_t p;
+  sqlite3 *s;
+  assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+  assert_string_equal(p.out, "merged\n");
+  hq_test_proc_free(&p);
+  s = hq_test_sqlite_open(db);
+  assert_string_equal(hq_test_q_text(s, "SELECT leak_class FROM allocations WHERE size = 4321 AND t_free IS NULL"), "still_reachable");
+  assert_string_equal(hq_test_q_text(s, "SELECT leak_class FROM allocations WHERE size = 1234 AND t_free IS NULL"), "definitely_lost");
+  assert_string_equal(hq_test_q_text(s, "SELECT leak_class FROM allocations WHERE size = 2097152 AND t_free IS NULL"), "still_reachable");
+  sqlite3_close(s);
+  free(db);
+}
+
+/* A thread that blocks the stop signal is not waited for: its whole stack is a root, and the
+ * database and the report say it did not answer. */
+static void test_thread_blocking_the_signal(void **state) {
+  (void)state;
+  char *db = keep(hq_test_join(hq_test_tmpdir(), "b.db"));
+  char *argv[] = {HEAPQL(), "run", "-q", "-o", db, "--", VICTIM("v_blocked"), NULL};
+  char *rep[] = {HEAPQL(), "report", db, NULL};
+  hq_test_proc_t p;
+  sqlite3 *s;
+  assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+  assert_int_equal(p.exit_status, 0);
+  hq_test_proc_free(&p);
+  s = hq_test_sqlite_open(db);
+  assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'leak_check_threads'"), 1);
+  assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'leak_check_threads_unanswered'"), 1);
+  assert_string_equal(hq_test_q_text(s, "SELECT leak_class FROM allocations WHERE size = 7777 AND t_free IS NULL"), "still_reachable");
+  assert_string_equal(hq_test_q_text(s, "SELECT leak_class FROM allocations WHERE size = 2222 AND t_free IS NULL"), "definitely_lost");
+  sqlite3_close(s);
+  assert_int_equal(hq_test_run(rep, NULL, NULL, 60, &p), 0);
+  assert_non_null(strstr(p.out, "\nleak check       1 thread did not stop for it: its whole stack scanned as roots\n"));
+  hq_test_proc_free(&p);
+  free(db);
+}
+
 /* A killed program's blocks are unclassified: the check runs only at a normal exit. */
 static void test_killed_program_unclassified(void **state) {
   (void)state;
@@ -198,6 +241,8 @@ int main(void) {
     cmocka_unit_test(test_leak_classes_by_construction),
     cmocka_unit_test(test_leak_classes_equal_memcheck),
     cmocka_unit_test(test_live_set_across_threads),
+    cmocka_unit_test(test_program_mapped_memory_is_a_root),
+    cmocka_unit_test(test_thread_blocking_the_signal),
     cmocka_unit_test(test_killed_program_unclassified),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
