@@ -171,6 +171,8 @@ struct hq__symres_s {
   size_t ncu_ranges;
   name_map_t die_names, sym_names;
   name_map_t abs_files; /* libdw's relative file name (by address) -> absolute path */
+  hq__elfsyms_t *syms;  /* the ELF symbol table, sorted on first use */
+  int syms_state;       /* 0 not read yet, 1 read */
   int oom;
 };
 
@@ -373,15 +375,22 @@ static const char *die_name(hq__symres_t *r, const cu_t *cu, Dwarf_Off off) {
 }
 
 static const char *sym_name(hq__symres_t *r, Dwarf_Addr a) {
-  GElf_Off off;
-  GElf_Sym sym;
-  const char *raw = dwfl_module_addrinfo(r->mod, a, &off, &sym, NULL, NULL, NULL), *name;
+  uint64_t start = 0;
+  const char *raw, *name;
   char *demangled;
+  if (!r->syms_state) {
+    r->syms_state = 1;
+    if (hq__elfsyms_build(r->mod, &r->syms)) {
+      r->oom = 1;
+      return NULL;
+    }
+  }
+  raw = hq__elfsyms_find(r->syms, a, &start);
   if (!raw || !*raw) return NULL;
-  if (map_get(&r->sym_names, sym.st_value, &name)) return name;
+  if (map_get(&r->sym_names, start, &name)) return name;
   demangled = hq__demangle(raw);
   name = demangled ? demangled : raw;
-  if (map_put(&r->sym_names, sym.st_value, name, demangled != NULL)) {
+  if (map_put(&r->sym_names, start, name, demangled != NULL)) {
     r->oom = 1;
     return NULL;
   }
@@ -607,6 +616,7 @@ void hq__symres_close(hq__symres_t *r) {
   free(r->cu_ranges);
   map_free(&r->die_names);
   map_free(&r->sym_names);
+  hq__elfsyms_free(r->syms);
   map_free(&r->abs_files);
   if (r->dwfl) dwfl_end(r->dwfl);
   free(r->debuginfo_path);

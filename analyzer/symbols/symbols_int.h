@@ -13,6 +13,18 @@
  * frees); NULL when name is not mangled or cannot be demangled (keep name as it is). */
 char *hq__demangle(const char *name);
 
+/* ---- hq_elfsyms.c: a module's ELF symbols, sorted once, binary-searched ---- */
+typedef struct hq__elfsyms_s hq__elfsyms_t;
+typedef struct Dwfl_Module Dwfl_Module;
+/* Read the symbol table libdwfl chose for mod (.symtab, else .dynsym, plus MiniDebugInfo's).
+ * *out is NULL when mod has no symbols.  Names point into mod's ELF data: the table must be
+ * freed before the Dwfl is ended.  Returns HQ_OK or HQ_ENOMEM. */
+int hq__elfsyms_build(Dwfl_Module *mod, hq__elfsyms_t **out);
+/* The name of the symbol holding addr, chosen as dwfl_module_addrinfo chooses it, and its start
+ * in *out_start; NULL when none (t may be NULL). */
+const char *hq__elfsyms_find(const hq__elfsyms_t *t, uint64_t addr, uint64_t *out_start);
+void hq__elfsyms_free(hq__elfsyms_t *t);
+
 /* ---- hq_dwarf.c: one module file's address -> function/file:line resolver (libdw) ---- */
 enum { HQ__FILE_OK, HQ__FILE_MISSING, HQ__FILE_CHANGED, HQ__FILE_NO_DEBUG_INFO };
 typedef struct hq__symres_s hq__symres_t;

@@ -843,6 +843,92 @@ static void test_symbolize_many_addresses_match_libdw(void **state) {
   dwfl_end(dwfl);
 }
 
+/* Probe one address: hq__elfsyms_find must name what dwfl_module_addrinfo names. */
+static void probe_symbol(Dwfl_Module *mod, const hq__elfsyms_t *t, GElf_Addr a, long *probes,
+                         long *named, const char *path) {
+  GElf_Off off;
+  GElf_Sym sym;
+  uint64_t start = 0;
+  const char *want = dwfl_module_addrinfo(mod, a, &off, &sym, NULL, NULL, NULL);
+  const char *got = hq__elfsyms_find(t, a, &start);
+  if (want && !*want) want = NULL;
+  if (!want != !got || (want && (strcmp(want, got) || start != a - off)))
+    fail_msg("%s at 0x%llx: got %s (start 0x%llx), libdwfl says %s (start 0x%llx)", path,
+             (unsigned long long)a, got ? got : "nothing", (unsigned long long)start,
+             want ? want : "nothing", (unsigned long long)(a - off));
+  (*probes)++;
+  *named += want != NULL;
+}
+
+/* The sorted ELF symbol table answers as libdwfl's linear search does, address by address:
+ * around every symbol's bounds and every 61st byte of the code (a sample of them in large
+ * tables, where libdwfl's answers are slow), in binaries with .symtab
+ * (heapql itself), with only .dynsym and many weak and local aliases (libc, libstdc++), and a
+ * large stripped program (gcc's cc1, when installed). */
+static void test_elf_symbols_match_libdwfl(void **state) {
+  (void)state;
+  char cc1[PATH_MAX] = "";
+  FILE *f = popen("cc -print-prog-name=cc1 2>/dev/null", "r");
+  if (f) {
+    if (!fgets(cc1, sizeof cc1, f)) cc1[0] = '\0';
+    cc1[strcspn(cc1, "\n")] = '\0';
+    pclose(f);
+  }
+  const char *paths[] = {hq_test_build_path("bin/heapql"), "/lib/x86_64-linux-gnu/libc.so.6",
+                         "/lib/x86_64-linux-gnu/libstdc++.so.6", cc1};
+  for (size_t p = 0; p < sizeof paths / sizeof *paths; p++) {
+    static const Dwfl_Callbacks cb = {.find_elf = dwfl_build_id_find_elf,
+                                      .find_debuginfo = dwfl_standard_find_debuginfo};
+    Dwfl *dwfl;
+    Dwfl_Module *mod;
+    hq__elfsyms_t *t = NULL;
+    long probes = 0, named = 0, stride;
+    int n;
+    if (!paths[p][0] || access(paths[p], R_OK)) {
+      print_message("%s: not here, not compared\n", paths[p][0] ? paths[p] : "cc1");
+      continue;
+    }
+    dwfl = dwfl_begin(&cb);
+    assert_non_null(dwfl);
+    mod = dwfl_report_elf(dwfl, paths[p], paths[p], -1, 0, true);
+    assert_non_null(mod);
+    dwfl_report_end(dwfl, NULL, NULL);
+    n = dwfl_module_getsymtab(mod);
+    assert_true(n > 100);
+    assert_int_equal(hq__elfsyms_build(mod, &t), HQ_OK);
+    assert_non_null(t);
+    /* libdwfl walks every symbol per lookup: about 2.5 * 10^7 symbol visits per module at most */
+    stride = (long)n * 5 * n / 25000000 + 1;
+    for (int i = 1; i < n; i += (int)stride) {
+      GElf_Sym sym;
+      GElf_Addr a;
+      GElf_Word shndx;
+      if (!dwfl_module_getsym_info(mod, i, &sym, &a, &shndx, NULL, NULL) || !a) continue;
+      probe_symbol(mod, t, a - 1, &probes, &named, paths[p]);
+      probe_symbol(mod, t, a, &probes, &named, paths[p]);
+      probe_symbol(mod, t, a + sym.st_size / 2, &probes, &named, paths[p]);
+      if (sym.st_size) probe_symbol(mod, t, a + sym.st_size - 1, &probes, &named, paths[p]);
+      probe_symbol(mod, t, a + sym.st_size, &probes, &named, paths[p]);
+    }
+    {
+      GElf_Addr bias;
+      Elf *elf = dwfl_module_getelf(mod, &bias);
+      Elf_Scn *scn = NULL;
+      while (elf && (scn = elf_nextscn(elf, scn))) {
+        GElf_Shdr sh;
+        if (!gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_EXECINSTR)) continue;
+        for (GElf_Addr a = sh.sh_addr; a < sh.sh_addr + sh.sh_size; a += 61 * (GElf_Addr)stride)
+          probe_symbol(mod, t, a + bias, &probes, &named, paths[p]);
+      }
+    }
+    print_message("%s: %d symbols, %ld addresses named as libdwfl names them (%ld named)\n",
+                  paths[p], n, probes, named);
+    assert_true(named > 1000);
+    hq__elfsyms_free(t);
+    dwfl_end(dwfl);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup(test_symbolize_O0_call_chain, setup),
@@ -860,6 +946,7 @@ int main(void) {
     cmocka_unit_test_setup(test_symbolize_demangle_names, setup),
     cmocka_unit_test_setup(test_symbolize_cli, setup),
     cmocka_unit_test_setup(test_symbolize_many_addresses_match_libdw, setup),
+    cmocka_unit_test_setup(test_elf_symbols_match_libdwfl, setup),
   };
   return cmocka_run_group_tests_name("symbolize", tests, NULL, NULL);
 }
