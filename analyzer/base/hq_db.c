@@ -311,7 +311,8 @@ int hq_db_open(const char *path, int flags, hq_db_t **out_db) {
     rc = create_schema(db);
   } else {
     rc = check_schema(db);
-    if (!rc && ((flags & HQ_DB_CHECK) || sb.st_size <= HQ_DB_CHECK_MAX_BYTES)) rc = check_whole(db);
+    if (!rc && !(flags & HQ_DB_NO_CHECK) && ((flags & HQ_DB_CHECK) || sb.st_size <= HQ_DB_CHECK_MAX_BYTES))
+      rc = check_whole(db);
   }
 out:
   return rc;

@@ -44,6 +44,8 @@ int  hq_cli_exit_code(int rc);
 /* Open a database for analysis; symbolizes it first (read-write) if it has unresolved frames
  * and is writable.  On failure prints one line and returns the exit code; 0 on success. */
 int  hq_cli_open(const char *path, int readonly, hq_db_t **out_db);
+/* hq_cli_open with more hq_db_open() flags (HQ_DB_NO_CHECK for a database this process made). */
+int  hq_cli_open_flags(const char *path, int readonly, int flags, hq_db_t **out_db);
 /* Parse a non-negative size with optional K/M/G/T suffix (powers of 1024). 0 on success. */
 int  hq_cli_parse_size(const char *s, unsigned long long *out);
 /* Parse a positive decimal count (--limit, --top).  0 on success, -1 (nothing printed) if bad. */
@@ -107,6 +109,8 @@ typedef struct hq_cli_gate_s {
   const char *json, *junit, *sarif, *github; /* more outputs; github "" = the default stream */
   const char *update_baseline;
   hq_cli_sites_t sites;         /* --wrappers */
+  int just_imported;            /* run --gate: the databases were written by this process, so
+                                 * they are not checked for damage again */
 } hq_cli_gate_t;
 void hq_cli_gate_init(hq_cli_gate_t *g);
 void hq_cli_gate_free(hq_cli_gate_t *g);

@@ -64,8 +64,12 @@ static void warn_stale(hq_db_t *db, const char *path) {
 }
 
 int hq_cli_open(const char *path, int readonly, hq_db_t **out_db) {
+  return hq_cli_open_flags(path, readonly, 0, out_db);
+}
+
+int hq_cli_open_flags(const char *path, int readonly, int flags, hq_db_t **out_db) {
   hq_db_t *db = NULL;
-  int rc = hq_db_open(path, readonly ? HQ_DB_READONLY : 0, &db);
+  int rc = hq_db_open(path, (readonly ? HQ_DB_READONLY : 0) | flags, &db);
   if (rc == HQ_OK && !readonly) {
     rc = hq_symbolize(db, 1);
     if (rc) {

@@ -142,7 +142,9 @@ int hq_cli_gate_run(hq_cli_gate_t *cg, const char *const *paths, size_t n, FILE 
   cg->opts.n_suppressions = cg->n_supp;
   cg->opts.budgets = cg->budgets;
   for (opened = 0; opened < n; opened++) {
-    if ((code = hq_cli_open(paths[opened], 0, &dbs[opened]))) goto out;
+    if ((code = hq_cli_open_flags(paths[opened], 0, cg->just_imported ? HQ_DB_NO_CHECK : 0,
+                                  &dbs[opened])))
+      goto out;
     if ((code = hq_cli_apply_sites(dbs[opened], &cg->sites))) {
       opened++;
       goto out;

@@ -247,7 +247,7 @@ static void summary(const char *db_path) {
   hq_db_t *db = NULL;
   sqlite3_stmt *st = NULL;
   char leaked[32], peak[32];
-  if (hq_db_open(db_path, HQ_DB_READONLY, &db) != HQ_OK) goto out;
+  if (hq_db_open(db_path, HQ_DB_READONLY | HQ_DB_NO_CHECK, &db) != HQ_OK) goto out; /* ours */
   if (hq__db_prepare(db,
       "SELECT count(*), coalesce(sum(CASE WHEN t_free IS NULL THEN size END), 0), "
       "sum(t_free IS NULL), (SELECT value FROM meta WHERE key='peak_heap_bytes'), "
@@ -288,7 +288,7 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
   }
   if (status_known) {
     hq_db_t *db = NULL;
-    if (hq_db_open(db_path, 0, &db) == HQ_OK) {
+    if (hq_db_open(db_path, HQ_DB_NO_CHECK, &db) == HQ_OK) { /* just imported */
       char sql[768];
       if (WIFEXITED(status) && !stats.complete) {
         /* It exited, yet its trace has no end: the recorder could not write all of it. */
@@ -308,6 +308,9 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
                  "INSERT OR REPLACE INTO meta VALUES('exit_signal', %d);"
                  "UPDATE processes SET exit_signal = %d", WTERMSIG(status), WTERMSIG(status));
       }
+      /* The import wrote the file without syncing it: a sync for these few rows would wait
+       * for the whole database to reach the disk and protect nothing more. */
+      hq__db_exec(db, "PRAGMA synchronous=OFF");
       hq__db_exec(db, sql);
     }
     hq_db_close(db);
@@ -447,6 +450,7 @@ int hq_cmd_run(int argc, char **argv) {
   import_children(dir, pid, raw, started_unix_ns, o.quiet);
   if (o.gate && n_made) {
     /* One verdict over every process recorded; nothing of it on the program's stdout. */
+    o.g.just_imported = 1;
     gate_code = hq_cli_gate_run(&o.g, (const char *const *)made, n_made, stderr, stderr);
   } else if (o.gate) {
     hq_cli_error("run: --gate: no database to gate");

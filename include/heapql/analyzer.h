@@ -36,6 +36,8 @@ enum {
   HQ_DB_CREATE   = 1 << 1, /* create a new database with the current schema */
   HQ_DB_FORCE    = 1 << 2, /* with HQ_DB_CREATE: replace an existing file */
   HQ_DB_CHECK    = 1 << 3, /* check an existing database's integrity whatever its size */
+  HQ_DB_NO_CHECK = 1 << 4, /* skip the integrity check: the caller has just written this
+                            * database itself (heapql run opening what it imported) */
 };
 
 /* Databases up to this size are checked whole on every open (quick_check reads them all once:
@@ -47,7 +49,7 @@ enum {
  *
  * Without HQ_DB_CREATE the file must exist and be a heapql database of a schema version this
  * library reads, and whole: one of up to HQ_DB_CHECK_MAX_BYTES (or any size, with HQ_DB_CHECK)
- * passes SQLite's `PRAGMA quick_check` before it is used.  With HQ_DB_CREATE a new database is
+ * passes SQLite's `PRAGMA quick_check` before it is used (unless HQ_DB_NO_CHECK).  With HQ_DB_CREATE a new database is
  * made; an existing file is an error (HQ_EEXIST) unless HQ_DB_FORCE is given.
  *
  * On success *out_db owns the connection; release it with hq_db_close().  On failure *out_db is
