@@ -31,8 +31,12 @@ struct hq_db_s {
   char *wrappers;     /* the user's allocation-wrapper patterns (hq_db_set_wrappers), or NULL */
   size_t callers;     /* callers listed under each site (hq_db_set_callers); 3 at open */
   char *debug_dirs;   /* where symbolization looks for a module's build (hq_db_set_debug_dirs) */
+  struct sqlite3_stmt *cached[1]; /* statements run once per stack or row: HQ__STMT_* */
   char errmsg[512];
 };
+
+/* Statements prepared once per connection (hq__db_prepare_cached), finalized by hq_db_close. */
+enum { HQ__STMT_STACK_FRAMES };
 
 /* hq_db_open() flag for heapql's own callers: with HQ_DB_CREATE, an existing empty regular
  * file (the temporary file hq__out_open() made) is where the new database goes. */
@@ -46,6 +50,10 @@ int  hq__db_seterr(hq_db_t *db, int rc, const char *fmt, ...) __attribute__((for
 int  hq__db_sqlerr(hq_db_t *db, const char *what);   /* HQ_EDB with SQLite's message */
 int  hq__db_exec(hq_db_t *db, const char *sql);
 int  hq__db_prepare(hq_db_t *db, const char *sql, sqlite3_stmt **out_stmt);
+/* The connection's statement in slot (HQ__STMT_*), prepared from sql on first use and kept:
+ * a query run once per stack costs its planning once.  The caller sqlite3_reset()s it when
+ * done, never finalizes it; it must not be stepped by two callers at once. */
+int  hq__db_prepare_cached(hq_db_t *db, int slot, const char *sql, sqlite3_stmt **out_stmt);
 /* Each row of sql: row(st, ctx) for every one, stopping at its first nonzero answer (returned).
  * A failed step is HQ_EDB with "reading WHAT: <SQLite's message>".  Returns HQ_OK at the end. */
 int  hq__db_each(hq_db_t *db, const char *sql, const char *what,

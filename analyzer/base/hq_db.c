@@ -313,13 +313,25 @@ int hq_db_open(const char *path, int flags, hq_db_t **out_db) {
     rc = check_schema(db);
     if (!rc && !(flags & HQ_DB_NO_CHECK) && ((flags & HQ_DB_CHECK) || sb.st_size <= HQ_DB_CHECK_MAX_BYTES))
       rc = check_whole(db);
+    if (!rc && (flags & HQ_DB_NO_CHECK)) rc = hq__db_exec(db, "PRAGMA synchronous=OFF");
   }
 out:
   return rc;
 }
 
+int hq__db_prepare_cached(hq_db_t *db, int slot, const char *sql, sqlite3_stmt **out_stmt) {
+  int rc;
+  if (slot < 0 || (size_t)slot >= HQ_ARRAY_LEN(db->cached)) return HQ_MISUSE_BKPT;
+  if (!db->cached[slot] && (rc = hq__db_prepare(db, sql, &db->cached[slot]))) return rc;
+  sqlite3_reset(db->cached[slot]);
+  sqlite3_clear_bindings(db->cached[slot]);
+  *out_stmt = db->cached[slot];
+  return HQ_OK;
+}
+
 void hq_db_close(hq_db_t *db) {
   if (!db) return;
+  for (size_t i = 0; i < HQ_ARRAY_LEN(db->cached); i++) sqlite3_finalize(db->cached[i]);
   if (db->sql) sqlite3_close_v2(db->sql);
   free(db->path);
   free(db->wrappers);

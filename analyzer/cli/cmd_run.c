@@ -308,9 +308,6 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
                  "INSERT OR REPLACE INTO meta VALUES('exit_signal', %d);"
                  "UPDATE processes SET exit_signal = %d", WTERMSIG(status), WTERMSIG(status));
       }
-      /* The import wrote the file without syncing it: a sync for these few rows would wait
-       * for the whole database to reach the disk and protect nothing more. */
-      hq__db_exec(db, "PRAGMA synchronous=OFF");
       hq__db_exec(db, sql);
     }
     hq_db_close(db);

@@ -292,7 +292,8 @@ int hq_stack_frames(hq_db_t *db, int64_t stack_id, hq_frame_t **out_frames, size
   *out_frames = NULL;
   *out_n = 0;
   if (!HQ_DB_OK(db)) return HQ_MISUSE_BKPT;
-  rc = hq__db_prepare(db, "SELECT ip, function, file, line, module, offset, inlined, "
+  rc = hq__db_prepare_cached(db, HQ__STMT_STACK_FRAMES,
+                          "SELECT ip, function, file, line, module, offset, inlined, "
                           FRAME_TEXT_SQL ", coalesce((SELECT m.file_status IN ('changed', 'missing')"
                           " FROM frames fr JOIN modules m ON m.id = fr.module_id"
                           " WHERE fr.id = frame_id), 0)"
@@ -318,7 +319,7 @@ int hq_stack_frames(hq_db_t *db, int64_t stack_id, hq_frame_t **out_frames, size
   }
   if (step != SQLITE_DONE) rc = hq__db_sqlerr(db, "reading a stack");
 out:
-  sqlite3_finalize(st);
+  sqlite3_reset(st); /* kept for the next stack */
   if (rc) {
     hq_frames_free(frames, n);
     return rc;

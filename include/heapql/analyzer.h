@@ -36,8 +36,10 @@ enum {
   HQ_DB_CREATE   = 1 << 1, /* create a new database with the current schema */
   HQ_DB_FORCE    = 1 << 2, /* with HQ_DB_CREATE: replace an existing file */
   HQ_DB_CHECK    = 1 << 3, /* check an existing database's integrity whatever its size */
-  HQ_DB_NO_CHECK = 1 << 4, /* skip the integrity check: the caller has just written this
-                            * database itself (heapql run opening what it imported) */
+  HQ_DB_NO_CHECK = 1 << 4, /* the caller has just written this database itself (heapql run
+                            * opening what it imported): no integrity check, and writes are
+                            * not synced (the import did not sync either, so a sync would
+                            * only wait for the whole file to reach the disk) */
 };
 
 /* Databases up to this size are checked whole on every open (quick_check reads them all once:
