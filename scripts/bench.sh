@@ -9,7 +9,12 @@
 #   record     heapql's recorder only (LD_PRELOAD, raw trace left for import)
 #   heapql     `heapql run`: record + import + symbolize into SQLite, ready to query
 #   heaptrack  `heaptrack`: record + interpret + compress (analysis happens later, in heaptrack_print)
-# and prints added time (vs plain) ratios, ns per event, and database bytes per event.
+# and prints, per workload: times and ratios to plain; the speed issue's goal 1 (heapql run's
+# wall time / heaptrack's) and goal 2 (heapql's added recording time / heaptrack's); ns per event
+# recorded; `heapql import` alone (median of RUNS) in events per second; the peak RSS of each
+# whole run (GNU time: the tool and the program it ran); bytes per event of heapql's database
+# and of heaptrack's compressed trace.  Workloads: a deep-stack churn (one and two threads),
+# python3, sqlite3, perl and gcc's cc1 on a generated 2,000-line file.
 # The last line is the headline ratio: heapql's added recording time / heaptrack's on the churn.
 set -u
 BUILD=${BUILD:-build}
@@ -32,55 +37,69 @@ if [ -n "$MEMRAY_PY" ]; then
   "$MEMRAY_PY" -c 'import memray' 2>/dev/null && have_memray=1
 fi
 
-now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-# time_cmd LABEL CMD...: median wall time of RUNS runs, in seconds
+# time_cmd CMD...: "WALL MAXRSS_KIB", each the median of RUNS runs.  MAXRSS is GNU time's %M:
+# the largest resident set of the command and the processes it waited for (so a tool's figure
+# includes the program it ran).
 time_cmd() {
-  local label=$1; shift
-  local t
-  for i in $(seq "$RUNS"); do
+  local runs
+  runs=$(for i in $(seq "$RUNS"); do
     rm -rf "$work/out"; mkdir -p "$work/out"
-    local s; s=$(now)
-    (cd "$work/out" && "$@" >/dev/null 2>&1)
-    local e; e=$(now)
-    echo "$e - $s" | bc -l
-  done | median
+    (cd "$work/out" && /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>&1)
+    tail -1 "$work/time.txt"
+  done)
+  echo "$(echo "$runs" | awk '{print $1}' | median) $(echo "$runs" | awk '{print $2}' | median)"
 }
 
 declare -A T
 run_workload() {
   local name=$1; shift
-  T[$name.plain]=$(time_cmd plain "$@")
-  T[$name.record]=$(time_cmd record env LD_PRELOAD="$PRELOAD" HEAPQL_DEFER_IMPORT=1 HEAPQL_OUTPUT=r.db "$@")
-  T[$name.heapql]=$(time_cmd heapql "$HEAPQL" run -q -o h.db -- "$@")
+  local r
+  r=$(time_cmd "$@"); T[$name.plain]=${r% *}; T[$name.plain_rss]=${r#* }
+  r=$(time_cmd env LD_PRELOAD="$PRELOAD" HEAPQL_DEFER_IMPORT=1 HEAPQL_OUTPUT=r.db "$@"); T[$name.record]=${r% *}
+  r=$(time_cmd "$HEAPQL" run -q -o h.db -- "$@"); T[$name.heapql]=${r% *}; T[$name.heapql_rss]=${r#* }
   if [ "$have_heaptrack" = 1 ]; then
-    T[$name.heaptrack]=$(time_cmd heaptrack heaptrack -o "$work/out/ht" "$@")
+    r=$(time_cmd heaptrack -o "$work/out/ht" "$@"); T[$name.heaptrack]=${r% *}; T[$name.heaptrack_rss]=${r#* }
+    rm -rf "$work/ht"; mkdir -p "$work/ht"
+    (cd "$work/ht" && heaptrack -o "$work/ht/ht" "$@" >/dev/null 2>&1)
+    T[$name.htbytes]=$(stat -c %s "$work"/ht/ht.* 2>/dev/null | head -1)
   else
-    T[$name.heaptrack]=nan
+    T[$name.heaptrack]=nan; T[$name.heaptrack_rss]=nan; T[$name.htbytes]=nan
   fi
-  # one more heapql run kept, for events and bytes per event
+  # one more recording kept: the import alone (events/s), events and bytes per event
   rm -rf "$work/keep"; mkdir -p "$work/keep"
-  (cd "$work/keep" && "$HEAPQL" run -q -o h.db -- "$@" >/dev/null 2>&1)
-  local ev bytes
-  ev=$("$HEAPQL" query "$work/keep/h.db" "SELECT count(*) + count(t_free) FROM allocations" --csv 2>/dev/null | tail -1)
-  [ -z "$ev" ] && ev=$(sqlite3 "$work/keep/h.db" "SELECT count(*) + count(t_free) FROM allocations")
-  bytes=$(stat -c %s "$work/keep/h.db")
+  (cd "$work/keep" && env LD_PRELOAD="$PRELOAD" HEAPQL_DEFER_IMPORT=1 HEAPQL_OUTPUT=k.db "$@" >/dev/null 2>&1)
+  cp "$work/keep/k.db.raw" "$work/keep/saved.raw"
+  T[$name.import]=$(for i in $(seq "$RUNS"); do
+    rm -f "$work/keep/k.db"; cp "$work/keep/saved.raw" "$work/keep/k.db.raw"
+    /usr/bin/time -f "%e" -o "$work/time.txt" "$HEAPQL" import "$work/keep/k.db.raw" -o "$work/keep/k.db" -q
+    tail -1 "$work/time.txt"
+  done | median)
+  local ev
+  ev=$("$HEAPQL" query "$work/keep/k.db" "SELECT count(*) + count(t_free) FROM allocations" --csv 2>/dev/null | tail -1)
+  [ -z "$ev" ] && ev=$(sqlite3 "$work/keep/k.db" "SELECT count(*) + count(t_free) FROM allocations")
   T[$name.events]=$ev
-  T[$name.dbbytes]=$bytes
+  T[$name.dbbytes]=$(stat -c %s "$work/keep/k.db")
 }
 
 report() {
   local name=$1
-  local p=${T[$name.plain]} r=${T[$name.record]} h=${T[$name.heapql]} k=${T[$name.heaptrack]}
-  local ev=${T[$name.events]} db=${T[$name.dbbytes]}
-  awk -v n="$name" -v p="$p" -v r="$r" -v h="$h" -v k="$k" -v ev="$ev" -v db="$db" 'BEGIN {
+  awk -v n="$name" -v p="${T[$name.plain]}" -v r="${T[$name.record]}" -v h="${T[$name.heapql]}" \
+      -v k="${T[$name.heaptrack]}" -v ev="${T[$name.events]}" -v db="${T[$name.dbbytes]}" \
+      -v imp="${T[$name.import]}" -v prss="${T[$name.plain_rss]}" -v hrss="${T[$name.heapql_rss]}" \
+      -v krss="${T[$name.heaptrack_rss]}" -v kb="${T[$name.htbytes]}" 'BEGIN {
     printf "%-22s plain %7.3fs | record %7.3fs (x%5.2f) | heapql run %7.3fs (x%5.2f) | heaptrack %s\n",
       n, p, r, r/p, h, h/p, (k == "nan" ? "n/a" : sprintf("%7.3fs (x%5.2f)", k, k/p));
-    printf "%-22s events %d | record %.0f ns/event | run %.0f ns/event | db %.1f B/event", "", ev,
-      (r-p)*1e9/ev, (h-p)*1e9/ev, db/ev;
-    if (k != "nan") printf " | added vs heaptrack: record %.2f, run %.2f", (r-p)/(k-p), (h-p)/(k-p);
-    printf "\n";
+    if (k != "nan")
+      printf "%-22s goal 1: heapql run / heaptrack %.2f | goal 2: added recording time / heaptrack'"'"'s %.2f\n",
+        "", h/k, (r-p)/(k-p);
+    printf "%-22s events %d | record %.0f ns/event | import %.3fs, %.2fM events/s\n", "", ev,
+      (r-p)*1e9/ev, imp, ev/imp/1e6;
+    printf "%-22s peak RSS: plain %.0f MiB, heapql run %.0f MiB%s\n", "", prss/1024, hrss/1024,
+      (krss == "nan" ? "" : sprintf(", heaptrack %.0f MiB", krss/1024));
+    printf "%-22s bytes/event: database %.1f%s\n", "", db/ev,
+      (kb == "nan" || kb == "" ? "" : sprintf(", heaptrack trace %.1f", kb/ev));
   }'
 }
 
@@ -98,12 +117,32 @@ run_workload "sqlite3-insert" /usr/bin/sqlite3 :memory: "CREATE TABLE t(a,b); WI
 report "sqlite3-insert"
 run_workload "perl-hash" /usr/bin/perl -e 'my %h; $h{$_} = join(",", 1..($_ % 40)) for 1..100000; print scalar(keys %h), "\n";'
 report "perl-hash"
+cc1=$(cc -print-prog-name=cc1 2>/dev/null)
+if [ -x "$cc1" ]; then
+  # gcc's compiler proper on a generated 2,000-line C file (the leak-gate bench's workload)
+  {
+    echo '#include <stdlib.h>'
+    echo '#include <string.h>'
+    for i in $(seq 400); do
+      echo "struct s$i { int a[$((i % 7 + 1))]; double d; char name[$((i % 13 + 4))]; };"
+      echo "int f$i(struct s$i *p, int n) { int t = 0; for (int k = 0; k < n; k++) t += p->a[k % $((i % 7 + 1))] * k;"
+      echo "  if (t > $i) { p->d = t / 3.0; memset(p->name, 0, sizeof p->name); } else p->d = -t;"
+      echo "  return t + (int)p->d + 0; }"
+      echo "int f${i}_used(void) { return $i; }"
+    done
+  } > "$work/gen.c"
+  cc -E "$work/gen.c" -o "$work/gen.i"
+  run_workload "cc1-2000-lines" "$cc1" -quiet -fpreprocessed -O2 "$work/gen.i" -o "$work/gen.s"
+  report "cc1-2000-lines"
+else
+  echo "cc1-2000-lines         gcc's cc1 not found - skipped"
+fi
 
 if [ "$have_memray" = 1 ]; then
   # Side by side on one interpreter: plain, heapql (record only and full run), memray.
   run_workload "python3-memray-interp" "$MEMRAY_PY" "$work/py.py"; report "python3-memray-interp"
-  tm=$(time_cmd memray "$MEMRAY_PY" -m memray run -q -f -o "$work/out/m.bin" "$work/py.py")
-  tmn=$(time_cmd memray-native "$MEMRAY_PY" -m memray run --native -q -f -o "$work/out/m.bin" "$work/py.py")
+  tm=$(time_cmd "$MEMRAY_PY" -m memray run -q -f -o "$work/out/m.bin" "$work/py.py"); tm=${tm% *}
+  tmn=$(time_cmd "$MEMRAY_PY" -m memray run --native -q -f -o "$work/out/m.bin" "$work/py.py"); tmn=${tmn% *}
   awk -v p="${T[python3-memray-interp.plain]}" -v m="$tm" -v mn="$tmn" -v h="${T[python3-memray-interp.heapql]}" \
       -v r="${T[python3-memray-interp.record]}" 'BEGIN {
     printf "%-22s memray %7.3fs (x%5.2f) | memray --native %7.3fs (x%5.2f) | heapql record x%5.2f, run x%5.2f\n",

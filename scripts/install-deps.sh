@@ -16,7 +16,7 @@ pkgs=(
   python3 python3-numpy perl git    # real programs wrapped by the integration tests, .npy interop
   heaptrack                         # benchmarks compare against it
   chromium                          # HTML report checks
-  valgrind hyperfine                # benchmarks / checks
+  valgrind hyperfine time           # benchmarks / checks (GNU time: peak memory)
   libxml2-utils                     # xmllint: SVG/HTML/JUnit checks
   python3-jsonschema python3-junitparser python3-yaml  # the gate's SARIF, JUnit and CI templates, read by their consumers
   libglib2.0-dev                    # a victim allocating through g_malloc (wrapper sites)
