@@ -21,6 +21,7 @@ int hq_cmd_report(int argc, char **argv);
 int hq_cmd_leaks(int argc, char **argv);
 int hq_cmd_top(int argc, char **argv);
 int hq_cmd_peak(int argc, char **argv);
+int hq_cmd_regions(int argc, char **argv);
 int hq_cmd_flamegraph(int argc, char **argv);
 int hq_cmd_timeline(int argc, char **argv);
 int hq_cmd_gate(int argc, char **argv);
@@ -32,7 +33,8 @@ int hq_cmd_merge(int argc, char **argv);
  * -h/--help and, all together, by `heapql --help`: the one place its options are listed. */
 extern const char hq_usage_run[], hq_usage_import[], hq_usage_symbolize[], hq_usage_query[],
     hq_usage_report[], hq_usage_leaks[], hq_usage_top[], hq_usage_peak[], hq_usage_flamegraph[],
-    hq_usage_timeline[], hq_usage_diff[], hq_usage_compare[], hq_usage_merge[], hq_usage_gate[];
+    hq_usage_timeline[], hq_usage_diff[], hq_usage_compare[], hq_usage_merge[], hq_usage_gate[],
+    hq_usage_regions[];
 
 /* cli_common.c */
 /* "usage: SYNOPSIS" on stdout (the answer to -h/--help). */

@@ -21,6 +21,7 @@ static const command_t commands[] = {
   {"leaks", hq_cmd_leaks, hq_usage_leaks},
   {"top", hq_cmd_top, hq_usage_top},
   {"peak", hq_cmd_peak, hq_usage_peak},
+  {"regions", hq_cmd_regions, hq_usage_regions},
   {"flamegraph", hq_cmd_flamegraph, hq_usage_flamegraph},
   {"timeline", hq_cmd_timeline, hq_usage_timeline},
   {"gate", hq_cmd_gate, hq_usage_gate},

@@ -24,6 +24,37 @@ extern const char hq__sql_live_growth[];   /* %1$s = the samples: teardown and l
  * process's.  Needs r->n_samples and r->duration_ns. */
 int  hq__growth_compute(hq_db_t *db, const char *samples, hq_report_t *r);
 
+/* ---- hq_regions.c: annotated regions by path, counters summarised (heapql regions) ---- */
+#define HQ__REGION_CLASSES 4 /* heap, pool, device, mmap: the kinds' classes, in that order */
+typedef struct {
+  int64_t pid;
+  char *name;
+  size_t parent;             /* index of the enclosing path's row; SIZE_MAX at the top */
+  int depth;                 /* 0 at the top */
+  int64_t first_begin_ns;    /* the first instance's begin */
+  uint64_t instances, unfinished, time_ns; /* unfinished: never closed (ended with the process) */
+  struct {
+    uint64_t allocations, bytes; /* made inside an instance (or one nested in it), summed */
+    uint64_t peak_live_bytes;    /* the highest instance's peak of those still live, while open */
+    uint64_t kept_bytes;         /* of those, still live when their instance closed, summed */
+  } cls[HQ__REGION_CLASSES];
+} hq__region_t;
+typedef struct {
+  int64_t pid;
+  char *name;
+  uint64_t samples;
+  double min, max, first, last;
+} hq__counter_t;
+typedef struct {
+  hq__region_t *regions;     /* tree order: a path's row, then its children's, by first begin */
+  size_t n_regions;
+  hq__counter_t *counters;   /* by pid, then name */
+  size_t n_counters, cap_counters;
+} hq__regions_t;
+/* Fill out (zeroed first; free with hq__regions_free, also after a failure). */
+int  hq__regions_compute(hq_db_t *db, hq__regions_t *out);
+void hq__regions_free(hq__regions_t *out);
+
 /* ---- hq_recommend.c ---- */
 /* Fill r->findings from db and the figures already in r. */
 int  hq__recommend(hq_db_t *db, hq_report_t *r);

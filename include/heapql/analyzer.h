@@ -436,6 +436,20 @@ HQ_API int hq_top_write(hq_db_t *db, hq_metric_t metric, int by_line, int cls, s
 HQ_API int hq_peak_write(hq_db_t *db, size_t limit, hq_format_t format, FILE *out);
 
 /*
+ * `heapql regions`: the annotated regions (table `regions`: annotate.h, the kernels) grouped by
+ * path (pid and the names from the outermost region in), as a tree, each path with its number
+ * of instances, their summed time, and per allocation class (heap, pool, device, mmap) used
+ * inside: the allocations and bytes made inside an instance or a region nested in it (summed),
+ * the highest instance's peak of those bytes still live while it was open, and the bytes of
+ * them still live when each instance closed (summed, "kept").  Then every counter (table
+ * `counters`) with its samples, first, last, min and max value.  docs/cli.md shows the layout
+ * and docs/schema.md the SQL of each figure.  format: HQ_FORMAT_TEXT or HQ_FORMAT_JSON.
+ * Returns HQ_OK; HQ_MISUSE_BKPT (NULL db or out, another format); HQ_EDB; HQ_ENOMEM; HQ_EIO
+ * (write error on out).
+ */
+HQ_API int hq_regions_write(hq_db_t *db, hq_format_t format, FILE *out);
+
+/*
  * `heapql query`: run one read-only SQL statement on db and print its rows: HQ_FORMAT_TEXT (a
  * header line and '|'-separated rows, as the sqlite3 shell's list mode), HQ_FORMAT_CSV (RFC 4180,
  * with a header) or HQ_FORMAT_JSON (an array of objects keyed by column name).  Statements that
