@@ -1,7 +1,6 @@
 /*
- * hq_diff.c: many runs side by side.  The headline figures of one run (shared with the HTML
- * report), `heapql compare` (several runs in one table) and `heapql diff` (two runs site by
- * site, sites matched by the names of their frames, never by addresses).
+ * hq_diff.c: `heapql diff`: two runs site by site, sites matched by the names of their frames,
+ * never by addresses; and the headline figures of one run as JSON (shared with compare).
  */
 #include <inttypes.h>
 #include <math.h>
@@ -13,58 +12,12 @@
 
 /* ---- headline figures ---- */
 
-static const char *base_name(const char *path) {
-  const char *slash = strrchr(path, '/');
-  return slash ? slash + 1 : path;
-}
-
-typedef struct {
-  const char *label;
-  int kind;            /* 0 count, 1 bytes, 2 seconds (ns), 3 text */
-  size_t offset;       /* of the int64_t field in hq__headline_t */
-} row_t;
-
-#define HL(f) offsetof(hq__headline_t, f)
-static const row_t compare_rows[] = {
-  {"processes", 0, HL(processes)},
-  {"duration", 2, HL(duration_ns)},
-  {"heap allocations", 0, HL(alloc_count)},
-  {"heap bytes allocated", 1, HL(alloc_bytes)},
-  {"frees", 0, HL(free_count)},
-  {"peak heap", 1, HL(peak_heap_bytes)},
-  {"peak heap at", 2, HL(peak_heap_t)},
-  {"peak device", 1, HL(peak_device_bytes)},
-  {"peak RSS", 1, HL(peak_rss_bytes)},
-  {"leaked blocks", 0, HL(leaked_blocks)},
-  {"leaked bytes", 1, HL(leaked_bytes)},
-  {"temporary allocations", 0, HL(temporary_count)},
-};
-
-static int64_t field(const hq__headline_t *h, size_t offset) {
-  int64_t v;
-  memcpy(&v, (const char *)h + offset, sizeof v);
-  return v;
-}
-
-static void cell(const hq__headline_t *h, const row_t *r, char *buf, size_t cap) {
-  int64_t v = field(h, r->offset);
-  char b[32];
-  switch (r->kind) {
-  case 1: snprintf(buf, cap, "%s", hq__fmt_bytes((double)v, b, sizeof b)); break;
-  case 2:
-    if (v < 0) snprintf(buf, cap, "-");
-    else snprintf(buf, cap, "%.3f s", (double)v / 1e9);
-    break;
-  default: snprintf(buf, cap, "%" PRId64, v); break;
-  }
-}
-
 static void json_time(FILE *out, int64_t ns) {
   if (ns < 0) fputs("null", out);
   else fprintf(out, "%.9f", (double)ns / 1e9);
 }
 
-static void headline_json(FILE *out, const hq__headline_t *h) {
+void hq__headline_json(FILE *out, const hq__headline_t *h) {
   fputs("{\"program\": ", out);
   hq__fmt_json_string(out, h->program);
   fprintf(out, ", \"processes\": %" PRId64 ", \"duration_s\": ", h->processes);
@@ -79,59 +32,6 @@ static void headline_json(FILE *out, const hq__headline_t *h) {
                ", \"temporary\": {\"count\": %" PRId64 "}}",
           h->peak_device_bytes, h->peak_rss_bytes, h->leaked_blocks, h->leaked_bytes,
           h->temporary_count);
-}
-
-int hq_compare(hq_db_t *const *dbs, const char *const *names, size_t n, int format, FILE *out) {
-  hq__headline_t *h;
-  int rc = HQ_OK;
-  size_t width = 14;
-
-  if (!dbs || !out) return HQ_MISUSE_BKPT;
-  if (n == 0 || (format != HQ_FORMAT_TEXT && format != HQ_FORMAT_JSON)) return HQ_EINVAL;
-  for (size_t i = 0; i < n; i++)
-    if (!HQ_DB_OK(dbs[i])) return HQ_MISUSE_BKPT;
-  h = calloc(n, sizeof *h);
-  if (!h) return HQ_ENOMEM;
-  for (size_t i = 0; i < n && rc == HQ_OK; i++) {
-    rc = hq__headline_load(dbs[i], &h[i]);
-  }
-  if (rc) goto out;
-  if (format == HQ_FORMAT_JSON) {
-    fputs("[\n", out);
-    for (size_t i = 0; i < n; i++) {
-      fputs("  {\"database\": ", out);
-      hq__fmt_json_string(out, names ? names[i] : hq_db_path(dbs[i]));
-      fputs(", \"headline\": ", out);
-      headline_json(out, &h[i]);
-      fprintf(out, "}%s\n", i + 1 < n ? "," : "");
-    }
-    fputs("]\n", out);
-  } else {
-    char buf[64];
-    for (size_t i = 0; i < n; i++) {
-      size_t l = strlen(base_name(names ? names[i] : hq_db_path(dbs[i])));
-      if (l > width) width = l;
-      if (strlen(h[i].program) > width) width = strlen(h[i].program) < 40 ? strlen(h[i].program) : 40;
-    }
-    fprintf(out, "%-22s", "");
-    for (size_t i = 0; i < n; i++)
-      fprintf(out, "  %*s", (int)width, base_name(names ? names[i] : hq_db_path(dbs[i])));
-    fprintf(out, "\n%-22s", "program");
-    for (size_t i = 0; i < n; i++) fprintf(out, "  %*.*s", (int)width, (int)width, h[i].program);
-    fputc('\n', out);
-    for (size_t r = 0; r < sizeof compare_rows / sizeof compare_rows[0]; r++) {
-      fprintf(out, "%-22s", compare_rows[r].label);
-      for (size_t i = 0; i < n; i++) {
-        cell(&h[i], &compare_rows[r], buf, sizeof buf);
-        fprintf(out, "  %*s", (int)width, buf);
-      }
-      fputc('\n', out);
-    }
-  }
-  rc = ferror(out) ? HQ_EIO : HQ_OK;
-out:
-  free(h);
-  return rc;
 }
 
 /* ---- diff ---- */
@@ -480,11 +380,11 @@ int hq_diff(hq_db_t *base, hq_db_t *new_db, const hq_diff_opts_t *opts, FILE *ou
     fputs(",\n  \"base\": {\"database\": ", out);
     hq__fmt_json_string(out, hq_db_path(base));
     fputs(", \"headline\": ", out);
-    headline_json(out, &hb);
+    hq__headline_json(out, &hb);
     fputs("},\n  \"new\": {\"database\": ", out);
     hq__fmt_json_string(out, hq_db_path(new_db));
     fputs(", \"headline\": ", out);
-    headline_json(out, &hn);
+    hq__headline_json(out, &hn);
     fprintf(out, "},\n  \"totals\": {\"leaked_bytes\": {\"base\": %" PRId64 ", \"new\": %" PRId64
                  "}, \"peak_bytes\": {\"base\": %" PRId64 ", \"new\": %" PRId64 "}}",
             r.leaked_bytes_base, r.leaked_bytes_new, r.peak_bytes_base, r.peak_bytes_new);

@@ -23,6 +23,8 @@ int  hq__site_with_stack(hq_db_t *db, const hq_site_t *s, const char *value_text
 /* ---- hq_report_print.c ---- */
 /* The "peak" object of the report JSON (also printed by `heapql peak`). */
 void hq__peak_json(hq__jw_t *w, const hq_report_t *r);
+/* hq_diff.c: a run's headline figures as one JSON object (diff's and compare's "headline"). */
+void hq__headline_json(FILE *out, const hq__headline_t *h);
 
 /* ---- hq_html.c: the HTML report ---- */
 int  hq__report_html(hq_db_t *db, FILE *out, const void *report);

@@ -205,7 +205,7 @@ typedef enum hq_metric_e {
 } hq_metric_t;
 
 /* Output formats. */
-typedef enum hq_format_e { HQ_FORMAT_TEXT = 0, HQ_FORMAT_JSON, HQ_FORMAT_CSV } hq_format_t;
+typedef enum hq_format_e { HQ_FORMAT_TEXT = 0, HQ_FORMAT_JSON, HQ_FORMAT_CSV, HQ_FORMAT_HTML } hq_format_t;
 
 /* A caller of a site: the next frame out (for a site without a name, the first named frame
  * further out: the entry point the allocation went through), with its share of the site. */
@@ -638,12 +638,17 @@ HQ_API int hq_gate_write_baseline(const hq_gate_t *g, FILE *out);
 HQ_API void hq_gate_free(hq_gate_t *g);
 
 /*
- * Write the headline figures of n runs side by side (one column per database, labelled
- * names[i] or the database path when names is NULL): program, processes, duration, heap
- * allocation calls and bytes, frees, peak heap and when, peak device memory, peak RSS, leaked
- * blocks and bytes, temporary allocations.  format: HQ_FORMAT_TEXT (an aligned table) or
- * HQ_FORMAT_JSON (an array of objects, keys as in `heapql report --format json`).
- * Returns HQ_OK; HQ_EINVAL (n == 0, bad format); HQ_EDB; HQ_EIO; HQ_ENOMEM.
+ * Compare n runs, one row each (`heapql compare`): labelled by the command-line options a run
+ * has that not every run has ("plain" for one with none of its own; the database names
+ * (names[i], else the path) when every run ran the same command; a program's name first when the
+ * runs ran different programs), with peak heap, peak device
+ * memory, peak RSS, heap allocations and bytes allocated, wall time and the loss the run
+ * reported (the last value of its counter "loss"; none when it has none), each also as a ratio
+ * to the first run.  format: HQ_FORMAT_TEXT (an aligned table), HQ_FORMAT_JSON (an array of
+ * objects: database, label, command_line, the figures, ratios, and headline as in `heapql diff
+ * --format json`) or HQ_FORMAT_HTML (a page with the table and the runs' heap timelines
+ * overlaid).  docs/cli.md shows each.
+ * Returns HQ_OK; HQ_EINVAL (n == 0, another format); HQ_EDB; HQ_EIO; HQ_ENOMEM.
  */
 HQ_API int hq_compare(hq_db_t *const *dbs, const char *const *names, size_t n, int format,
                       FILE *out);

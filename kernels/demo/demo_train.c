@@ -271,6 +271,8 @@ int demo_run(const demo_config_t *cfg) {
     }
     printf("epoch %zu/%zu: loss %.6f (%zu batches, %.3f s)\n", e + 1, cfg->epochs,
            t.loss_sum / (double)t.loss_rows, t.batches, now_s() - t0);
+    /* the epoch's loss as a counter: `heapql compare` puts the last one beside the memory */
+    hq_annotate_counter("loss", t.loss_sum / (double)t.loss_rows);
   }
   summary(&t);
   exit_code = DEMO_EXIT_OK;

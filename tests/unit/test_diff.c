@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hq_test.h"
+#include "hq_json_flat.h"
 #include "hq_fixture.h"
 #include "output/output_int.h"
 
@@ -174,25 +175,83 @@ static void test_diff_cli_bad_input(void **state) {
 static void test_compare_cli(void **state) {
   paths_t *p = *state;
   hq_test_proc_t r = hq_fx_cli((char *[]){"compare", p->base, p->new_, NULL});
-  char *out;
+  char *out, *row;
   assert_int_equal(r.exit_status, 0);
-  assert_non_null(strstr(r.out, "                               base.db          new.db\n"));
-  assert_non_null(strstr(r.out, "\nheap allocations                     6               9\n"));
-  assert_non_null(strstr(r.out, "\npeak heap                     1.22 KiB        2.26 KiB\n"));
-  assert_non_null(strstr(r.out, "\npeak heap at                   0.700 s         0.750 s\n"));
-  assert_non_null(strstr(r.out, "\nleaked bytes                     250 B           314 B\n"));
+  /* one row per run, labelled by the options only it has: the fixture's new run has --new */
+  assert_true(!strncmp(r.out, "run ", 4));
+  {
+    char title[8][32];
+    assert_int_equal(sscanf(r.out, "run %31s %31s %31s %31s %31s %31s %31s", title[0], title[1], title[2],
+                            title[3], title[4], title[5], title[6]), 7);
+    assert_string_equal(title[0], "peak");
+    assert_string_equal(title[1], "heap");
+    assert_string_equal(title[6], "allocations");
+  }
+  row = strstr(r.out, "\n--new ");
+  assert_non_null(row);
+  assert_non_null(strstr(row, " 2.26 KiB (x1.85) "));
+  assert_non_null(strstr(row, " 9 (x1.50) "));
+  assert_non_null(strstr(r.out, "\nplain "));
+  assert_non_null(strstr(r.out, "(xR: against the first run, plain)\n"));
   hq_test_proc_free(&r);
   out = json_check((char *[]){"compare", "--format", "json", p->base, p->new_, p->same, NULL}, 0,
                    "import json,sys; d=json.load(open(sys.argv[1]));"
-                   "print([(x['headline']['allocations']['count'], x['headline']['frees']['count'],"
-                   " x['headline']['leaks']['bytes'], x['headline']['peak']['heap_time_s']) for x in d])");
-  assert_string_equal(out, "[(6, 4, 250, 0.7), (9, 6, 314, 0.75), (6, 4, 250, 0.7)]\n");
+                   "print([(x['label'], x['allocations'], x['peak_heap_bytes'], x['ratios']['allocations'],"
+                   " x['loss'], x['headline']['frees']['count'], x['headline']['leaks']['bytes'],"
+                   " x['headline']['peak']['heap_time_s']) for x in d])");
+  assert_string_equal(out, "[('plain', 6, 1250, 1, None, 4, 250, 0.7), ('--new', 9, 2314, 1.5, None, 6, 314, "
+                           "0.75), ('plain', 6, 1250, 1, None, 4, 250, 0.7)]\n");
   free(out);
   r = hq_fx_cli((char *[]){"compare", NULL});
   hq_fx_assert_one_line(&r, 2, "no database given");
   hq_test_proc_free(&r);
+  r = hq_fx_cli((char *[]){"compare", "--format", "csv", p->base, NULL});
+  hq_fx_assert_one_line(&r, 2, "unknown format 'csv' (text, json or html)");
+  hq_test_proc_free(&r);
 }
 
+/* Runs of one program with different options: each labelled by the options only it has
+ * ("plain" without any), the loss it reported (its last "loss" counter) beside the memory. */
+static void test_compare_labels_and_loss(void **state) {
+  (void)state;
+  const char *dir = hq_test_tmpdir();
+  char *paths[3];
+  hq_db_t *dbs[3];
+  const char *cmd[3] = {"/opt/demo --layers 16", "/opt/demo --layers 16 --pool",
+                        "/opt/demo --chunk-size 256 --layers 16"};
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f;
+  hq_json_t j;
+  for (int i = 0; i < 3; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "run%d.db", i);
+    paths[i] = strdup(hq_test_join(dir, name));
+    dbs[i] = hq_fx_victim(paths[i], 1000 + i, 0);
+    hq_fx_exec(dbs[i], "UPDATE processes SET command_line = '%s';"
+               "INSERT OR REPLACE INTO meta VALUES('command_line', '%s')", cmd[i], cmd[i]);
+    if (i != 2) hq_fx_exec(dbs[i], "INSERT INTO counters VALUES(%d, 'loss', 1, 0.5), (%d, 'loss', 9, %s)",
+                           1000 + i, 1000 + i, i ? "0.125" : "0.25");
+  }
+  f = open_memstream(&buf, &len);
+  assert_int_equal(hq_compare(dbs, NULL, 3, HQ_FORMAT_JSON, f), HQ_OK);
+  fclose(f);
+  assert_int_equal(hq_json_parse(buf, &j), 0);
+  assert_string_equal(hq_json_get(&j, "[0].label")->value, "plain");
+  assert_string_equal(hq_json_get(&j, "[1].label")->value, "--pool");
+  assert_string_equal(hq_json_get(&j, "[2].label")->value, "--chunk-size 256");
+  assert_string_equal(hq_json_get(&j, "[0].loss")->value, "0.25");
+  assert_string_equal(hq_json_get(&j, "[1].loss")->value, "0.125");
+  assert_string_equal(hq_json_get(&j, "[1].ratios.loss")->value, "0.5");
+  assert_int_equal(hq_json_get(&j, "[2].loss")->type, 'n');
+  assert_int_equal(hq_json_get(&j, "[2].ratios.loss")->type, 'n');
+  hq_json_free(&j);
+  free(buf);
+  for (int i = 0; i < 3; i++) {
+    hq_db_close(dbs[i]);
+    free(paths[i]);
+  }
+}
 
 /* No meta peak and no samples: the headline finds the peak from the allocations. */
 static void test_compare_peak_from_allocations(void **state) {
@@ -205,11 +264,16 @@ static void test_compare_peak_from_allocations(void **state) {
   FILE *f;
   hq_fx_exec(db, "DELETE FROM meta WHERE key LIKE 'peak_%%'; DELETE FROM samples");
   f = open_memstream(&buf, &len);
-  assert_int_equal(hq_compare(&db, names, 1, HQ_FORMAT_TEXT, f), HQ_OK);
+  assert_int_equal(hq_compare(&db, names, 1, HQ_FORMAT_JSON, f), HQ_OK);
   fclose(f);
-  assert_non_null(strstr(buf, "\npeak heap                     1.22 KiB\n"));
-  assert_non_null(strstr(buf, "\npeak heap at                   0.700 s\n"));
-  assert_non_null(strstr(buf, "\npeak RSS                           0 B\n"));
+  {
+    hq_json_t j;
+    assert_int_equal(hq_json_parse(buf, &j), 0);
+    assert_string_equal(hq_json_get(&j, "[0].peak_heap_bytes")->value, "1250");
+    assert_string_equal(hq_json_get(&j, "[0].headline.peak.heap_time_s")->value, "0.700000000");
+    assert_string_equal(hq_json_get(&j, "[0].peak_rss_bytes")->value, "0");
+    hq_json_free(&j);
+  }
   free(buf);
   hq_db_close(db);
 }
@@ -223,6 +287,7 @@ int main(void) {
     cmocka_unit_test(test_diff_cli_json),
     cmocka_unit_test(test_diff_cli_bad_input),
     cmocka_unit_test(test_compare_cli),
+    cmocka_unit_test(test_compare_labels_and_loss),
     cmocka_unit_test(test_compare_peak_from_allocations),
   };
   return cmocka_run_group_tests_name("diff", tests, setup, teardown);

@@ -212,11 +212,51 @@ static void test_html_renders_in_chromium(void **state) {
   free(profile);
 }
 
+/* `heapql compare --format html`: the table and one heap line per run, rendered by Chromium
+ * without a console error. */
+static void test_compare_html_in_chromium(void **state) {
+  (void)state;
+  const char *chromium = hq_test_which("chromium");
+  const char *dir = hq_test_tmpdir();
+  char *paths[2] = {strdup(hq_test_join(dir, "c0.db")), strdup(hq_test_join(dir, "c1.db"))};
+  char *html = strdup(hq_test_join(dir, "compare.html")), *profile = strdup(hq_test_join(dir, "cprofile"));
+  char url[4200], udd[4200];
+  hq_db_t *dbs[2];
+  hq_test_proc_t p;
+  FILE *f;
+  HQ_TEST_REQUIRE(chromium, "chromium (Debian chromium)");
+  for (int i = 0; i < 2; i++) {
+    dbs[i] = hq_fx_victim(paths[i], 100 + i, i);
+    hq_fx_exec(dbs[i], "INSERT OR REPLACE INTO meta VALUES('command_line', 'app%s')", i ? " --fast" : "");
+  }
+  f = fopen(html, "w");
+  assert_int_equal(hq_compare(dbs, NULL, 2, HQ_FORMAT_HTML, f), HQ_OK);
+  fclose(f);
+  for (int i = 0; i < 2; i++) hq_db_close(dbs[i]);
+  snprintf(url, sizeof url, "file://%s", html);
+  snprintf(udd, sizeof udd, "--user-data-dir=%s", profile);
+  char *argv[] = {(char *)chromium, "--headless", "--no-sandbox", "--disable-gpu", udd,
+                  "--enable-logging=stderr", "--v=0", "--dump-dom", url, NULL};
+  assert_int_equal(hq_test_run(argv, NULL, NULL, 120, &p), 0);
+  assert_int_equal(p.exit_status, 0);
+  assert_true(no_console_errors(p.err));
+  assert_int_equal(hq_fx_count(p.out, "<polyline class=\"hq-run\""), 2);
+  assert_int_equal(hq_fx_count(p.out, "<tr><td style="), 2);
+  assert_non_null(strstr(p.out, ">plain</td>"));
+  assert_non_null(strstr(p.out, ">--fast</td>"));
+  hq_test_proc_free(&p);
+  free(paths[0]);
+  free(paths[1]);
+  free(html);
+  free(profile);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_html_report_content),
     cmocka_unit_test(test_html_large_run_stays_small),
     cmocka_unit_test(test_html_renders_in_chromium),
+    cmocka_unit_test(test_compare_html_in_chromium),
   };
   return cmocka_run_group_tests_name("html", tests, NULL, NULL);
 }
