@@ -30,6 +30,7 @@ typedef struct {
   int force, follow_fork, follow_exec, quiet, mmap, free_stacks, leak_check;
   unsigned depth;
   const char *unwind;
+  const char *label;       /* --label: meta.label of every database made */
   char **cmd;
   int gate;                /* --gate: gate every database this run made */
   int gate_exit;           /* --gate-exit-code (23, LeakSanitizer's) */
@@ -38,6 +39,8 @@ typedef struct {
 
 /* The databases this run made (the program's, then its traced children's), for --gate. */
 static char **made;
+/* --label, written into each of them (meta.label: `heapql compare` names the run by it). */
+static const char *run_label;
 static size_t n_made, cap_made;
 
 static void remember(const char *db_path) {
@@ -115,6 +118,7 @@ static int check_output(const run_opts_t *o, const char *pattern, const char *pr
 const char hq_usage_run[] =
   "heapql run [-o DB] [--force] [--no-follow-fork] [--follow-exec] [--depth N]\n"
   "                  [--unwind fp|libunwind] [--no-mmap] [--free-stacks] [--no-leak-check] [-q]\n"
+  "                  [--label TEXT]\n"
   "                  [--gate [gate options] [--gate-exit-code N] [--gate-only GLOB]] [--] CMD [ARGS]\n"
   "                  (gate options: as heapql gate's; its verdict goes to stderr)";
 const char hq_usage_import[] = "heapql import RAW... [-o DB] [--force] [--no-symbols] [-q]";
@@ -177,6 +181,9 @@ static int parse_run(int argc, char **argv, run_opts_t *o) {
       o->depth = (unsigned)d;
     } else if (!strcmp(a, "--no-leak-check")) {
       o->leak_check = 0;
+    } else if (!strcmp(a, "--label")) {
+      if (++i >= argc || !*argv[i]) { hq_cli_error("--label needs a text"); return -1; }
+      o->label = argv[i];
     } else if (!strcmp(a, "--gate")) {
       o->gate = 1;
     } else if (!strcmp(a, "--gate-exit-code")) {
@@ -312,6 +319,15 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
     }
     hq_db_close(db);
   }
+  if (run_label) {
+    hq_db_t *db = NULL;
+    if (hq_db_open(db_path, HQ_DB_NO_CHECK, &db) == HQ_OK) {
+      char *sql = sqlite3_mprintf("INSERT OR REPLACE INTO meta VALUES('label', %Q)", run_label);
+      if (sql) hq__db_exec(db, sql);
+      sqlite3_free(sql);
+    }
+    hq_db_close(db);
+  }
   if (!quiet) summary(db_path);
   return HQ_OK;
 }
@@ -373,6 +389,7 @@ int hq_cmd_run(int argc, char **argv) {
   case 1: return HQ_EXIT_OK;
   default: return HQ_EXIT_USAGE;
   }
+  run_label = o.label;
   if (find_preload(preload, sizeof preload) != 0) {
     hq_cli_error("cannot find libheapql_preload.so next to heapql (set HEAPQL_PRELOAD_LIB)");
     return HQ_EXIT_INTERNAL;

@@ -1,6 +1,6 @@
 /*
  * hq_compare.c: `heapql compare`: several runs, one row each, labelled by what sets each run
- * apart (its own command-line options), with peak heap, peak device, peak RSS, heap
+ * apart (the label `heapql run --label` gave it, else its own command-line options), with peak heap, peak device, peak RSS, heap
  * allocations and bytes, wall time and the loss a run reports (its last counter named "loss"),
  * each against the first run.  Text, JSON, or an HTML page with the runs' heap timelines
  * overlaid.
@@ -18,6 +18,7 @@
 typedef struct {
   const char *database;
   char label[256];
+  char given_label[256];   /* meta.label (heapql run --label), "" when none */
   hq__headline_t h;
   int has_loss;
   double loss;
@@ -110,6 +111,10 @@ static void make_labels(run_t *runs, size_t n) {
     any |= runs[i].label[0] != '\0';
   }
   for (size_t i = 0; i < n; i++) {
+    if (runs[i].given_label[0]) { /* heapql run --label */
+      snprintf(runs[i].label, sizeof runs[i].label, "%s", runs[i].given_label);
+      continue;
+    }
     if (runs[i].label[0]) continue;
     if (any) {
       snprintf(runs[i].label, sizeof runs[i].label, "plain");
@@ -127,6 +132,7 @@ static int load_run(hq_db_t *db, run_t *r, int want_timeline) {
   size_t cap = 0;
   int rc = hq__headline_load(db, &r->h), step;
   if (rc) return rc;
+  hq_db_meta_get(db, "label", r->given_label, sizeof r->given_label);
   rc = hq__db_prepare(db, "SELECT value FROM counters WHERE name = 'loss' ORDER BY t DESC, rowid DESC "
                           "LIMIT 1", &st);
   if (rc) return rc;

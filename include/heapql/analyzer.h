@@ -638,8 +638,8 @@ HQ_API int hq_gate_write_baseline(const hq_gate_t *g, FILE *out);
 HQ_API void hq_gate_free(hq_gate_t *g);
 
 /*
- * Compare n runs, one row each (`heapql compare`): labelled by the command-line options a run
- * has that not every run has ("plain" for one with none of its own; the database names
+ * Compare n runs, one row each (`heapql compare`): labelled by meta.label (`heapql run
+ * --label`), else by the command-line options a run has that not every run has ("plain" for one with none of its own; the database names
  * (names[i], else the path) when every run ran the same command; a program's name first when the
  * runs ran different programs), with peak heap, peak device
  * memory, peak RSS, heap allocations and bytes allocated, wall time and the loss the run

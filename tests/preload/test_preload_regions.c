@@ -2,7 +2,7 @@
  * test_preload_regions.c: `heapql regions` on a victim whose regions hold known allocations
  * (tests/preload/victims/v_regions.c): per path its instances, time, allocations, bytes, peak
  * live and kept bytes by class, in JSON (read by a JSON reader) and text; counters summarised;
- * bad usage exits 2.
+ * bad usage exits 2.  And `heapql run --label`, the name `heapql compare` gives a run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,11 +176,52 @@ static void test_regions_bad_usage_and_none(void **state) {
   }
 }
 
+/* heapql run --label NAME: meta.label of the database, and the row's label in compare. */
+static void test_run_label_names_compare_row(void **state) {
+  (void)state;
+  const char *dbs[2] = {strdup(hq_test_join(hq_test_tmpdir(), "label-a.db")),
+                        strdup(hq_test_join(hq_test_tmpdir(), "label-b.db"))};
+  const char *labels[2] = {"first try", "it's faster"};
+  int code;
+  char *out;
+  hq_json_t j;
+  for (int i = 0; i < 2; i++) {
+    char *argv[] = {HEAPQL(), "run", "-q", "--label", (char *)labels[i], "-o", (char *)dbs[i], "--",
+                    (char *)hq_test_build_path("tests/victims/v_regions"), NULL};
+    hq_test_proc_t p;
+    sqlite3 *db;
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+    assert_int_equal(p.exit_status, 0);
+    hq_test_proc_free(&p);
+    db = hq_test_sqlite_open(dbs[i]);
+    assert_string_equal(hq_test_q_text(db, "SELECT value FROM meta WHERE key = 'label'"), labels[i]);
+    sqlite3_close(db);
+  }
+  {
+    char *argv[] = {HEAPQL(), "compare", "--format", "json", (char *)dbs[0], (char *)dbs[1], NULL};
+    hq_test_proc_t p;
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+    assert_int_equal(p.exit_status, 0);
+    assert_int_equal(hq_json_parse(p.out, &j), 0);
+    hq_test_proc_free(&p);
+  }
+  assert_string_equal(hq_json_get(&j, "[0].label")->value, "first try");
+  assert_string_equal(hq_json_get(&j, "[1].label")->value, "it's faster");
+  assert_string_equal(hq_json_get(&j, "[1].ratios.allocations")->value, "1");
+  hq_json_free(&j);
+  out = heapql(&code, "run", "--label", NULL, NULL);
+  assert_int_equal(code, 2);
+  free(out);
+  free((char *)dbs[0]);
+  free((char *)dbs[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_regions_json),
     cmocka_unit_test(test_regions_text),
     cmocka_unit_test(test_regions_bad_usage_and_none),
+    cmocka_unit_test(test_run_label_names_compare_row),
   };
   return cmocka_run_group_tests_name("regions", tests, NULL, NULL);
 }
