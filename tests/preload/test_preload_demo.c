@@ -2,10 +2,12 @@
  * test_preload_demo.c: the kernels demo under the recorder.  Each memory switch must show in the
  * database what it promises (issue "kernels"): pool -> >= 100x fewer heap allocations;
  * checkpointing -> the peak falls by exactly what the sqrt(n) law predicts; chunked -> peak
- * independent of the data size; sparse at 10% -> hidden weights <= 22% of dense.  Counts and
+ * independent of the data size; sparse at 10% -> hidden weights <= 22% of dense; mmap -> the
+ * dataset leaves the heap; f16 -> half the bytes; the loss unchanged where the arithmetic is.  Counts and
  * peaks are the model's own (no BLAS frame in the stack), so they hold whatever kernel the BLAS
  * picks for the CPU.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,12 +155,89 @@ static void test_demo_sparse_weights_bytes(void **state) {
   sqlite3_close(sparse);
 }
 
+/* The final loss the demo reported (its last "loss" counter), at full precision. */
+static double final_loss(sqlite3 *db) {
+  sqlite3_stmt *st;
+  double v = -1;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM counters WHERE name = 'loss' "
+                                          "ORDER BY t DESC, rowid DESC LIMIT 1", -1, &st, NULL), SQLITE_OK);
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_double(st, 0);
+  sqlite3_finalize(st);
+  assert_true(v > 0);
+  return v;
+}
+
+/* The demo's own account of its data: "memory: data R B returns (TYPE, WHERE) + T B targets". */
+static void data_bytes(const char *text, long *returns, long *targets, char *type) {
+  const char *p = strstr(text, "memory: data ");
+  assert_non_null(p);
+  assert_int_equal(sscanf(p, "memory: data %ld B returns (%3s %*[^)]) + %ld B targets", returns, type,
+                          targets), 3);
+  if (type[strlen(type) - 1] == ',') type[strlen(type) - 1] = '\0';
+}
+
+/* mmap: the heap peak falls by the dataset (returns and targets) less the few hundred bytes the
+ * maps' bookkeeping takes, and no heap block holds the data any more; f16: the returns take exactly half the bytes; the loss is the same to 1e-6
+ * (relative) where the arithmetic is (pool, mmap, checkpointing), within 1e-3 with f16 storage
+ * (returns rounded to 11 bits) and within a factor 2 with 10% sparse hidden weights (another
+ * model).  Chunked training shuffles within each chunk, so its loss is not compared. */
+static void test_demo_mmap_f16_and_loss(void **state) {
+  (void)state;
+  char *t_plain, *t_mmap, *t_f16, type[8];
+  long r_plain, tg_plain, r_mmap, tg_mmap, r_f16, tg_f16;
+  sqlite3 *plain = run_demo("lplain.db", &t_plain, NULL, NULL, NULL, NULL, NULL, NULL);
+  sqlite3 *mmap = run_demo("lmmap.db", &t_mmap, "--mmap-data", NULL, NULL, NULL, NULL, NULL);
+  sqlite3 *f16 = run_demo("lf16.db", &t_f16, "--f16-storage", NULL, NULL, NULL, NULL, NULL);
+  sqlite3 *pool = run_demo("lpool.db", NULL, "--pool", NULL, NULL, NULL, NULL, NULL);
+  sqlite3 *ckpt = run_demo("lckpt.db", NULL, "--checkpoint", NULL, NULL, NULL, NULL, NULL);
+  sqlite3 *sparse = run_demo("lsparse.db", NULL, "--sparse-weights", "0.1", NULL, NULL, NULL, NULL);
+  double l0 = final_loss(plain);
+
+  data_bytes(t_plain, &r_plain, &tg_plain, type);
+  assert_string_equal(type, "f32");
+  data_bytes(t_mmap, &r_mmap, &tg_mmap, type);
+  assert_int_equal(r_mmap, r_plain);
+  {
+    /* the maps' own bookkeeping (file names, headers) takes a few hundred heap bytes */
+    int64_t fell = hq_test_q_int(plain, PEAK) - hq_test_q_int(mmap, PEAK);
+    print_message("mmap: the heap peak fell by %lld B; the dataset is %ld B\n", (long long)fell,
+                  r_plain + tg_plain);
+    assert_true(fell <= r_plain + tg_plain && fell >= r_plain + tg_plain - 1024);
+  }
+  assert_int_equal(hq_test_q_int(plain, "SELECT count(*) FROM (" OWN_HEAP ") WHERE size = %ld", r_plain), 1);
+  assert_int_equal(hq_test_q_int(mmap, "SELECT count(*) FROM (" OWN_HEAP ") WHERE size = %ld", r_plain), 0);
+
+  data_bytes(t_f16, &r_f16, &tg_f16, type);
+  assert_string_equal(type, "f16");
+  assert_int_equal(r_f16 * 2, r_plain);
+  assert_int_equal(hq_test_q_int(f16, "SELECT count(*) FROM (" OWN_HEAP ") WHERE size = %ld", r_plain / 2), 1);
+  assert_int_equal(hq_test_q_int(f16, "SELECT count(*) FROM (" OWN_HEAP ") WHERE size = %ld", r_plain), 0);
+
+  print_message("final loss: plain %.9g, pool %.9g, mmap %.9g, checkpoint %.9g, f16 %.9g, sparse %.9g\n",
+                l0, final_loss(pool), final_loss(mmap), final_loss(ckpt), final_loss(f16), final_loss(sparse));
+  assert_true(fabs(final_loss(pool) - l0) <= 1e-6 * l0);
+  assert_true(fabs(final_loss(mmap) - l0) <= 1e-6 * l0);
+  assert_true(fabs(final_loss(ckpt) - l0) <= 1e-6 * l0);
+  assert_true(fabs(final_loss(f16) - l0) <= 1e-3 * l0);
+  assert_true(final_loss(sparse) < 2 * l0 && final_loss(sparse) > l0 / 2);
+  free(t_plain);
+  free(t_mmap);
+  free(t_f16);
+  sqlite3_close(plain);
+  sqlite3_close(mmap);
+  sqlite3_close(f16);
+  sqlite3_close(pool);
+  sqlite3_close(ckpt);
+  sqlite3_close(sparse);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_demo_pool_cuts_heap_allocations),
     cmocka_unit_test(test_demo_checkpoint_peak_follows_law),
     cmocka_unit_test(test_demo_chunked_peak_independent_of_size),
     cmocka_unit_test(test_demo_sparse_weights_bytes),
+    cmocka_unit_test(test_demo_mmap_f16_and_loss),
   };
   return cmocka_run_group_tests_name("preload_demo", tests, NULL, NULL);
 }
