@@ -120,6 +120,31 @@ static void draw_axes(FILE *out, const plot_t *p) {
           p->ymax_rss > 0 ? "heap, mmap, device" : "memory", units[u]);
 }
 
+/* The outermost regions as shaded bands behind the series, two shades alternating by name so
+ * neighbouring phases tell apart, each named on hover and, where it is wide enough, on top. */
+#define REGIONS_MAX 4000
+static void draw_regions(FILE *out, const plot_t *p, const hq__span_t *r, size_t n) {
+  if (n) fputs("<g class=\"hq-regions\">\n", out);
+  for (size_t i = 0; i < n; i++) {
+    double x0 = px_x(p, r[i].t_begin < p->t0 ? p->t0 : r[i].t_begin);
+    double x1 = px_x(p, r[i].t_end > p->t0 + p->span ? p->t0 + p->span : r[i].t_end);
+    unsigned h = 0;
+    for (const char *c = r[i].name; *c; c++) h = h * 31 + (unsigned char)*c;
+    if (x1 - x0 < 0.5) x1 = x0 + 0.5;
+    fprintf(out, "<rect class=\"hq-region\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                 "fill=\"%s\" fill-opacity=\"0.5\"><title>", x0, p->top, x1 - x0, p->bottom - p->top,
+            h & 1 ? "#e8eef7" : "#f3ece2");
+    hq__fmt_xml(out, r[i].name);
+    fputs("</title></rect>\n", out);
+    if (x1 - x0 >= 8.0 * (double)strlen(r[i].name)) {
+      fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#777\" font-size=\"10\">", x0 + 3, p->top + 12);
+      hq__fmt_xml(out, r[i].name);
+      fputs("</text>\n", out);
+    }
+  }
+  if (n) fputs("</g>\n", out);
+}
+
 static void draw_series(FILE *out, const plot_t *p, const hq__series_t *s, int idx) {
   if (s->n == 0) return;
   if (idx == HQ__S_HEAP) {
@@ -217,6 +242,14 @@ int hq__timeline_svg(hq_db_t *db, const hq_timeline_opts_t *opts, FILE *out, int
     goto out;
   }
   draw_axes(out, &p);
+  {
+    hq__span_t *spans = NULL;
+    size_t n_spans = 0;
+    rc = hq__regions_outer(db, in.pid, in.pid_null, in.t1, REGIONS_MAX, &spans, &n_spans);
+    if (rc) goto out;
+    draw_regions(out, &p, spans, n_spans);
+    hq__spans_free(spans, n_spans);
+  }
   for (int s = 0; s < HQ__S_N; s++)
     if (in.present[s]) draw_series(out, &p, &in.ser[s], s);
   draw_marker(out, &p, in.peak_t, in.peak_bytes, "peak heap", series_colour[HQ__S_HEAP], 0);

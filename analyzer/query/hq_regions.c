@@ -14,6 +14,7 @@
  * from them, an instance's end reads its live bytes as kept.  Memory: the instances and groups,
  * not the events.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -281,4 +282,47 @@ out:
   free(r.slots);
   if (rc) hq__regions_free(out);
   return rc;
+}
+
+typedef struct {
+  hq__span_t *v;
+  size_t n, cap;
+  int64_t t_end;
+} spans_t;
+
+static int load_span(sqlite3_stmt *st, void *ctx) {
+  spans_t *s = ctx;
+  hq__span_t *sp;
+  if (hq__grow((void **)&s->v, &s->cap, s->n, sizeof *s->v, 64)) return HQ_ENOMEM;
+  sp = &s->v[s->n];
+  if (!(sp->name = hq__col_strdup(st, 0))) return HQ_ENOMEM;
+  sp->t_begin = sqlite3_column_int64(st, 1);
+  sp->t_end = sqlite3_column_type(st, 2) == SQLITE_NULL ? s->t_end : sqlite3_column_int64(st, 2);
+  s->n++;
+  return 0;
+}
+
+void hq__spans_free(hq__span_t *s, size_t n) {
+  for (size_t i = 0; s && i < n; i++) free(s[i].name);
+  free(s);
+}
+
+int hq__regions_outer(hq_db_t *db, int64_t pid, int pid_null, int64_t t_end, size_t max,
+                      hq__span_t **out, size_t *out_n) {
+  spans_t s = {NULL, 0, 0, t_end};
+  char sql[256], where[64] = "";
+  int rc;
+  *out = NULL;
+  *out_n = 0;
+  if (!pid_null) hq__fmt(where, sizeof where, " AND pid IS %" PRId64, pid);
+  hq__fmt(sql, sizeof sql, "SELECT name, t_begin, t_end FROM regions WHERE parent_id IS NULL%s "
+                           "ORDER BY t_begin, id LIMIT %zu", where, max);
+  rc = hq__db_each(db, sql, "reading regions", load_span, &s);
+  if (rc) {
+    hq__spans_free(s.v, s.n);
+    return rc;
+  }
+  *out = s.v;
+  *out_n = s.n;
+  return HQ_OK;
 }

@@ -54,6 +54,15 @@ typedef struct {
 /* Fill out (zeroed first; free with hq__regions_free, also after a failure). */
 int  hq__regions_compute(hq_db_t *db, hq__regions_t *out);
 void hq__regions_free(hq__regions_t *out);
+/* The outermost region instances of process pid (of every process when pid_null), by begin,
+ * at most max: name, begin and end (t_end when never closed).  The timeline shades them. */
+typedef struct {
+  char *name;
+  int64_t t_begin, t_end;
+} hq__span_t;
+int  hq__regions_outer(hq_db_t *db, int64_t pid, int pid_null, int64_t t_end, size_t max,
+                       hq__span_t **out, size_t *out_n);
+void hq__spans_free(hq__span_t *s, size_t n);
 
 /* ---- hq_recommend.c ---- */
 /* Fill r->findings from db and the figures already in r. */

@@ -33,7 +33,7 @@ static const char *recorded_db(void) {
     char *argv[] = {HEAPQL(), "run", "-q", "-o", NULL, "--",
                     (char *)hq_test_build_path("tests/victims/v_regions"), NULL};
     hq_test_proc_t p;
-    db = hq_test_join(hq_test_tmpdir(), "regions.db");
+    db = strdup(hq_test_join(hq_test_tmpdir(), "regions.db")); /* kept: the helper's buffers rotate */
     argv[4] = (char *)db;
     assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
     assert_int_equal(p.exit_status, 0);
@@ -216,12 +216,35 @@ static void test_run_label_names_compare_row(void **state) {
   free((char *)dbs[1]);
 }
 
+/* The timeline shades the outermost regions: one band per instance, named, read by xmllint. */
+static void test_timeline_shades_regions(void **state) {
+  (void)state;
+  const char *xmllint = hq_test_which("xmllint");
+  char *svg = strdup(hq_test_join(hq_test_tmpdir(), "regions.svg"));
+  int code;
+  hq_test_proc_t p;
+  HQ_TEST_REQUIRE(xmllint, "xmllint (Debian libxml2-utils)");
+  free(heapql(&code, "timeline", (char *)recorded_db(), "-o", svg));
+  assert_int_equal(code, 0);
+  {
+    char *argv[] = {(char *)xmllint, "--xpath",
+                    "//*[local-name()='rect'][@class='hq-region']/*[local-name()='title']/text()",
+                    (char *)svg, NULL};
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 30, &p), 0);
+    assert_int_equal(p.exit_status, 0);
+    assert_string_equal(p.out, "step\nstep\nstep\ntail\n");
+    hq_test_proc_free(&p);
+  }
+  free(svg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_regions_json),
     cmocka_unit_test(test_regions_text),
     cmocka_unit_test(test_regions_bad_usage_and_none),
     cmocka_unit_test(test_run_label_names_compare_row),
+    cmocka_unit_test(test_timeline_shades_regions),
   };
   return cmocka_run_group_tests_name("regions", tests, NULL, NULL);
 }
