@@ -42,7 +42,8 @@ for r in "${runs[@]}"; do
   dbs+=("$out/model-$r.db")
 done
 echo "What heapql sees in the plain run (its findings name the techniques to try):"
-"$HEAPQL" report "$out/model-plain.db" --recommend --wrappers 'fun:demo_alloc' | sed -n '/== Findings/,$p'
+"$HEAPQL" report "$out/model-plain.db" --recommend \
+  --wrappers 'fun:demo_alloc,fun:model_alloc,fun:hq__model_alloc' | sed -n '/== Findings/,$p'
 echo
 echo "Each technique alone, then all of them, against the plain run:"
 "$HEAPQL" compare "${dbs[@]}"

@@ -20,6 +20,9 @@
 #define HOT_TEMP_MAX_AVG  65536           /* average request size at the site, bytes */
 #define REALLOC_MIN       100             /* realloc calls at one site */
 #define HUGE_MIN          67108864        /* one request of 64 MiB or more */
+#define SHORT_LIVED_MIN   1000            /* allocations at one site, nearly all freed ... */
+#define SHORT_LIVED_FREED 99              /* ... this percentage of them at least ... */
+#define SHORT_LIVED_SHARE 1               /* ... each living this percentage of the run at most */
 #define GROWTH_MIN_R2     0.8             /* leak growth: never-freed bytes against time */
 #define LIVE_GROWTH_MIN_R2 0.9            /* live growth before the teardown */
 #define LEAK_GROWTH_MIN_BYTES (64ull << 10)
@@ -182,9 +185,81 @@ static int leak_growth(hq_db_t *db, hq_report_t *r) {
              ev, n);
 }
 
+/* ---- short-lived churn: a pool's case beyond temporaries ---- */
+
+typedef struct {
+  char *in;       /* "'site1','site2'" for an IN list */
+  size_t len, cap;
+} names_t;
+
+static int add_name(sqlite3_stmt *st, void *ctx) {
+  names_t *n = ctx;
+  char *q = sqlite3_mprintf("%s%Q", n->len ? "," : "", (const char *)sqlite3_column_text(st, 0));
+  size_t l;
+  if (!q) return HQ_ENOMEM;
+  l = strlen(q);
+  if (hq__grow((void **)&n->in, &n->cap, n->len + l + 1, 1, 256)) {
+    sqlite3_free(q);
+    return HQ_ENOMEM;
+  }
+  memcpy(n->in + n->len, q, l + 1);
+  n->len += l;
+  sqlite3_free(q);
+  return 0;
+}
+
+/* Sites that allocate and release blocks over and over, each block gone soon (on average within
+ * 1% of the run), though not at once (other allocations come between, so they are not
+ * "temporary"): a step's buffers, made and dropped every step.  A pool (or buffers kept across
+ * steps) pays the allocator once instead.  Sites hot_temporaries already names are left to it. */
+static int short_lived(hq_db_t *db, hq_report_t *r) {
+  names_t names = {NULL, 0, 0};
+  char sql[1024], *where = NULL;
+  hq_site_t *ev = NULL;
+  size_t n = 0;
+  uint64_t allocs = 0;
+  int rc;
+  if (r->duration_ns <= 0) return HQ_OK;
+  if ((rc = hq__callsites_ensure(db))) return rc;
+  hq__fmt(sql, sizeof sql,
+          "SELECT ss.site FROM allocations a JOIN kinds k ON k.kind = a.kind"
+          " JOIN stack_sites ss ON ss.stack_id = a.stack_id WHERE k.class = 'heap'"
+          " GROUP BY ss.site HAVING count(*) >= " STR(SHORT_LIVED_MIN)
+          " AND 100 * count(a.t_free) >= " STR(SHORT_LIVED_FREED) " * count(*)"
+          " AND 100 * avg(a.t_free - a.t_alloc) <= " STR(SHORT_LIVED_SHARE) " * %" PRId64,
+          r->duration_ns);
+  rc = hq__db_each(db, sql, "finding short-lived sites", add_name, &names);
+  if (rc || !names.len) goto out;
+  where = sqlite3_mprintf("WHERE class = 'heap' AND 2 * temporary < allocations AND site IN (%s)"
+                          " ORDER BY allocations DESC, site LIMIT " STR(EVIDENCE_MAX), names.in);
+  if (!where) {
+    rc = HQ_ENOMEM;
+    goto out;
+  }
+  rc = hq__sites_sql(db, where, "allocations", &ev, &n);
+  if (rc || n == 0) goto out;
+  for (size_t i = 0; i < n; i++) allocs += ev[i].allocations;
+  rc = add(r, "short_lived", "pool",
+           dupf("%zu site%s allocate%s and free%s blocks over and over, each gone within %d%% of the"
+                " run on average: %" PRIu64 " heap allocations (%.1f%% of all) from the site%s below",
+                n, n == 1 ? "" : "s", PLURAL_VERB(n), PLURAL_VERB(n), SHORT_LIVED_SHARE, allocs,
+                r->allocations_count ? 100.0 * (double)allocs / (double)r->allocations_count : 0.0,
+                n == 1 ? "" : "s"),
+           "Take these buffers from a caching pool (the kernels' hq_pool, PyTorch's caching "
+           "allocator) or keep them across iterations: the allocator's work is then paid once, "
+           "not every time.",
+           ev, n);
+  ev = NULL;
+out:
+  sqlite3_free(where);
+  free(names.in);
+  return rc;
+}
+
 int hq__recommend(hq_db_t *db, hq_report_t *r) {
   int rc = HQ_OK;
   for (size_t i = 0; i < HQ_ARRAY_LEN(site_rules) && !rc; i++) rc = site_rule(db, r, &site_rules[i]);
+  if (!rc) rc = short_lived(db, r);
   if (!rc) rc = leak_growth(db, r);
   return rc;
 }

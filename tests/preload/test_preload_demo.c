@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hq_test.h"
+#include "hq_json_flat.h"
 
 /* Run heapql-demo ARGS... under `heapql run`; returns the open database and the demo's stdout. */
 static sqlite3 *run_demo(const char *name, char **out_text, const char *a1, const char *a2,
@@ -231,6 +232,47 @@ static void test_demo_mmap_f16_and_loss(void **state) {
   sqlite3_close(sparse);
 }
 
+/* `heapql report --recommend` on the plain run names the pool (the layers' buffers, made and
+ * dropped every step) and says nothing of the kind once the pool is on. */
+static const char *recommend_json(const char *name, const char *a1) {
+  static char *kept[2];
+  static int next;
+  sqlite3 *h = run_demo(name, NULL, a1, NULL, NULL, NULL, NULL, NULL);
+  char *db = strdup(sqlite3_db_filename(h, "main")); /* where run_demo recorded */
+  char *argv[] = {(char *)hq_test_build_path("bin/heapql"), "report", (char *)db, "--recommend",
+                  "--format", "json", "--wrappers", "fun:demo_alloc,fun:model_alloc,fun:hq__model_alloc",
+                  NULL};
+  hq_test_proc_t p;
+  sqlite3_close(h);
+  assert_int_equal(hq_test_run(argv, NULL, NULL, 120, &p), 0);
+  if (p.exit_status) print_message("%s", p.err);
+  assert_int_equal(p.exit_status, 0);
+  free(db);
+  free(kept[next & 1]);
+  kept[next & 1] = p.out;
+  p.out = NULL;
+  hq_test_proc_free(&p);
+  return kept[next++ & 1];
+}
+
+static void test_demo_recommend_names_pool(void **state) {
+  (void)state;
+  hq_json_t j;
+  assert_int_equal(hq_json_parse(recommend_json("rplain.db", NULL), &j), 0);
+  assert_string_equal(hq_json_get(&j, "findings[0].name")->value, "short_lived");
+  assert_string_equal(hq_json_get(&j, "findings[0].fix")->value, "pool");
+  assert_null(hq_json_get(&j, "findings[1]"));
+  assert_string_equal(hq_json_get(&j, "findings[0].evidence[0].function")->value, "layer_forward");
+  assert_string_equal(hq_json_get(&j, "findings[0].evidence[0].allocations")->value, "2304");
+  assert_string_equal(hq_json_get(&j, "findings[0].evidence[1].function")->value, "layer_backward");
+  assert_string_equal(hq_json_get(&j, "findings[0].evidence[1].allocations")->value, "2112");
+  assert_null(hq_json_get(&j, "findings[0].evidence[2]"));
+  hq_json_free(&j);
+  assert_int_equal(hq_json_parse(recommend_json("rpool.db", "--pool"), &j), 0);
+  assert_null(hq_json_get(&j, "findings[0]"));
+  hq_json_free(&j);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_demo_pool_cuts_heap_allocations),
@@ -238,6 +280,7 @@ int main(void) {
     cmocka_unit_test(test_demo_chunked_peak_independent_of_size),
     cmocka_unit_test(test_demo_sparse_weights_bytes),
     cmocka_unit_test(test_demo_mmap_f16_and_loss),
+    cmocka_unit_test(test_demo_recommend_names_pool),
   };
   return cmocka_run_group_tests_name("preload_demo", tests, NULL, NULL);
 }
