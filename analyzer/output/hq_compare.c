@@ -93,9 +93,11 @@ static void make_labels(run_t *runs, size_t n) {
     char mine[1024], other[1024], *tok[MAX_TOKENS], *otok[MAX_TOKENS];
     size_t nt = split(runs[i].h.command_line, mine, sizeof mine, tok), len = 0;
     runs[i].label[0] = '\0';
-    if (!same_program) /* different programs: each is named first */
+    if (!same_program) { /* different programs: each is named first */
       len = (size_t)snprintf(runs[i].label, sizeof runs[i].label, "%s",
-                             program_name(runs[i].h.command_line, mine + sizeof mine / 2, sizeof mine / 2));
+                             program_name(runs[i].h.command_line, a, sizeof a));
+      if (len >= sizeof runs[i].label) len = sizeof runs[i].label - 1;
+    }
     for (size_t k = 1; k < nt; k++) { /* the program itself never tells runs apart */
       int everywhere = 1;
       for (size_t j = 0; j < n && everywhere; j++) {

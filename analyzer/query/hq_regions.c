@@ -113,15 +113,17 @@ static int class_index(const char *cls) {
   return -1;
 }
 
-/* One event of the sweep: 0 a release, 1 an allocation, 2 a region's end (at one instant the
- * releases come first, and what is allocated at a region's last instant is inside it). */
+/* One event of the sweep: 0 a release, 1 an allocation, 2 the release of a block allocated at
+ * the same instant (after its allocation), 3 a region's end.  At one instant the releases come
+ * first, a region's end last: what is allocated at its last instant is inside it, what is
+ * released then is not kept. */
 static int sweep_event(sqlite3_stmt *st, void *ctx) {
   regions_t *r = ctx;
   int ev = sqlite3_column_int(st, 1), cls;
   inst_t *in = find_inst(r, sqlite3_column_int64(st, 2));
   uint64_t size = (uint64_t)sqlite3_column_int64(st, 3);
   if (!in) return 0; /* a region_id without its region (a damaged or hand-made database) */
-  if (ev == 2) {
+  if (ev == 3) {
     hq__region_t *g = &r->groups[in->group];
     for (int c = 0; c < HQ__REGION_CLASSES; c++) {
       g->cls[c].kept_bytes += in->live[c];
@@ -260,10 +262,10 @@ int hq__regions_compute(hq_db_t *db, hq__regions_t *out) {
                    "SELECT t, ev, region, size, class FROM ("
                    " SELECT a.t_alloc AS t, 1 AS ev, a.region_id AS region, a.size AS size, k.class AS class"
                    " FROM allocations a JOIN kinds k ON k.kind = a.kind WHERE a.region_id IS NOT NULL"
-                   " UNION ALL SELECT a.t_free, 0, a.region_id, a.size, k.class"
-                   " FROM allocations a JOIN kinds k ON k.kind = a.kind"
+                   " UNION ALL SELECT a.t_free, CASE WHEN a.t_free = a.t_alloc THEN 2 ELSE 0 END,"
+                   " a.region_id, a.size, k.class FROM allocations a JOIN kinds k ON k.kind = a.kind"
                    " WHERE a.region_id IS NOT NULL AND a.t_free IS NOT NULL"
-                   " UNION ALL SELECT coalesce(r.t_end, p.duration_ns, r.t_begin), 2, r.id, 0, NULL"
+                   " UNION ALL SELECT coalesce(r.t_end, p.duration_ns, r.t_begin), 3, r.id, 0, NULL"
                    " FROM regions r LEFT JOIN processes p ON p.pid = r.pid)"
                    " ORDER BY t, ev", "reading the regions' allocations", sweep_event, &r);
   if (rc) goto out;
