@@ -275,10 +275,19 @@ out:
   hq_db_close(db);
 }
 
-/* Import raw -> db, symbolize, and record how the process ended when we know it. */
+/* One trace of this run to import: the program's (its status known), a fork child's or an
+ * exec'd image's. */
+typedef struct {
+  char raw[PATH_MAX + 300], db[PATH_MAX + 300];
+  int status_known, status;
+  pid_t pid;
+} job_t;
+
+/* Import raw -> db, symbolize, and record how the process ended when we know it, and the run's
+ * label.  progress: the import's progress line (on a terminal). */
 static int import_one(const char *raw, const char *db_path, int status_known, int status,
-                      int quiet) {
-  hq_import_opts_t io = {1, 1, 1};
+                      int progress) {
+  hq_import_opts_t io = {1, 1, progress};
   hq_import_stats_t stats;
   char err[1024];
   int rc = hq_import(raw, db_path, &io, &stats, err, sizeof err);
@@ -287,7 +296,6 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
     return rc;
   }
   unlink(raw);
-  remember(db_path);
   {
     char rings[PATH_MAX + 320];
     snprintf(rings, sizeof rings, "%s%s", raw, HQ_RINGS_SUFFIX);
@@ -328,15 +336,66 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
     }
     hq_db_close(db);
   }
-  if (!quiet) summary(db_path);
   return HQ_OK;
 }
 
+/* Import the jobs, in parallel when there are several (one process each, at most as many at
+ * once as there are CPUs, 8 at most: heapql run's own, never the program's), then remember and
+ * summarize each database in job order, so the output reads the same however they finished. */
+static void import_all(const job_t *jobs, size_t n, int quiet) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t workers = cpus < 1 ? 1 : cpus > 8 ? 8 : (size_t)cpus, next = 0, running = 0;
+  pid_t *pids = calloc(n ? n : 1, sizeof *pids);
+  char *ok = calloc(n ? n : 1, 1);
+  if (!pids || !ok || n == 1) workers = 1;
+  while (next < n || running) {
+    while (next < n && (workers == 1 || running < workers)) {
+      const job_t *j = &jobs[next];
+      pid_t pid = -1;
+      if (workers > 1) {
+        fflush(stderr);
+        pid = fork();
+        if (pid == 0) _exit(import_one(j->raw, j->db, j->status_known, j->status, 0) == HQ_OK ? 0 : 1);
+      }
+      if (pid < 0) { /* one at a time, here (a single job, or no fork) */
+        int rc = import_one(j->raw, j->db, j->status_known, j->status, !quiet && workers == 1);
+        if (ok) ok[next] = rc == HQ_OK;
+      } else {
+        pids[next] = pid;
+        running++;
+      }
+      next++;
+    }
+    if (running) {
+      int st;
+      pid_t done = waitpid(-1, &st, 0);
+      if (done < 0) {
+        if (errno == EINTR) continue;
+        break; /* no child left to wait for */
+      }
+      for (size_t i = 0; i < n; i++)
+        if (pids[i] == done) {
+          ok[i] = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+          pids[i] = 0;
+          running--;
+        }
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!ok || !ok[i]) continue;
+    remember(jobs[i].db);
+    if (!quiet) summary(jobs[i].db);
+  }
+  free(pids);
+  free(ok);
+}
+
 /* Raw traces in dir of this run's other processes: fork children, and images the root or a
- * child became by exec (--follow-exec: same pid, a trace of its own). Only traces started
- * after the run began count, so a stale trace of a recycled pid is left alone. */
-static void import_children(const char *dir, pid_t root, const char *root_raw,
-                            uint64_t started_unix_ns, int quiet) {
+ * child became by exec (--follow-exec: same pid, a trace of its own), appended to *jobs.  A
+ * trace counts when its process or its parent is already of the run and it started after the
+ * run began, so a stale trace of a recycled pid is left alone. */
+static void find_children(const char *dir, pid_t root, const char *root_raw,
+                          uint64_t started_unix_ns, job_t **jobs, size_t *n, size_t *cap) {
   const char *root_name = strrchr(root_raw, '/') ? strrchr(root_raw, '/') + 1 : root_raw;
   pid_t known[4096];
   int n_known = 1, progress = 1;
@@ -347,12 +406,14 @@ static void import_children(const char *dir, pid_t root, const char *root_raw,
     progress = 0;
     if (!d) return;
     while ((e = readdir(d)) != NULL) {
-      char raw[PATH_MAX + 300], db_path[PATH_MAX + 300];
+      char raw[PATH_MAX + 300];
       hq_raw_header_t h;
-      size_t len = strlen(e->d_name);
+      size_t len = strlen(e->d_name), k;
       int fd, parent_known = 0;
       if (len < 5 || strcmp(e->d_name + len - 4, HQ_RAW_SUFFIX)) continue;
       snprintf(raw, sizeof raw, "%s/%s", dir, e->d_name);
+      for (k = 0; k < *n && strcmp((*jobs)[k].raw, raw); k++) {}
+      if (k < *n) continue; /* taken in an earlier pass */
       fd = open(raw, O_RDONLY | O_CLOEXEC);
       if (fd < 0) continue;
       if (read(fd, &h, sizeof h) != (ssize_t)sizeof h || memcmp(h.magic, HQ_RAW_MAGIC, 8)) {
@@ -364,11 +425,14 @@ static void import_children(const char *dir, pid_t root, const char *root_raw,
         parent_known |= (pid_t)h.ppid == known[i] || (pid_t)h.pid == known[i];
       if (!parent_known || h.t0_unix_ns < started_unix_ns || !strcmp(e->d_name, root_name))
         continue;
-      snprintf(db_path, sizeof db_path, "%.*s", (int)(strlen(raw) - 4), raw);
-      if (import_one(raw, db_path, 0, 0, quiet) == HQ_OK && n_known < 4096) {
-        known[n_known++] = (pid_t)h.pid;
-        progress = 1;
-      }
+      if (hq__grow((void **)jobs, cap, *n, sizeof **jobs, 8)) break;
+      memset(&(*jobs)[*n], 0, sizeof **jobs);
+      snprintf((*jobs)[*n].raw, sizeof (*jobs)[*n].raw, "%s", raw);
+      snprintf((*jobs)[*n].db, sizeof (*jobs)[*n].db, "%.*s", (int)(strlen(raw) - 4), raw);
+      (*jobs)[*n].pid = (pid_t)h.pid;
+      (*n)++;
+      if (n_known < 4096) known[n_known++] = (pid_t)h.pid;
+      progress = 1;
     }
     closedir(d);
   }
@@ -454,14 +518,28 @@ int hq_cmd_run(int argc, char **argv) {
 
   hq__expand_output(pattern, pid, prog, db_path, sizeof db_path);
   snprintf(raw, sizeof raw, "%s%s", db_path, HQ_RAW_SUFFIX);
-  if (access(raw, F_OK) == 0) {
-    import_one(raw, db_path, 1, status, o.quiet);
-  } else if (!o.quiet) {
-    hq_cli_error("'%s' left no trace (a statically linked or setuid program cannot be preloaded)",
-                 o.cmd[0]);
+  {
+    job_t *jobs = NULL;
+    size_t n_jobs = 0, cap_jobs = 0;
+    if (access(raw, F_OK) == 0) {
+      if (hq__grow((void **)&jobs, &cap_jobs, 0, sizeof *jobs, 8) == HQ_OK) {
+        memset(jobs, 0, sizeof *jobs);
+        snprintf(jobs[0].raw, sizeof jobs[0].raw, "%s", raw);
+        snprintf(jobs[0].db, sizeof jobs[0].db, "%s", db_path);
+        jobs[0].status_known = 1;
+        jobs[0].status = status;
+        jobs[0].pid = pid;
+        n_jobs = 1;
+      }
+    } else if (!o.quiet) {
+      hq_cli_error("'%s' left no trace (a statically linked or setuid program cannot be preloaded)",
+                   o.cmd[0]);
+    }
+    dir_of(db_path, dir, sizeof dir);
+    find_children(dir, pid, raw, started_unix_ns, &jobs, &n_jobs, &cap_jobs);
+    import_all(jobs, n_jobs, o.quiet);
+    free(jobs);
   }
-  dir_of(db_path, dir, sizeof dir);
-  import_children(dir, pid, raw, started_unix_ns, o.quiet);
   if (o.gate && n_made) {
     /* One verdict over every process recorded; nothing of it on the program's stdout. */
     o.g.just_imported = 1;

@@ -201,7 +201,20 @@ const char *hq__elfsyms_find(const hq__elfsyms_t *t, uint64_t addr, uint64_t *ou
   size_t i, k;
   uint32_t shndx;
   if (!t) return NULL;
-  if ((e = sized_find(&t->global, addr, &min_label)) || (e = sized_find(&t->local, addr, &min_label))) {
+  if ((e = sized_find(&t->global, addr, &min_label))) {
+    *out_start = e->lo;
+    return e->name;
+  }
+  /* libdwfl looks at the locals only when no global label sits exactly at addr either; of
+   * several, the last in table order (the first of its start in label order) */
+  i = upper_bound(t->labels, t->nlabels, addr);
+  for (k = i; k > 0 && t->labels[k - 1].lo == addr; k--) {}
+  for (; k < i; k++)
+    if (t->labels[k].rank >= 2) {
+      *out_start = addr;
+      return t->labels[k].name;
+    }
+  if ((e = sized_find(&t->local, addr, &min_label))) {
     *out_start = e->lo;
     return e->name;
   }
@@ -212,7 +225,8 @@ const char *hq__elfsyms_find(const hq__elfsyms_t *t, uint64_t addr, uint64_t *ou
   for (k = i, e = NULL; k > 0 && t->labels[k - 1].lo >= min_label; k--) {
     const esym_t *c = &t->labels[k - 1];
     if (e && c->lo != e->lo) break; /* the best of the closest start is found */
-    if (shndx >= SHN_LORESERVE || c->shndx >= SHN_LORESERVE ? c->lo != addr : c->shndx != shndx)
+    /* a label exactly at addr counts whatever its section */
+    if (c->lo != addr && (shndx >= SHN_LORESERVE || c->shndx >= SHN_LORESERVE || c->shndx != shndx))
       continue;
     e = c; /* same start further down sorts better */
   }
