@@ -123,8 +123,8 @@ static void write_text(const hq__regions_t *r, FILE *out) {
 int hq_regions_write(hq_db_t *db, hq_format_t format, FILE *out) {
   hq__regions_t r;
   int rc;
-  if (!HQ_DB_OK(db) || !out || (format != HQ_FORMAT_TEXT && format != HQ_FORMAT_JSON))
-    return HQ_MISUSE_BKPT;
+  if (!HQ_DB_OK(db) || !out) return HQ_MISUSE_BKPT;
+  if (format != HQ_FORMAT_TEXT && format != HQ_FORMAT_JSON) return HQ_EINVAL;
   rc = hq__regions_compute(db, &r);
   if (rc) return rc;
   if (format == HQ_FORMAT_JSON) write_json(&r, out);

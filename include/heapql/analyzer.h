@@ -444,8 +444,8 @@ HQ_API int hq_peak_write(hq_db_t *db, size_t limit, hq_format_t format, FILE *ou
  * them still live when each instance closed (summed, "kept").  Then every counter (table
  * `counters`) with its samples, first, last, min and max value.  docs/cli.md shows the layout
  * and docs/schema.md the SQL of each figure.  format: HQ_FORMAT_TEXT or HQ_FORMAT_JSON.
- * Returns HQ_OK; HQ_MISUSE_BKPT (NULL db or out, another format); HQ_EDB; HQ_ENOMEM; HQ_EIO
- * (write error on out).
+ * Returns HQ_OK; HQ_EINVAL (another format); HQ_MISUSE_BKPT (NULL db or out); HQ_EDB;
+ * HQ_ENOMEM; HQ_EIO (write error on out).
  */
 HQ_API int hq_regions_write(hq_db_t *db, hq_format_t format, FILE *out);
 
