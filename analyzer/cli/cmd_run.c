@@ -283,6 +283,12 @@ typedef struct {
   pid_t pid;
 } job_t;
 
+/* An early end of `heapql run`: what the options took is given back, code returned. */
+static int run_done(run_opts_t *o, int code) {
+  hq_cli_gate_free(&o->g);
+  return code;
+}
+
 /* Import raw -> db, symbolize, and record how the process ended when we know it, and the run's
  * label.  progress: the import's progress line (on a terminal). */
 static int import_one(const char *raw, const char *db_path, int status_known, int status,
@@ -450,20 +456,20 @@ int hq_cmd_run(int argc, char **argv) {
 
   switch (parse_run(argc, argv, &o)) {
   case 0: break;
-  case 1: return HQ_EXIT_OK;
-  default: return HQ_EXIT_USAGE;
+  case 1: return run_done(&o, HQ_EXIT_OK);
+  default: return run_done(&o, HQ_EXIT_USAGE);
   }
   run_label = o.label;
   if (find_preload(preload, sizeof preload) != 0) {
     hq_cli_error("cannot find libheapql_preload.so next to heapql (set HEAPQL_PRELOAD_LIB)");
-    return HQ_EXIT_INTERNAL;
+    return run_done(&o, HQ_EXIT_INTERNAL);
   }
   prog = strrchr(o.cmd[0], '/') ? strrchr(o.cmd[0], '/') + 1 : o.cmd[0];
   pattern = o.output ? o.output : "heapql.%n.%p.db";
-  if ((rc = check_output(&o, pattern, prog)) != 0) return rc;
+  if ((rc = check_output(&o, pattern, prog)) != 0) return run_done(&o, rc);
   if (pipe2(err_pipe, O_CLOEXEC) != 0) {
     hq_cli_error("pipe: %s", strerror(errno));
-    return HQ_EXIT_INTERNAL;
+    return run_done(&o, HQ_EXIT_INTERNAL);
   }
 
   memset(&ign, 0, sizeof ign);
@@ -485,7 +491,7 @@ int hq_cmd_run(int argc, char **argv) {
   pid = fork();
   if (pid < 0) {
     hq_cli_error("fork: %s", strerror(errno));
-    return HQ_EXIT_INTERNAL;
+    return run_done(&o, HQ_EXIT_INTERNAL);
   }
   if (pid == 0) {
     int e;
@@ -510,7 +516,7 @@ int hq_cmd_run(int argc, char **argv) {
     if (n == (ssize_t)sizeof e) {
       waitpid(pid, &status, 0);
       hq_cli_error("cannot run '%s': %s", o.cmd[0], strerror(e));
-      return e == ENOENT ? 127 : 126;
+      return run_done(&o, e == ENOENT ? 127 : 126);
     }
   }
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
