@@ -307,11 +307,11 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
     snprintf(rings, sizeof rings, "%s%s", raw, HQ_RINGS_SUFFIX);
     unlink(rings); /* a dead process's ring file, read into the database */
   }
-  if (status_known) {
+  if (status_known || run_label) { /* one connection for what the run adds */
     hq_db_t *db = NULL;
     if (hq_db_open(db_path, HQ_DB_NO_CHECK, &db) == HQ_OK) { /* just imported */
-      char sql[768];
-      if (WIFEXITED(status) && !stats.complete) {
+      char sql[768] = "";
+      if (status_known && WIFEXITED(status) && !stats.complete) {
         /* It exited, yet its trace has no end: the recorder could not write all of it. */
         snprintf(sql, sizeof sql,
                  "INSERT OR REPLACE INTO meta VALUES('exit_status', %d);"
@@ -320,25 +320,21 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
                  " (status %d) but its trace stops early: the recorder could not write the rest"
                  " (full disk, file size limit, or its descriptor taken; its stderr line says which)')",
                  WEXITSTATUS(status), WEXITSTATUS(status), WEXITSTATUS(status));
-      } else if (WIFEXITED(status)) {
+      } else if (status_known && WIFEXITED(status)) {
         snprintf(sql, sizeof sql,
                  "INSERT OR REPLACE INTO meta VALUES('exit_status', %d);"
                  "UPDATE processes SET exit_status = %d", WEXITSTATUS(status), WEXITSTATUS(status));
-      } else {
+      } else if (status_known) {
         snprintf(sql, sizeof sql,
                  "INSERT OR REPLACE INTO meta VALUES('exit_signal', %d);"
                  "UPDATE processes SET exit_signal = %d", WTERMSIG(status), WTERMSIG(status));
       }
-      hq__db_exec(db, sql);
-    }
-    hq_db_close(db);
-  }
-  if (run_label) {
-    hq_db_t *db = NULL;
-    if (hq_db_open(db_path, HQ_DB_NO_CHECK, &db) == HQ_OK) {
-      char *sql = sqlite3_mprintf("INSERT OR REPLACE INTO meta VALUES('label', %Q)", run_label);
-      if (sql) hq__db_exec(db, sql);
-      sqlite3_free(sql);
+      if (sql[0]) hq__db_exec(db, sql);
+      if (run_label) {
+        char *label = sqlite3_mprintf("INSERT OR REPLACE INTO meta VALUES('label', %Q)", run_label);
+        if (label) hq__db_exec(db, label);
+        sqlite3_free(label);
+      }
     }
     hq_db_close(db);
   }
@@ -351,21 +347,27 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
 static void import_all(const job_t *jobs, size_t n, int quiet) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   size_t workers = cpus < 1 ? 1 : cpus > 8 ? 8 : (size_t)cpus, next = 0, running = 0;
-  pid_t *pids = calloc(n ? n : 1, sizeof *pids);
-  char *ok = calloc(n ? n : 1, 1);
-  if (!pids || !ok || n == 1) workers = 1;
+  pid_t *pids = n > 1 && workers > 1 ? calloc(n, sizeof *pids) : NULL;
+  char *ok = pids ? calloc(n, 1) : NULL;
+  if (!ok) { /* one job, one CPU, or no memory for the bookkeeping: one after another, here */
+    for (size_t i = 0; i < n; i++) {
+      if (import_one(jobs[i].raw, jobs[i].db, jobs[i].status_known, jobs[i].status, !quiet) != HQ_OK)
+        continue;
+      remember(jobs[i].db);
+      if (!quiet) summary(jobs[i].db);
+    }
+    free(pids);
+    return;
+  }
   while (next < n || running) {
-    while (next < n && (workers == 1 || running < workers)) {
+    while (next < n && running < workers) {
       const job_t *j = &jobs[next];
-      pid_t pid = -1;
-      if (workers > 1) {
-        fflush(stderr);
-        pid = fork();
-        if (pid == 0) _exit(import_one(j->raw, j->db, j->status_known, j->status, 0) == HQ_OK ? 0 : 1);
-      }
-      if (pid < 0) { /* one at a time, here (a single job, or no fork) */
-        int rc = import_one(j->raw, j->db, j->status_known, j->status, !quiet && workers == 1);
-        if (ok) ok[next] = rc == HQ_OK;
+      pid_t pid;
+      fflush(stderr);
+      pid = fork();
+      if (pid == 0) _exit(import_one(j->raw, j->db, j->status_known, j->status, 0) == HQ_OK ? 0 : 1);
+      if (pid < 0) { /* no process to spare: this one here */
+        ok[next] = import_one(j->raw, j->db, j->status_known, j->status, 0) == HQ_OK;
       } else {
         pids[next] = pid;
         running++;
@@ -388,7 +390,7 @@ static void import_all(const job_t *jobs, size_t n, int quiet) {
     }
   }
   for (size_t i = 0; i < n; i++) {
-    if (!ok || !ok[i]) continue;
+    if (!ok[i]) continue;
     remember(jobs[i].db);
     if (!quiet) summary(jobs[i].db);
   }
