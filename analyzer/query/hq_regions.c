@@ -20,6 +20,13 @@
 
 #include "query/query_int.h"
 
+/* When an instance ended, in SQL over regions r LEFT JOIN processes p: one expression for its
+ * time and for the sweep, so both agree.  One never closed ends with its process (its duration,
+ * else its last sample); an end before the begin is the begin. */
+#define REGION_END                                                                         \
+  "max(r.t_begin, coalesce(r.t_end, p.duration_ns, "                                       \
+  "(SELECT max(t) FROM samples s WHERE s.pid IS r.pid), r.t_begin))"
+
 typedef struct {
   int64_t id, pid, parent;   /* parent: index in the instances, -1 at the top */
   int64_t t_begin, t_end;    /* t_end: the process end when the region never closed */
@@ -64,9 +71,8 @@ static int load_instance(sqlite3_stmt *st, void *ctx) {
   in->name = hq__col_strdup(st, 2);
   in->parent = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
   in->t_begin = sqlite3_column_int64(st, 4);
-  in->open = sqlite3_column_type(st, 5) == SQLITE_NULL;
-  in->t_end = in->open ? sqlite3_column_int64(st, 6) : sqlite3_column_int64(st, 5);
-  if (in->t_end < in->t_begin) in->t_end = in->t_begin;
+  in->t_end = sqlite3_column_int64(st, 5);
+  in->open = sqlite3_column_int(st, 6);
   if (!in->name) return HQ_ENOMEM;
   r->n++;
   return 0;
@@ -234,9 +240,8 @@ int hq__regions_compute(hq_db_t *db, hq__regions_t *out) {
   memset(&r, 0, sizeof r);
   /* Instances by id; a region never closed ends with its process. */
   rc = hq__db_each(db,
-                   "SELECT r.id, r.pid, r.name, r.parent_id, r.t_begin, r.t_end, "
-                   "coalesce(p.duration_ns, (SELECT max(t) FROM samples s WHERE s.pid IS r.pid), "
-                   "r.t_begin) FROM regions r LEFT JOIN processes p ON p.pid = r.pid ORDER BY r.id",
+                   "SELECT r.id, r.pid, r.name, r.parent_id, r.t_begin, " REGION_END ", "
+                   "r.t_end IS NULL FROM regions r LEFT JOIN processes p ON p.pid = r.pid ORDER BY r.id",
                    "reading regions", load_instance, &r);
   if (rc) goto out;
   for (r.n_slots = 16; r.n_slots < 2 * r.n; r.n_slots *= 2) {}
@@ -265,7 +270,7 @@ int hq__regions_compute(hq_db_t *db, hq__regions_t *out) {
                    " UNION ALL SELECT a.t_free, CASE WHEN a.t_free = a.t_alloc THEN 2 ELSE 0 END,"
                    " a.region_id, a.size, k.class FROM allocations a JOIN kinds k ON k.kind = a.kind"
                    " WHERE a.region_id IS NOT NULL AND a.t_free IS NOT NULL"
-                   " UNION ALL SELECT coalesce(r.t_end, p.duration_ns, r.t_begin), 3, r.id, 0, NULL"
+                   " UNION ALL SELECT " REGION_END ", 3, r.id, 0, NULL"
                    " FROM regions r LEFT JOIN processes p ON p.pid = r.pid)"
                    " ORDER BY t, ev", "reading the regions' allocations", sweep_event, &r);
   if (rc) goto out;
