@@ -60,20 +60,7 @@ awk -v ns="$check_ns" -v mem="$check_mem" -v b="$blocks" -v on="$hq" -v off="$hq
 
 # ---- 2. cc1 on a 2,000-line file ----
 cc1=$(cc -print-prog-name=cc1)
-src="$work/gen.c"
-{
-  echo '#include <stdlib.h>'
-  echo '#include <string.h>'
-  for i in $(seq 400); do
-    echo "struct s$i { int a[$((i % 7 + 1))]; double d; char name[$((i % 13 + 4))]; };"
-    echo "int f$i(struct s$i *p, int n) { int t = 0; for (int k = 0; k < n; k++) t += p->a[k % $((i % 7 + 1))] * k;"
-    echo "  if (t > $i) { p->d = t / 3.0; memset(p->name, 0, sizeof p->name); } else p->d = -t;"
-    echo "  return t + (int)p->d + f$(( i > 1 ? i - 1 : 1 ))_used(); }"
-    echo "int f${i}_used(void) { return $i; }"
-  done
-} > "$src"
-sed -i 's/f\([0-9]*\)_used(); }/0; }/' "$src"   # keep it compiling: no forward references
-cc -E "$src" -o "$work/gen.i"                     # cc1 alone does not know the include paths
+bash "$(dirname "$0")/bench-cc1-input.sh" "$work/gen.i"
 cc1_cmd=("$cc1" -quiet -fpreprocessed -O2 "$work/gen.i" -o "$work/gen.s")
 "${cc1_cmd[@]}" || { echo "bench-gate: cc1 cannot compile the generated file" >&2; exit 1; }
 plain=$(time_n "$RUNS" "${cc1_cmd[@]}")

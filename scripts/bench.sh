@@ -120,18 +120,7 @@ report "perl-hash"
 cc1=$(cc -print-prog-name=cc1 2>/dev/null)
 if [ -x "$cc1" ]; then
   # gcc's compiler proper on a generated 2,000-line C file (the leak-gate bench's workload)
-  {
-    echo '#include <stdlib.h>'
-    echo '#include <string.h>'
-    for i in $(seq 400); do
-      echo "struct s$i { int a[$((i % 7 + 1))]; double d; char name[$((i % 13 + 4))]; };"
-      echo "int f$i(struct s$i *p, int n) { int t = 0; for (int k = 0; k < n; k++) t += p->a[k % $((i % 7 + 1))] * k;"
-      echo "  if (t > $i) { p->d = t / 3.0; memset(p->name, 0, sizeof p->name); } else p->d = -t;"
-      echo "  return t + (int)p->d + 0; }"
-      echo "int f${i}_used(void) { return $i; }"
-    done
-  } > "$work/gen.c"
-  cc -E "$work/gen.c" -o "$work/gen.i"
+  bash "$(dirname "$0")/bench-cc1-input.sh" "$work/gen.i"
   run_workload "cc1-2000-lines" "$cc1" -quiet -fpreprocessed -O2 "$work/gen.i" -o "$work/gen.s"
   report "cc1-2000-lines"
 else
