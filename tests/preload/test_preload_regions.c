@@ -30,12 +30,10 @@ static char *heapql(int *code, char *a1, char *a2, char *a3, char *a4) {
 static const char *recorded_db(void) {
   static const char *db;
   if (!db) {
-    char *argv[] = {HEAPQL(), "run", "-q", "-o", NULL, "--",
-                    (char *)hq_test_build_path("tests/victims/v_regions"), NULL};
+    char *cmd[] = {(char *)hq_test_build_path("tests/victims/v_regions"), NULL};
     hq_test_proc_t p;
     db = strdup(hq_test_join(hq_test_tmpdir(), "regions.db")); /* kept: the helper's buffers rotate */
-    argv[4] = (char *)db;
-    assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+    hq_test_heapql_record(db, cmd, &p);
     assert_int_equal(p.exit_status, 0);
     hq_test_proc_free(&p);
   }
@@ -164,10 +162,11 @@ static void test_regions_bad_usage_and_none(void **state) {
   {
     /* a program without regions */
     const char *db = hq_test_join(hq_test_tmpdir(), "noregions.db");
-    char *argv[] = {HEAPQL(), "run", "-q", "-o", (char *)db, "--", "/bin/true", NULL};
+    char *cmd[] = {"/bin/true", NULL};
     hq_test_proc_t p;
     char *out;
-    assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+    hq_test_heapql_record(db, cmd, &p);
+    assert_int_equal(p.exit_status, 0);
     hq_test_proc_free(&p);
     out = heapql(&code, "regions", (char *)db, NULL, NULL);
     assert_int_equal(code, 0);

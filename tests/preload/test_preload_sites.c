@@ -37,18 +37,8 @@ static char *heapql_out(char *const env[], char *const args[]) {
 }
 
 static void record(const char *db, char *const cmd[]) {
-  char *argv[32];
-  size_t n = 0;
   hq_test_proc_t p;
-  argv[n++] = HEAPQL();
-  argv[n++] = "run";
-  argv[n++] = "-q";
-  argv[n++] = "-o";
-  argv[n++] = (char *)db;
-  argv[n++] = "--";
-  while (*cmd && n < 31) argv[n++] = *cmd++;
-  argv[n] = NULL;
-  assert_int_equal(hq_test_run(argv, NULL, NULL, 120, &p), 0);
+  hq_test_heapql_record(db, cmd, &p);
   assert_int_equal(p.term_signal, 0);
   hq_test_proc_free(&p);
 }

@@ -138,6 +138,15 @@ void hq_test_run_preloaded(char *const argv[], const char *db, const char *const
   if (hq_test_run(argv, env, NULL, timeout_s, out) != 0) fail_msg("cannot start %s", argv[0]);
 }
 
+void hq_test_heapql_record(const char *db, char *const cmd[], hq_test_proc_t *out) {
+  char *argv[32] = {(char *)hq_test_build_path("bin/heapql"), "run", "-q", "--force", "-o", (char *)db,
+                    "--"};
+  size_t n = 7;
+  while (*cmd && n < 31) argv[n++] = *cmd++;
+  argv[n] = NULL;
+  if (hq_test_run(argv, NULL, NULL, 120, out) != 0) fail_msg("cannot start %s", argv[0]);
+}
+
 void hq_test_proc_free(hq_test_proc_t *p) {
   free(p->out);
   free(p->err);

@@ -52,6 +52,11 @@ void hq_test_proc_free(hq_test_proc_t *p);
 void hq_test_run_preloaded(char *const argv[], const char *db, const char *const *extra,
                            int timeout_s, hq_test_proc_t *out);
 
+/* `heapql run -q --force -o DB -- CMD...` (cmd NULL-ended, at most 24 words) with the build's
+ * heapql, given up after 120 s; *out gets how it ended (free with hq_test_proc_free).  Fails
+ * the test if it cannot be started. */
+void hq_test_heapql_record(const char *db, char *const cmd[], hq_test_proc_t *out);
+
 /* Open a SQLite file read-only, failing the test if it cannot. */
 sqlite3 *hq_test_sqlite_open(const char *path);
 /* One integer from a query that must return exactly one row; fails the test otherwise.
