@@ -83,35 +83,47 @@ static const char *program_name(const char *command_line, char *buf, size_t cap)
   return slash ? slash + 1 : buf;
 }
 
-static void make_labels(run_t *runs, size_t n) {
+/* One run's command line cut into words (the program first). */
+typedef struct {
+  char copy[1024];
+  char *tok[MAX_TOKENS];
+  size_t n;
+} words_t;
+
+static int has_word(const words_t *w, const char *word) {
+  for (size_t m = 1; m < w->n; m++)
+    if (!strcmp(w->tok[m], word)) return 1;
+  return 0;
+}
+
+static int make_labels(run_t *runs, size_t n) {
   int any = 0, same_program = 1;
   char a[256], b[256];
+  words_t *w = calloc(n, sizeof *w);
+  if (!w) return HQ_ENOMEM;
+  for (size_t i = 0; i < n; i++) w[i].n = split(runs[i].h.command_line, w[i].copy, sizeof w[i].copy, w[i].tok);
   for (size_t i = 1; i < n; i++)
     same_program &= !strcmp(program_name(runs[0].h.command_line, a, sizeof a),
                             program_name(runs[i].h.command_line, b, sizeof b));
   for (size_t i = 0; i < n; i++) {
-    char mine[1024], other[1024], *tok[MAX_TOKENS], *otok[MAX_TOKENS];
-    size_t nt = split(runs[i].h.command_line, mine, sizeof mine, tok), len = 0;
+    size_t len = 0;
     runs[i].label[0] = '\0';
     if (!same_program) { /* different programs: each is named first */
       len = (size_t)snprintf(runs[i].label, sizeof runs[i].label, "%s",
                              program_name(runs[i].h.command_line, a, sizeof a));
       if (len >= sizeof runs[i].label) len = sizeof runs[i].label - 1;
     }
-    for (size_t k = 1; k < nt; k++) { /* the program itself never tells runs apart */
+    for (size_t k = 1; k < w[i].n; k++) { /* the program itself never tells runs apart */
       int everywhere = 1;
-      for (size_t j = 0; j < n && everywhere; j++) {
-        size_t no = split(runs[j].h.command_line, other, sizeof other, otok), m;
-        for (m = 1; m < no && strcmp(otok[m], tok[k]); m++) {}
-        everywhere = m < no;
-      }
+      for (size_t j = 0; j < n && everywhere; j++) everywhere = has_word(&w[j], w[i].tok[k]);
       if (everywhere) continue;
-      len += (size_t)snprintf(runs[i].label + len, len < sizeof runs[i].label ? sizeof runs[i].label - len : 0,
-                              "%s%s", len ? " " : "", tok[k]);
+      len += (size_t)snprintf(runs[i].label + len, sizeof runs[i].label - len, "%s%s", len ? " " : "",
+                              w[i].tok[k]);
       if (len >= sizeof runs[i].label) len = sizeof runs[i].label - 1;
     }
     any |= runs[i].label[0] != '\0';
   }
+  free(w);
   for (size_t i = 0; i < n; i++) {
     if (runs[i].given_label[0]) { /* heapql run --label */
       snprintf(runs[i].label, sizeof runs[i].label, "%s", runs[i].given_label);
@@ -125,6 +137,7 @@ static void make_labels(run_t *runs, size_t n) {
       snprintf(runs[i].label, sizeof runs[i].label, "%s", slash ? slash + 1 : runs[i].database);
     }
   }
+  return HQ_OK;
 }
 
 /* ---- loading ---- */
@@ -297,7 +310,7 @@ int hq_compare(hq_db_t *const *dbs, const char *const *names, size_t n, int form
     rc = load_run(dbs[i], &runs[i], format == HQ_FORMAT_HTML);
   }
   if (rc) goto out;
-  make_labels(runs, n);
+  if ((rc = make_labels(runs, n))) goto out;
   if (format == HQ_FORMAT_JSON) write_json(runs, n, out);
   else if (format == HQ_FORMAT_HTML) write_html(runs, n, out);
   else rc = write_text(runs, n, out);
