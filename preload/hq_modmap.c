@@ -185,8 +185,10 @@ void hq__modmap_poll(void) {
   unsigned long long c[2] = {0, 0};
   dl_iterate_phdr(count_visit, c);
   if (c[0] != atomic_load_explicit(&last_adds, memory_order_relaxed) ||
-      c[1] != atomic_load_explicit(&last_subs, memory_order_relaxed))
+      c[1] != atomic_load_explicit(&last_subs, memory_order_relaxed)) {
     hq__modmap_refresh();
+    hq__py_detect(); /* a program that loaded libpython itself */
+  }
 }
 
 void hq__modmap_rewrite(void) {

@@ -44,6 +44,7 @@ void hq__record_after_fork_child(void);
 void hq__record_after_fork_child(void) {
   /* Only the forking thread survives; hq__ring_after_fork_child gave its ring a new slot. */
   if (hq__tls_ring) hq__tls_ring->tid = (uint32_t)syscall(SYS_gettid);
+  hq__py_after_fork_child();
 }
 
 hq_cold static hq_ring_t *thread_ring(void) {
@@ -81,6 +82,8 @@ static uint64_t intern_stack(hq_ring_t *r, const void *from) {
   int depth = hq__trace_capture(s.ips, (int)hq__opts.depth, from);
   uint64_t h;
   uint64_t *slot;
+  if (hq_unlikely(atomic_load_explicit(&hq__py_on, memory_order_acquire)))
+    depth = hq__py_merge(r, s.ips, depth, (int)hq__opts.depth);
   if (depth <= 0) return 0;
   h = hq__trace_hash(s.ips, depth, gen);
   slot = &r->stack_cache[h & (HQ_STACK_CACHE - 1)];
@@ -191,6 +194,7 @@ static void record_thread_exit(void) {
     hq__ring_push(r, &end, sizeof end);
     /* The ring stays this thread's until it is gone: glibc frees a little after this. */
     hq__ring_retire(r);
+    hq__py_thread_exit();
   }
   hq_guard_leave();
 }

@@ -141,6 +141,8 @@ int hq__recorder_start_writer(char *why, size_t cap) {
     unlink(hq__opts.raw);
     hq__rings_remove();
     rc = -1;
+  } else {
+    hq__py_detect(); /* every library the program was linked with is loaded by now */
   }
   hq__guard--;
   return rc;

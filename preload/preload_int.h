@@ -168,6 +168,17 @@ hq_ring_t *hq__ring_list(void);
 void       hq__ring_after_fork_child(hq_ring_t *keep, int traced);
 uint64_t   hq__ring_bytes(void);
 
+/* ---- hq_python.c: Python frames in a CPython interpreter ---- */
+extern _Atomic int hq__py_on;     /* 1: the process runs a CPython whose frames we can read */
+/* Replace the evaluation loop's frames in ips (depth of them, room for max) with the calling
+ * thread's Python frames (describing new code objects into ring r); returns the new depth. */
+int  hq__py_merge(hq_ring_t *r, uint64_t *ips, int depth, int max);
+/* Look for a CPython interpreter in the process (once found, never again): at start and when
+ * modules were loaded.  Writes HQ_REC_PYTHON when one is found. */
+void hq__py_detect(void);
+void hq__py_after_fork_child(void);  /* every code must be described again in the new trace */
+void hq__py_thread_exit(void);
+
 /* ---- hq_record.c: turning a call into records ---- */
 extern __thread hq_ring_t *hq__tls_ring __attribute__((tls_model("initial-exec")));
 void hq__record_alloc(int kind, const void *p, size_t size, size_t aux);

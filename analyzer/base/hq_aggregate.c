@@ -846,18 +846,36 @@ int hq__symbol_stamp(hq_db_t *db, int64_t *out) {
   return rc;
 }
 
+/* The line of a stack is its leaf frame's, or, in a stack with Python frames, its innermost
+ * Python frame's (tracemalloc's line): the same walk as the by_line view (hq_schema.sql). */
+#define PY_TAG_SQL "4611686018427387904" /* HQ_PYFRAME_TAG (heapql/internal/pyframe.h) */
 static int refresh_lines_in(hq_db_t *db, const char *schema) {
   static const char fmt[] =
+    "DROP TABLE IF EXISTS temp.hq_python_line;"
+    "CREATE TEMP TABLE hq_python_line(stack_id INTEGER PRIMARY KEY, frame_id INTEGER);"
+    "INSERT OR IGNORE INTO temp.hq_python_line"
+    " WITH RECURSIVE up(stack_id, node, frame_id) AS ("
+    "  SELECT s.id, s.parent_id, s.frame_id FROM stacks s"
+    "   WHERE EXISTS (SELECT 1 FROM frames WHERE ip >= " PY_TAG_SQL ")"
+    "     AND s.id IN (SELECT stack_id FROM %1$s.agg_stack)"
+    "  UNION ALL"
+    "  SELECT u.stack_id, s.parent_id, s.frame_id FROM up u JOIN stacks s ON s.id = u.node"
+    "   WHERE (SELECT ip FROM frames WHERE id = u.frame_id) < " PY_TAG_SQL ")"
+    " SELECT u.stack_id, u.frame_id FROM up u JOIN frames f ON f.id = u.frame_id"
+    "  WHERE f.ip >= " PY_TAG_SQL ";"
     "DELETE FROM %1$s.agg_line;"
     "INSERT INTO %1$s.agg_line"
     " SELECT g.class, f.file, f.line, f.function,"
     "  CASE WHEN f.file IS NULL THEN m.path END, CASE WHEN f.file IS NULL THEN f.offset END,"
     "  sum(g.allocations), sum(g.bytes), sum(g.leaked_blocks), sum(g.leaked_bytes),"
     "  sum(g.temporary), sum(g.peak_bytes)"
-    " FROM %1$s.agg_stack g JOIN stacks s ON s.id = g.stack_id JOIN frames f ON f.id = s.frame_id"
+    " FROM %1$s.agg_stack g JOIN stacks s ON s.id = g.stack_id"
+    "  LEFT JOIN temp.hq_python_line p ON p.stack_id = g.stack_id"
+    "  JOIN frames f ON f.id = coalesce(p.frame_id, s.frame_id)"
     "  LEFT JOIN modules m ON m.id = f.module_id"
     " GROUP BY g.class, f.file, f.line, f.function,"
-    "  CASE WHEN f.file IS NULL THEN m.path END, CASE WHEN f.file IS NULL THEN f.offset END;";
+    "  CASE WHEN f.file IS NULL THEN m.path END, CASE WHEN f.file IS NULL THEN f.offset END;"
+    "DROP TABLE temp.hq_python_line;";
   char sql[256];
   sqlite3_stmt *st = NULL;
   int64_t stamp = 0;

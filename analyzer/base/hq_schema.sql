@@ -353,9 +353,18 @@ CREATE VIEW peak_sites AS
   GROUP BY a.stack_id ORDER BY bytes DESC, a.stack_id;
 
 -- tracemalloc-style: allocations and bytes by the source line that called the allocator (the
--- innermost function of the allocation's leaf frame).  Frames without line information are
+-- innermost function of the allocation's leaf frame; in a stack with Python frames, the
+-- innermost Python frame, whose ip is at or above 2^62).  Frames without line information are
 -- grouped by module and offset instead (file and line NULL).
 CREATE VIEW by_line AS
+  WITH RECURSIVE up(stack_id, node, frame_id) AS (
+    SELECT s.id, s.parent_id, s.frame_id FROM stacks s
+    UNION ALL
+    SELECT u.stack_id, s.parent_id, s.frame_id FROM up u JOIN stacks s ON s.id = u.node
+     WHERE (SELECT ip FROM frames WHERE id = u.frame_id) < 4611686018427387904),
+  python_line(stack_id, frame_id) AS (
+    SELECT u.stack_id, min(u.frame_id) FROM up u JOIN frames f ON f.id = u.frame_id
+     WHERE f.ip >= 4611686018427387904 GROUP BY u.stack_id)
   SELECT k.class AS class, f.file AS file, f.line AS line, f.function AS function,
          CASE WHEN f.file IS NULL THEN m.path END AS module,
          CASE WHEN f.file IS NULL THEN f.offset END AS offset,
@@ -370,7 +379,8 @@ CREATE VIEW by_line AS
         FROM allocations a GROUP BY a.stack_id, a.kind) g
        JOIN kinds k ON k.kind = g.kind
        JOIN stacks s ON s.id = g.stack_id
-       JOIN frames f ON f.id = s.frame_id
+       LEFT JOIN python_line p ON p.stack_id = g.stack_id
+       JOIN frames f ON f.id = coalesce(p.frame_id, s.frame_id)
        LEFT JOIN modules m ON m.id = f.module_id
   GROUP BY k.class, f.file, f.line, f.function,
            CASE WHEN f.file IS NULL THEN m.path END, CASE WHEN f.file IS NULL THEN f.offset END

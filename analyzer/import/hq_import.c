@@ -41,6 +41,7 @@ static void import_free(import_t *im) {
   free(im->pend_free.v);
   hq__map_free(&im->stream_of);
   hq__map_free(&im->stack_def);
+  hq__map_free(&im->pycode);
   free(im->leak_recs.v);
   hq__map_free(&im->stack_id);
   hq__map_free(&im->frame_of);
@@ -65,7 +66,7 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
   fd = open(raw_path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) FAIL(errno == ENOENT ? HQ_ENOENT : HQ_EIO, "%s: %s", raw_path, strerror(errno));
   if ((rc = hq__imp_map(&im, fd, raw_path, errbuf, errcap))) goto out;
-  if (hq__map_init(&im.stream_of, 64) || hq__map_init(&im.stack_def, 4096) ||
+  if (hq__map_init(&im.stream_of, 64) || hq__map_init(&im.stack_def, 4096) || hq__map_init(&im.pycode, 64) ||
       hq__map_init(&im.stack_id, 4096) || hq__map_init(&im.frame_of, 4096) ||
       hq__map_init(&im.trie, 4096) || hq__map_init(&im.live, 4096))
     FAIL(HQ_ENOMEM, "out of memory");

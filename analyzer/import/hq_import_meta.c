@@ -138,6 +138,15 @@ int hq__imp_write_meta(import_t *im) {
   SETI("unmatched_frees", im->unmatched_frees);
   SETI("recovered_bytes", im->recovered_bytes);
   if (im->embedded_suppressions) SETT("embedded_suppressions", im->embedded_suppressions);
+  if (im->python) { /* docs/python.md */
+    static const char *const alloc[] = {"pymalloc", "malloc", "debug"};
+    char version[32];
+    snprintf(version, sizeof version, "%u.%u", im->python->version >> 24,
+             (im->python->version >> 16) & 0xff);
+    SETT("python_version", version);
+    SETI("python_frames", im->python->frames);
+    SETT("python_allocator", im->python->allocator < 3 ? alloc[im->python->allocator] : "pymalloc");
+  }
   /* the leak check at exit (docs/schema.md, "Leak classes") */
   {
     static const char *const status[] = {"done", "skipped: the recorder was busy writing",

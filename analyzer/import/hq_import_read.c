@@ -130,6 +130,9 @@ static int index_chunk(import_t *im, span_t sp) {
       if (!hq__map_get(&im->stack_def, s->hash, &dummy) &&
           hq__map_put(&im->stack_def, s->hash, (uint64_t)((const unsigned char *)s - im->map)))
         return HQ_ENOMEM;
+    } else if (h->type == HQ_REC_PYCODE) {
+      int rc = hq__imp_index_pycode(im, h);
+      if (rc) return rc;
     }
     pos += h->len;
   }
@@ -225,6 +228,9 @@ int hq__imp_pass1(import_t *im) {
         im->embedded_suppressions = (const char *)(tx + 1);
       break;
     }
+    case HQ_REC_PYTHON:
+      if (h->len >= sizeof(hq_rec_python_t)) im->python = (const hq_rec_python_t *)h;
+      break;
     case HQ_REC_LEAK_SCAN:
       if (h->len >= sizeof(hq_rec_leak_scan_t)) im->leak_scan = (const hq_rec_leak_scan_t *)h;
       break;

@@ -30,7 +30,7 @@ const hq__rowq_table_t hq__imp_tables[T_N_] = {
       "INSERT INTO allocations(pid, kind, address, size, alignment, stack_id, tid, t_alloc, "
       "t_free, free_stack_id, free_tid, free_kind, alloc_seq, free_seq, realloc_from, pool, "
       "region_id, device, stream, leak_class)", AC_LEAK_CLASS},
-  [T_FRAME] = {"frames", "INSERT INTO frames(id, module_id, ip, offset)", 4},
+  [T_FRAME] = {"frames", "INSERT INTO frames(id, module_id, ip, offset, function, file, line)", 7},
   [T_STACK] = {"stacks", "INSERT INTO stacks(id, parent_id, frame_id, depth)", 4},
   [T_SAMPLE] = {"samples",
       "INSERT INTO samples(pid, t, heap_bytes, mmap_bytes, device_bytes, rss_bytes)", 6},
@@ -66,7 +66,7 @@ static int module_for(import_t *im, uint64_t ip, uint32_t gen) {
 }
 
 static int frame_id_for(import_t *im, uint64_t ip, uint32_t gen, int64_t *out) {
-  int mod = module_for(im, ip, gen);
+  int mod = HQ_IS_PYFRAME(ip) ? -1 : module_for(im, ip, gen);
   uint64_t key = ip ^ ((uint64_t)(mod + 1) << 48), id;
   hq__row_t *r;
   int rc = HQ_OK;
@@ -78,11 +78,15 @@ static int frame_id_for(import_t *im, uint64_t ip, uint32_t gen, int64_t *out) {
   id = (uint64_t)++im->next_frame_id;
   if (!(r = hq__imp_row(im, T_FRAME, &rc))) return rc;
   hq__row_int(r, 1, (int64_t)id);
-  if (mod >= 0) {
+  if (HQ_IS_PYFRAME(ip)) {
+    if ((rc = hq__imp_python_frame(im, ip, (int64_t)id, r))) return rc;
+  } else if (mod >= 0) {
     hq__row_int(r, 2, mod + 1);
     hq__row_int(r, 4, (int64_t)(ip - im->modules.v[mod].base));
+    hq__row_int(r, 3, (int64_t)ip);
+  } else {
+    hq__row_int(r, 3, (int64_t)ip);
   }
-  hq__row_int(r, 3, (int64_t)ip);
   rc = hq__map_put(&im->frame_of, key, id);
   *out = (int64_t)id;
   return rc;

@@ -149,6 +149,8 @@ typedef struct {
   VEC(region_t) regions;
   hq_map_t stream_of;     /* tid -> stream index+1 */
   hq_map_t stack_def;     /* hash -> offset of hq_rec_stack_t in map */
+  hq_map_t pycode;        /* Python code id -> offset of hq_rec_pycode_t in map */
+  const hq_rec_python_t *python; /* the interpreter the process ran, or NULL */
   hq_map_t stack_id;      /* hash -> trie leaf id */
   hq_map_t frame_of;      /* ip ^ module<<48 -> frame id */
   hq_map_t trie;          /* parent<<32 | frame -> node id */
@@ -236,6 +238,14 @@ hq__row_t *hq__imp_row(import_t *im, int t, int *rc);
 /* The trie leaf of the stack with this hash (0 = no stack), writing its nodes and frames the
  * first time. */
 int  hq__imp_stack_id(import_t *im, uint64_t hash, int64_t *out);
+
+/* ---- hq_import_python.c ---- */
+/* The line PyCode_Addr2Line gives for a byte offset, from a line table in format (HQ_PYLINES_*);
+ * first_line where the table has none for it. */
+int  hq__py_line(int format, const uint8_t *table, size_t len, int first_line, uint32_t offset);
+int  hq__imp_index_pycode(import_t *im, const hq_rec_hdr_t *h); /* pass 1: id -> record */
+/* Fill the frames row r (columns 3 on) of the Python frame at pseudo address ip. */
+int  hq__imp_python_frame(import_t *im, uint64_t ip, int64_t id, hq__row_t *r);
 /* The allocations row of a, released at *t_free (NULL: never). */
 int  hq__imp_write_row(import_t *im, pending_t *a, const uint64_t *t_free, int free_kind,
                        uint32_t free_tid, uint64_t free_seq, int64_t free_stack);

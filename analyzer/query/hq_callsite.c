@@ -20,9 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "heapql/internal/pyframe.h"
 #include "query/query_int.h"
 
-#define SITES_VERSION 1
+#define SITES_VERSION 2
 #define MAX_CHAIN 100000   /* corrupt data must not loop forever */
 #define MAX_INLINE 256
 
@@ -134,6 +135,19 @@ static const char *base_name(const char *path) {
   return slash ? slash + 1 : path;
 }
 
+static int is_python(const frame_t *f) {
+  return HQ_IS_PYFRAME((uint64_t)f->ip);
+}
+
+/* Below a Python frame, the interpreter's own C code (python3.X, libpython3.X.so) and code
+ * without a name (a stripped extension such as numpy's) only carry the Python line's request to
+ * the allocator: the Python line is where a developer acts. */
+static int python_carrier(const load_t *l, const frame_t *f) {
+  const char *m = f->module >= 0 ? base_name(l->modules[f->module].path) : NULL;
+  if (!f->function && !f->file) return 1;
+  return m && (!strncmp(m, "python", 6) || !strncmp(m, "libpython", 9));
+}
+
 /* A frame as a site: "function file:line", "function (module)", "module+0xOFF" or "0xIP". */
 static void site_text(const load_t *l, const frame_t *f, char *buf, size_t cap) {
   const char *module = f->module >= 0 ? l->modules[f->module].path : NULL;
@@ -194,12 +208,15 @@ static int build(hq_db_t *db, const char *schema, const hq__wrappers_t *w, int64
     goto out;
   while ((step = sqlite3_step(ids)) == SQLITE_ROW) {
     int64_t stack = sqlite3_column_int64(ids, 0);
-    size_t n = expand(&l, stack, chain, cap), site = 0;
+    size_t n = expand(&l, stack, chain, cap), site = 0, first_py;
     const frame_t *f;
     if (n == 0) continue;
+    for (first_py = 0; first_py < n && !is_python(&l.frames[chain[first_py]]); first_py++) {
+    }
     while (site < n - 1) {
       const frame_t *g = &l.frames[chain[site]];
-      if (!hq__wrappers_match(w, g->function, g->file, g->module >= 0 ? l.modules[g->module].path : NULL))
+      if (!hq__wrappers_match(w, g->function, g->file, g->module >= 0 ? l.modules[g->module].path : NULL) &&
+          !(site < first_py && first_py < n && python_carrier(&l, g)))
         break;
       site++;
     }

@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "heapql/internal/kinds.h"
+#include "heapql/internal/pyframe.h"
 
 #define HQ_RAW_MAGIC   "HQLRAW\0\1"  /* 8 bytes */
 #define HQ_RAW_VERSION 2u            /* 2: chunks carry slot and pos; the ring file */
@@ -107,6 +108,7 @@ enum {
   HQ_REC_LEAK_CLASSES,   /* hq_rec_leak_classes_t + entries: the leak check at exit */
   HQ_REC_LEAK_SCAN,      /* hq_rec_leak_scan_t: how the leak check went */
   HQ_REC_TEXT,           /* hq_rec_text_t + text: a text the program gave (hdr.kind: HQ_TEXT_*) */
+  HQ_REC_PYTHON,         /* hq_rec_python_t: the process runs a CPython interpreter */
   /* inside chunks */
   HQ_REC_ALLOC = 32,     /* hq_rec_alloc_t */
   HQ_REC_FREE,           /* hq_rec_free_t */
@@ -119,6 +121,7 @@ enum {
   HQ_REC_REGION_END,     /* hq_rec_region_t (name empty) */
   HQ_REC_COUNTER,        /* hq_rec_counter_t + name */
   HQ_REC_CUDA_CALL,      /* hq_rec_cuda_call_t: one wrapped CUDA driver call, after it returned */
+  HQ_REC_PYCODE,         /* hq_rec_pycode_t + name + file + line table: one Python code object */
 };
 
 /* Allocation kinds (hdr.kind of HQ_REC_ALLOC/HQ_REC_REALLOC) and release kinds (hdr.kind of
@@ -296,6 +299,49 @@ typedef struct hq_rec_end_s {
   uint64_t dropped;       /* events lost (recorder degraded) */
   uint64_t recorder_bytes;/* memory the recorder itself held at its peak */
 } hq_rec_end_t;
+
+/* ---- Python ----
+ *
+ * In a CPython interpreter the recorder reads the calling thread's Python frames at each event
+ * (preload/hq_python.c) and puts them into the stack in place of the evaluation loop's native
+ * frames, as pseudo return addresses: HQ_PYFRAME_TAG | code id << 32 | bytecode offset.  The
+ * code id names an HQ_REC_PYCODE record of the same thread, sent before the first stack that
+ * uses it (ids are per process and never reused; one code object may have several).  The
+ * offset is in bytes from the code's first instruction, as PyCode_Addr2Line takes it, or
+ * HQ_PYFRAME_NOT_STARTED for a frame that has run no instruction yet (its line is the code's
+ * first line). */
+
+enum {
+  HQ_PYALLOC_PYMALLOC = 0,  /* Python's small-object allocator (the default) */
+  HQ_PYALLOC_MALLOC = 1,    /* PYTHONMALLOC=malloc: every object from malloc */
+  HQ_PYALLOC_DEBUG = 2,     /* PYTHONMALLOC=*debug: the debug hooks */
+};
+typedef struct hq_rec_python_s {
+  hq_rec_hdr_t hdr;
+  uint32_t version;       /* PY_VERSION_HEX of the interpreter */
+  uint16_t frames;        /* 1: Python frames are read; 0: this version's layout is unknown */
+  uint16_t allocator;     /* HQ_PYALLOC_* from PYTHONMALLOC at start */
+  uint64_t eval_lo, eval_hi; /* the evaluation loop's code, whose native frames are replaced */
+} hq_rec_python_t;
+
+/* Line-table formats of hq_rec_pycode_t (the interpreter's own bytes, copied). */
+enum {
+  HQ_PYLINES_LNOTAB = 1,    /* 3.8, 3.9: co_lnotab (byte offset, signed line delta) pairs */
+  HQ_PYLINES_310 = 2,       /* 3.10: co_linetable (byte delta, line delta or -128) pairs */
+  HQ_PYLINES_LOCATIONS = 3, /* 3.11+: co_linetable location entries (Objects/locations.md) */
+};
+typedef struct hq_rec_pycode_s {
+  hq_rec_hdr_t hdr;
+  uint32_t id;            /* > 0 */
+  uint16_t format;        /* HQ_PYLINES_* */
+  uint16_t name_len;      /* bytes of the qualified name (UTF-8) that follow */
+  int32_t  first_line;    /* co_firstlineno */
+  uint16_t file_len;      /* bytes of co_filename (UTF-8) after the name */
+  uint16_t pad;
+  uint32_t table_len;     /* bytes of the line table after the file (cut at HQ_PYCODE_TABLE_MAX) */
+  uint32_t pad2;
+} hq_rec_pycode_t;
+#define HQ_PYCODE_TABLE_MAX 16384u
 
 /* ---- CUDA driver calls ----
  *
