@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hq_guard.h"
 #include "preload_int.h"
 
 #define PY_MAX_FRAMES 256
@@ -249,6 +250,18 @@ int hq__py_merge(hq_ring_t *r, uint64_t *ips, int depth, int max) {
 
 /* ---- finding the interpreter ---- */
 
+/* dlsym that leaves nothing behind: a failed lookup allocates the error message, which the
+ * program's next dl* call would free (a free of a block it never saw allocated); two dlerror()
+ * calls here free it while the guard is set. */
+static void *lookup(const char *name) {
+  void *p = dlsym(RTLD_DEFAULT, name);
+  if (!p) {
+    dlerror();
+    dlerror();
+  }
+  return p;
+}
+
 static int allocator_from_env(void) {
   const char *v = getenv("PYTHONMALLOC");
   if (!v || !*v) return HQ_PYALLOC_PYMALLOC;
@@ -257,12 +270,12 @@ static int allocator_from_env(void) {
 }
 
 static uint32_t version_hex(void) {
-  const unsigned long *hex = dlsym(RTLD_DEFAULT, "Py_Version"); /* 3.11+ */
+  const unsigned long *hex = lookup("Py_Version"); /* 3.11+ */
   const char *(*get)(void);
   const char *s;
   unsigned major = 0, minor = 0;
   if (hex) return (uint32_t)*hex;
-  *(void **)&get = dlsym(RTLD_DEFAULT, "Py_GetVersion");
+  *(void **)&get = lookup("Py_GetVersion");
   if (!get || !(s = get())) return 0;
   while (*s >= '0' && *s <= '9') major = major * 10 + (unsigned)(*s++ - '0');
   if (*s++ != '.') return 0;
@@ -276,7 +289,11 @@ void hq__py_detect(void) {
   const ElfW(Sym) *sym = NULL;
   uint32_t version;
   if (detected) return;
-  if (!(ts_fn = dlsym(RTLD_DEFAULT, "PyGILState_GetThisThreadState"))) return;
+  hq__guard++;
+  ts_fn = lookup("PyGILState_GetThisThreadState");
+  hq__guard--;
+  if (!ts_fn) return;
+  hq__guard++;
   detected = 1;
   version = version_hex();
   memset(&info, 0, sizeof info);
@@ -284,10 +301,10 @@ void hq__py_detect(void) {
   info.hdr.len = sizeof info;
   info.version = version;
   info.allocator = (uint16_t)allocator_from_env();
-  eval = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
-  code_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyCode_Type");
-  unicode_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyUnicode_Type");
-  bytes_type = (uintptr_t)dlsym(RTLD_DEFAULT, "PyBytes_Type");
+  eval = lookup("_PyEval_EvalFrameDefault");
+  code_type = (uintptr_t)lookup("PyCode_Type");
+  unicode_type = (uintptr_t)lookup("PyUnicode_Type");
+  bytes_type = (uintptr_t)lookup("PyBytes_Type");
   if (eval && dladdr1(eval, &di, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_size) {
     eval_lo = (uintptr_t)eval;
     eval_hi = eval_lo + sym->st_size;
@@ -302,6 +319,7 @@ void hq__py_detect(void) {
   }
   hq__writer_put(&info, sizeof info);
   atomic_store_explicit(&hq__py_on, info.frames, memory_order_release);
+  hq__guard--;
 }
 
 void hq__py_after_fork_child(void) {

@@ -14,6 +14,7 @@ pkgs=(
   libcmocka-dev                     # unit tests
   libopenblas-dev                   # kernels: CBLAS
   python3 python3-numpy perl git    # real programs wrapped by the integration tests, .npy interop
+  python3-dev                       # a C extension the Python tests build (Python.h)
   heaptrack                         # benchmarks compare against it
   chromium                          # HTML report checks
   valgrind hyperfine time           # benchmarks / checks (GNU time: peak memory)
