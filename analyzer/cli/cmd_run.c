@@ -31,6 +31,7 @@ typedef struct {
   unsigned depth;
   const char *unwind;
   const char *label;       /* --label: meta.label of every database made */
+  const char *python_allocators; /* --python-allocators: PYTHONMALLOC for the program */
   char **cmd;
   int gate;                /* --gate: gate every database this run made */
   int gate_exit;           /* --gate-exit-code (23, LeakSanitizer's) */
@@ -118,7 +119,7 @@ static int check_output(const run_opts_t *o, const char *pattern, const char *pr
 const char hq_usage_run[] =
   "heapql run [-o DB] [--force] [--no-follow-fork] [--follow-exec] [--depth N]\n"
   "                  [--unwind fp|libunwind] [--no-mmap] [--free-stacks] [--no-leak-check] [-q]\n"
-  "                  [--label TEXT]\n"
+  "                  [--label TEXT] [--python-allocators pymalloc|malloc]\n"
   "                  [--gate [gate options] [--gate-exit-code N] [--gate-only GLOB]] [--] CMD [ARGS]\n"
   "                  (gate options: as heapql gate's; its verdict goes to stderr)";
 const char hq_usage_import[] = "heapql import RAW... [-o DB] [--force] [--no-symbols] [-q]";
@@ -184,6 +185,12 @@ static int parse_run(int argc, char **argv, run_opts_t *o) {
     } else if (!strcmp(a, "--label")) {
       if (++i >= argc || !*argv[i]) { hq_cli_error("--label needs a text"); return -1; }
       o->label = argv[i];
+    } else if (!strcmp(a, "--python-allocators")) {
+      if (++i >= argc || (strcmp(argv[i], "pymalloc") && strcmp(argv[i], "malloc"))) {
+        hq_cli_error("--python-allocators takes 'pymalloc' or 'malloc'");
+        return -1;
+      }
+      o->python_allocators = argv[i];
     } else if (!strcmp(a, "--gate")) {
       o->gate = 1;
     } else if (!strcmp(a, "--gate-exit-code")) {
@@ -248,6 +255,8 @@ static void set_child_env(const run_opts_t *o, const char *preload, const char *
   snprintf(buf, sizeof buf, "%u", o->depth);
   setenv("HEAPQL_DEPTH", buf, 1);
   if (o->unwind) setenv("HEAPQL_UNWIND", o->unwind, 1);
+  /* Asked for: the one variable the program sees changed (memray's --native does the same) */
+  if (o->python_allocators) setenv("PYTHONMALLOC", o->python_allocators, 1);
 }
 
 static void summary(const char *db_path) {

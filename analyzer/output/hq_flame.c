@@ -273,12 +273,20 @@ static uint32_t name_hash(const char *s) {
   return h;
 }
 
-static void box_colour(int metric, const char *name, int merged, char *buf, size_t cap) {
+/* Python frames (docs/python.md) have a palette of their own in every metric: teal, apart from
+ * the native frames' warm, blue, green and red ones. */
+static void box_colour(int metric, const char *name, int merged, int python, char *buf,
+                       size_t cap) {
   uint32_t h = name_hash(name);
   double v1 = (h & 0xff) / 255.0, v2 = ((h >> 8) & 0xff) / 255.0, v3 = ((h >> 16) & 0xff) / 255.0;
   int r, g, b;
   if (merged || name[0] == '[') { snprintf(buf, cap, "rgb(200,200,200)"); return; }
   if (strcmp(name, "all") == 0) { snprintf(buf, cap, "rgb(215,215,205)"); return; }
+  if (python) {
+    snprintf(buf, cap, "rgb(%d,%d,%d)", 20 + (int)(40 * v1), 150 + (int)(50 * v2),
+             140 + (int)(40 * v3));
+    return;
+  }
   if (strncmp(name, "0x", 2) == 0 || (strstr(name, "+0x") && !strchr(name, '('))) {
     snprintf(buf, cap, "rgb(%d,%d,%d)", 150 + (int)(40 * v1), 150 + (int)(40 * v1),
              160 + (int)(40 * v1));
@@ -358,6 +366,7 @@ int hq__flame_svg(const hq__flame_t *fl, FILE *out, int standalone) {
   for (size_t i = 0; total > 0 && i < b.n; i++) {
     const box_t *bx = &b.v[i];
     char name[1100], colour[48], label[1100], vtext[128];
+    int python;
     double x = (double)bx->x / (double)total, w = (double)bx->value / (double)total;
     double px = w * pw, y = TOP_H + (double)(max_depth - bx->depth) * ROW_H;
     if (bx->node < 0)
@@ -365,11 +374,12 @@ int hq__flame_svg(const hq__flame_t *fl, FILE *out, int standalone) {
     else
       snprintf(name, sizeof name, "%s", bx->node == 0 ? "all"
                                       : hq__sitemap_label(fl->map, fl->tree.nodes[bx->node].label));
-    box_colour(fl->metric, name, bx->node < 0, colour, sizeof colour);
+    python = bx->node > 0 && hq__sitemap_label_is_python(fl->map, fl->tree.nodes[bx->node].label);
+    box_colour(fl->metric, name, bx->node < 0, python, colour, sizeof colour);
     value_text(fl, bx->value, vtext, sizeof vtext);
     fit_label(name, px, label, sizeof label);
-    fprintf(out, "<g class=\"f\" data-x=\"%.9g\" data-w=\"%.9g\" data-d=\"%d\" data-n=\"", x, w,
-            bx->depth);
+    fprintf(out, "<g class=\"f%s\" data-x=\"%.9g\" data-w=\"%.9g\" data-d=\"%d\" data-n=\"",
+            python ? " py" : "", x, w, bx->depth);
     hq__fmt_xml(out, name);
     fputs("\"><title>", out);
     hq__fmt_xml(out, name);

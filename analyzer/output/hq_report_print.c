@@ -56,6 +56,13 @@ int hq_report_write_text(const hq_report_t *r, FILE *out) {
   fprintf(out, "dropped events   %" PRIu64 "\n", r->dropped_events);
   fprintf(out, "symbolized       %s\n", r->symbolized ? "yes" : "no");
   if (r->source_root) fprintf(out, "sources          %s (paths below are relative to it)\n", r->source_root);
+  if (r->python_version) {
+    const char *a = or_dash(r->python_allocator);
+    fprintf(out, "python           CPython %s, %s, allocator %s%s\n", r->python_version,
+            r->python_frames ? "Python frames in stacks" : "no Python frames (version not supported)",
+            a, !strcmp(a, "pymalloc") ? " (objects of 512 B or less come from its arenas, class"
+                                        " mmap; --python-allocators malloc shows each one)" : "");
+  }
   if (r->stale_modules)
     fprintf(out, "stale modules    %s: changed or missing since the run, their frames may be wrong"
                  " (heapql symbolize --debug-dir DIR finds a copy of the right build)\n",
@@ -283,6 +290,13 @@ int hq_report_write_json(const hq_report_t *r, FILE *out) {
   hq__jw_bool(&w, "symbolized", r->symbolized);
   hq__jw_str(&w, "source_root", r->source_root);
   hq__jw_str(&w, "stale_modules", r->stale_modules);
+  if (r->python_version) {
+    hq__jw_object(&w, "python");
+    hq__jw_str(&w, "version", r->python_version);
+    hq__jw_str(&w, "allocator", r->python_allocator);
+    hq__jw_bool(&w, "frames", r->python_frames);
+    hq__jw_end_object(&w);
+  }
   hq__jw_end_object(&w);
 
   hq__peak_json(&w, r);

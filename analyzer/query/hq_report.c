@@ -55,6 +55,8 @@ static int read_run(hq_db_t *db, hq_report_t *r) {
       (rc = hq__meta_text(db, "heapql_version", &r->heapql_version)) ||
       (rc = hq__meta_text(db, "incomplete_reason", &r->incomplete_reason)) ||
       (rc = hq__meta_text(db, "leak_check", &r->leak_check)) ||
+      (rc = hq__meta_text(db, "python_version", &r->python_version)) ||
+      (rc = hq__meta_text(db, "python_allocator", &r->python_allocator)) ||
       (rc = hq__meta_int_opt(db, "leak_check_threads_unanswered", &r->leak_check_unanswered, NULL)) ||
       (rc = hq__meta_int_opt(db, "pid", &r->pid, NULL)) ||
       (rc = hq__meta_int_opt(db, "exit_status", &r->exit_status, &r->has_exit_status)) ||
@@ -73,6 +75,9 @@ static int read_run(hq_db_t *db, hq_report_t *r) {
   v = 0;
   if ((rc = hq__meta_int_opt(db, "symbolized", &v, NULL))) return rc;
   r->symbolized = v == 1;
+  v = 0;
+  if ((rc = hq__meta_int_opt(db, "python_frames", &v, NULL))) return rc;
+  r->python_frames = v == 1;
   return HQ_OK;
 }
 
@@ -287,6 +292,8 @@ void hq_report_free(hq_report_t *r) {
   free(r->heapql_version);
   free(r->incomplete_reason);
   free(r->leak_check);
+  free(r->python_version);
+  free(r->python_allocator);
   free(r->source_root);
   free(r->stale_modules);
   hq_sites_free(r->top_leaks, r->n_top_leaks);

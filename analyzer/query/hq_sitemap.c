@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "heapql/internal/pyframe.h"
 #include "query/query_int.h"
 
 /* Corrupt data must not loop forever: no real stack or inline chain is this deep. */
@@ -23,6 +24,8 @@ struct hq__sitemap_s {
   int32_t *lhash;            /* open addressing: label index + 1, 0 = empty */
   size_t lhash_cap;
   int32_t *label_rank;       /* bytewise order of each label, for sorting siblings */
+  unsigned char *label_python; /* per label: 1 when it names a Python frame (nlabels of them) */
+  size_t python_cap;
   /* frames by id */
   int64_t max_frame;
   int32_t *frame_label[2];   /* HQ__LABEL_DISPLAY, HQ__LABEL_KEY; -1 = no such frame */
@@ -163,6 +166,17 @@ static int load_frames(hq_db_t *db, hq__sitemap_t *m) {
     if (ld < 0 || lk < 0) { rc = HQ_ENOMEM; goto out; }
     m->frame_label[0][id] = ld;
     m->frame_label[1][id] = lk;
+    if (HQ_IS_PYFRAME(sqlite3_column_int64(st, 6))) {
+      if ((size_t)ld >= m->python_cap) {
+        size_t cap = ((size_t)ld + 1) * 2;
+        unsigned char *grown = realloc(m->label_python, cap);
+        if (!grown) { rc = HQ_ENOMEM; goto out; }
+        memset(grown + m->python_cap, 0, cap - m->python_cap);
+        m->label_python = grown;
+        m->python_cap = cap;
+      }
+      m->label_python[ld] = 1;
+    }
     m->frame_inline_parent[id] = sqlite3_column_int64(st, 7); /* NULL reads as 0 */
   }
   rc = rc == SQLITE_DONE ? HQ_OK : hq__db_sqlerr(db, "reading frames");
@@ -235,6 +249,7 @@ void hq__sitemap_free(hq__sitemap_t *m) {
   free(m->labels);
   free(m->lhash);
   free(m->label_rank);
+  free(m->label_python);
   free(m->frame_label[0]);
   free(m->frame_label[1]);
   free(m->frame_inline_parent);
@@ -626,4 +641,8 @@ int hq__sites_peak(hq_db_t *db, const char *kind_class, int64_t *out_bytes, int6
   }
   peaks_free(&pk);
   return rc;
+}
+
+int hq__sitemap_label_is_python(const hq__sitemap_t *m, int32_t label) {
+  return label >= 0 && (size_t)label < m->python_cap && m->label_python[label];
 }

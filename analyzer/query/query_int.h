@@ -116,6 +116,8 @@ enum { HQ__V_COUNT, HQ__V_BYTES, HQ__V_LEAKED_BLOCKS, HQ__V_LEAKED_BYTES, HQ__V_
 int  hq__sitemap_load(hq_db_t *db, hq__sitemap_t **out_map);
 void hq__sitemap_free(hq__sitemap_t *map);
 const char *hq__sitemap_label(const hq__sitemap_t *map, int32_t label);
+/* 1 when the label names a Python frame (docs/python.md): pictures colour those apart. */
+int  hq__sitemap_label_is_python(const hq__sitemap_t *map, int32_t label);
 /* A trie of label paths (root first), one node per distinct path, values per node. */
 typedef struct hq__tnode_s {
   int32_t parent, label, depth;

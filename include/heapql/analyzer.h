@@ -320,6 +320,9 @@ typedef struct hq_report_s {
                             * to it; NULL when unknown */
   char    *stale_modules;  /* "path (changed), path (missing)": modules whose file changed or
                             * went missing since the run, their frames may be wrong; NULL if none */
+  char    *python_version;   /* "3.11" when the program was a CPython interpreter, else NULL */
+  char    *python_allocator; /* "pymalloc", "malloc" or "debug" (PYTHONMALLOC at start); NULL */
+  int      python_frames;    /* 1: stacks carry its Python frames (docs/python.md) */
   /* peaks; in a merged database they (and the metrics) describe the process peak_pid, the one
    * with the largest heap peak (meta 'peak_heap_pid'), while counts span every process */
   int      has_peak_pid;

@@ -115,6 +115,40 @@ static void expect_stack(sqlite3 *db, const char *site_like, const char *caller_
                                  caller_line), 1);
 }
 
+/* The flame graph, read by an XML parser: Python frames (class "py") have colours no native
+ * frame has, and the script's lines are among them. */
+static void check_flame_colours(const char *db) {
+  static const char checker[] =
+    "import sys, xml.etree.ElementTree as ET\n"
+    "ns = '{http://www.w3.org/2000/svg}'\n"
+    "py, native, names = set(), set(), set()\n"
+    "for g in ET.parse(sys.argv[1]).getroot().iter(ns + 'g'):\n"
+    "    cls = (g.get('class') or '').split()\n"
+    "    if 'f' not in cls: continue\n"
+    "    fill = g.find(ns + 'rect').get('fill')\n"
+    "    name = g.get('data-n')\n"
+    "    if 'py' in cls: py.add(fill); names.add(name)\n"
+    "    elif name not in ('all',) and not name.startswith('['): native.add(fill)\n"
+    "print(len(py) > 0, len(native) > 0, not (py & native), 'grow (a.py:9)' in names,"
+    " 'fill (b.py:6)' in names, end='')\n";
+  char *svg = strdup(hq_test_join(hq_test_tmpdir(), "py.svg"));
+  hq_test_proc_t p;
+  {
+    char *argv[] = {HEAPQL(), "flamegraph", (char *)db, "-o", svg, NULL};
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 120, &p), 0);
+    assert_int_equal(p.exit_status, 0);
+    hq_test_proc_free(&p);
+  }
+  {
+    char *argv[] = {"/usr/bin/python3", "-c", (char *)checker, svg, NULL};
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 120, &p), 0);
+    if (p.exit_status) print_message("%s", p.err);
+    assert_string_equal(p.out ? p.out : "", "True True True True True");
+    hq_test_proc_free(&p);
+  }
+  free(svg);
+}
+
 static void check_python(const char *python, int with_numpy) {
   const char *dir = strdup(hq_test_tmpdir());
   char *a = strdup(hq_test_join(dir, "a.py")), *b = strdup(hq_test_join(dir, "b.py"));
@@ -171,6 +205,7 @@ static void check_python(const char *python, int with_numpy) {
     assert_true(found_fill && found_grow);
     hq_json_free(&j);
   }
+  if (with_numpy) check_flame_colours(db);
   s = hq_test_sqlite_open(db);
   assert_string_equal(hq_test_q_text(s, "SELECT value FROM meta WHERE key = 'python_allocator'"),
                       "pymalloc");
@@ -331,11 +366,61 @@ static void test_python_extension_leak(void **state) {
   free((void *)dir);
 }
 
+/* pymalloc hides small objects from malloc; --python-allocators malloc shows each, and the
+ * database and the report say which one ran. */
+static void test_python_allocators(void **state) {
+  static const char m_py[] =
+    "def make():\n"                                                   /* 1 */
+    "    return [str(i) * 3 for i in range(5000)]\n"                  /* 2 */
+    "keep = make()\n";                                                /* 3 */
+  const char *dir;
+  char *script, *db[2];
+  int64_t counts[2];
+  (void)state;
+  HQ_TEST_REQUIRE(hq_test_exists("/usr/bin/python3"), "/usr/bin/python3");
+  dir = strdup(hq_test_tmpdir());
+  script = strdup(hq_test_join(dir, "m.py"));
+  write_file(script, m_py);
+  for (int k = 0; k < 2; k++) {
+    const char *mode = k ? "malloc" : "pymalloc";
+    char *argv[] = {HEAPQL(), "run", "-q", "--force", "--python-allocators", (char *)mode, "-o",
+                    NULL, "--", "/usr/bin/python3", script, NULL};
+    hq_test_proc_t p;
+    hq_json_t j;
+    sqlite3 *s;
+    db[k] = strdup(hq_test_join(dir, k ? "malloc.db" : "pymalloc.db"));
+    argv[7] = db[k];
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 120, &p), 0);
+    assert_int_equal(p.exit_status, 0);
+    hq_test_proc_free(&p);
+    {
+      char *args[] = {"report", db[k], "--format", "json", NULL};
+      j = heapql_json(args);
+      assert_string_equal(hq_json_get(&j, "run.python.allocator")->value, mode);
+      assert_string_equal(hq_json_get(&j, "run.python.frames")->value, "true");
+      hq_json_free(&j);
+    }
+    s = hq_test_sqlite_open(db[k]);
+    counts[k] = hq_test_q_int(s, "SELECT coalesce(sum(c.allocations), 0) FROM callsites c"
+                                 " JOIN stack_sites ss ON ss.stack_id = c.stack_id"
+                                 " WHERE ss.file LIKE '%%/m.py' AND ss.line = 2 AND c.class = 'heap'");
+    sqlite3_close(s);
+    free(db[k]);
+  }
+  /* pymalloc: the list's buffer growing past 512 B only; malloc: also the 4,990 str(i) that
+   * are not cached single characters and their 4,990 tripled copies, one by one */
+  assert_true(counts[0] < 100);
+  assert_true(counts[1] >= counts[0] + 2 * 4990);
+  free(script);
+  free((void *)dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_python_lines_debian),
     cmocka_unit_test(test_python_lines_pyenv),
     cmocka_unit_test(test_python_extension_leak),
+    cmocka_unit_test(test_python_allocators),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
