@@ -9,8 +9,9 @@
  * extensions and of the interpreter.  Nothing calls into the interpreter on the hot path (no
  * reference counts, no GIL, no allocation): the thread state comes from the GIL-state TLS key
  * (PyGILState_GetThisThreadState, a pthread_getspecific), and everything else is loads at
- * offsets known per minor version (the layouts py-spy and austin read from outside; checked
- * against each version's headers by tests/unit/test_python_layout.c).
+ * offsets known per minor version (the layouts py-spy and austin read from outside, taken from
+ * each version's internal headers; tests/preload/test_preload_python.c checks every CPython
+ * 3.8-3.13 it finds end to end).
  *
  * A code object is described once per thread (HQ_REC_PYCODE: qualified name, file, first line
  * and a copy of its line table); the importer turns offsets into lines.  Each thread keeps a

@@ -415,12 +415,62 @@ static void test_python_allocators(void **state) {
   free((void *)dir);
 }
 
+/* heapql diff of two runs of one script: the site that grew is matched through its Python
+ * frames (function, file, line), with its counts from each run. */
+static void test_python_diff(void **state) {
+  static const char d_py[] =
+    "import sys\n"                                     /* 1 */
+    "cache = []\n"                                     /* 2 */
+    "\n"                                               /* 3 */
+    "def fill(n):\n"                                   /* 4 */
+    "    for i in range(n):\n"                         /* 5 */
+    "        cache.append(bytes(1000))\n"              /* 6 */
+    "\n"                                               /* 7 */
+    "fill(int(sys.argv[1]))\n";                        /* 8 */
+  const char *dir;
+  char *script, *db[2];
+  hq_json_t j;
+  int found = 0;
+  (void)state;
+  HQ_TEST_REQUIRE(hq_test_exists("/usr/bin/python3"), "/usr/bin/python3");
+  dir = strdup(hq_test_tmpdir());
+  script = strdup(hq_test_join(dir, "d.py"));
+  write_file(script, d_py);
+  for (int k = 0; k < 2; k++) {
+    char *cmd[] = {"/usr/bin/python3", script, k ? "2500" : "1000", NULL};
+    hq_test_proc_t p;
+    db[k] = strdup(hq_test_join(dir, k ? "d2.db" : "d1.db"));
+    hq_test_heapql_record(db[k], cmd, &p);
+    assert_int_equal(p.exit_status, 0);
+    hq_test_proc_free(&p);
+  }
+  {
+    char *args[] = {"diff", db[0], db[1], "--format", "json", NULL};
+    j = heapql_json(args);
+  }
+  for (int i = 0; i < 20; i++) {
+    const char *key = field(&j, "grown_peak", i, "key");
+    if (!strstr(key, "<module> (d.py:8);fill (d.py:6);")) continue;
+    if (strcmp(field(&j, "grown_peak", i, "base.count"), "1000")) continue;
+    assert_string_equal(field(&j, "grown_peak", i, "new.count"), "2500");
+    assert_string_equal(field(&j, "grown_peak", i, "new.bytes"), "2582500"); /* 2500 x 1033 */
+    found++;
+  }
+  assert_int_equal(found, 1);
+  hq_json_free(&j);
+  free(db[0]);
+  free(db[1]);
+  free(script);
+  free((void *)dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_python_lines_debian),
     cmocka_unit_test(test_python_lines_pyenv),
     cmocka_unit_test(test_python_extension_leak),
     cmocka_unit_test(test_python_allocators),
+    cmocka_unit_test(test_python_diff),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
