@@ -23,7 +23,7 @@
 #include "heapql/internal/pyframe.h"
 #include "query/query_int.h"
 
-#define SITES_VERSION 2
+#define SITES_VERSION 3
 #define MAX_CHAIN 100000   /* corrupt data must not loop forever */
 #define MAX_INLINE 256
 
@@ -225,6 +225,9 @@ static int build(hq_db_t *db, const char *schema, const hq__wrappers_t *w, int64
     caller[0] = '\0';
     for (size_t j = site + 1; j < n; j++) {
       const frame_t *g = &l.frames[chain[j]];
+      /* A Python line's caller is the line (or the C code outside the interpreter) that called
+       * its function, not the interpreter's calling machinery between them. */
+      if (is_python(f) && !is_python(g) && python_carrier(&l, g)) continue;
       /* A site without a name is known by the entry point it was reached through. */
       if (f->function || g->function) {
         site_text(&l, g, caller, sizeof caller);
