@@ -14,6 +14,7 @@
  *   HEAPQL_BUFFER_KB    per-thread buffer, 64..65536 KiB (default 1024)
  *   HEAPQL_DEFER_IMPORT set by `heapql run`: leave the raw trace for it to import
  *   HEAPQL_LEAK_CHECK   0|1: classify the blocks still live at a normal exit (default 1)
+ *   HEAPQL_PYTHON_FRAMES 0|1: in a CPython process, put its Python frames into stacks (default 1)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -105,6 +106,7 @@ int hq__env_load(char *why, size_t cap) {
   if (parse_bool("HEAPQL_FREE_STACKS", 0, &hq__opts.free_stacks, why, cap)) return -1;
   if (parse_bool("HEAPQL_DEFER_IMPORT", 0, &hq__opts.defer_import, why, cap)) return -1;
   if (parse_bool("HEAPQL_LEAK_CHECK", 1, &hq__opts.leak_check, why, cap)) return -1;
+  if (parse_bool("HEAPQL_PYTHON_FRAMES", 1, &hq__opts.python_frames, why, cap)) return -1;
   if (unwind && *unwind && strcmp(unwind, "libunwind") && strcmp(unwind, "fp")) {
     snprintf(why, cap, "HEAPQL_UNWIND='%s' must be 'libunwind' or 'fp'", unwind);
     return -1;
@@ -160,7 +162,8 @@ static int is_ours(const char *kv) {
   static const char *const names[] = {
     "HEAPQL_OUTPUT=", "HEAPQL_DEPTH=", "HEAPQL_FOLLOW_FORK=", "HEAPQL_FOLLOW_EXEC=",
     "HEAPQL_FORCE=", "HEAPQL_MMAP=", "HEAPQL_FREE_STACKS=", "HEAPQL_UNWIND=", "HEAPQL_CLOCK=",
-    "HEAPQL_BUFFER_KB=", "HEAPQL_DEFER_IMPORT=", "HEAPQL_FAULT=", "HEAPQL_LEAK_CHECK="};
+    "HEAPQL_BUFFER_KB=", "HEAPQL_DEFER_IMPORT=", "HEAPQL_FAULT=", "HEAPQL_LEAK_CHECK=",
+    "HEAPQL_PYTHON_FRAMES="};
   if (strncmp(kv, "HEAPQL_", 7)) return 0;
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (!strncmp(kv, names[i], strlen(names[i]))) return 1;

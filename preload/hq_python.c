@@ -312,7 +312,7 @@ void hq__py_detect(void) {
   }
   for (size_t i = 0; i < sizeof layouts / sizeof *layouts; i++)
     if ((version >> 24) == 3 && ((version >> 16) & 0xff) == layouts[i].minor) L = layouts[i];
-  if (L.minor && code_type && unicode_type && bytes_type && eval_hi) {
+  if (L.minor && code_type && unicode_type && bytes_type && eval_hi && hq__opts.python_frames) {
     *(void **)&this_thread_state = ts_fn;
     info.frames = 1;
     info.eval_lo = eval_lo;

@@ -97,6 +97,7 @@ typedef struct hq_opts_s {
   int      clock_monotonic;  /* HEAPQL_CLOCK=monotonic: never the TSC */
   int      defer_import;     /* heapql run imports; the process leaves the raw trace */
   int      leak_check;       /* classify the heap blocks live at a normal exit (memcheck's) */
+  int      python_frames;    /* read a CPython interpreter's Python frames (hq_python.c) */
   char     program[256];
   char     output_pattern[1024];
 } hq_opts_t;

@@ -407,6 +407,24 @@ static void test_python_allocators(void **state) {
     sqlite3_close(s);
     free(db[k]);
   }
+  {
+    /* HEAPQL_PYTHON_FRAMES=0: native frames only, and the database says so */
+    char *off = strdup(hq_test_join(dir, "off.db"));
+    char *argv[] = {HEAPQL(), "run", "-q", "--force", "-o", off, "--", "/usr/bin/python3", script,
+                    NULL};
+    char *env[] = {"HEAPQL_PYTHON_FRAMES=0", NULL};
+    hq_test_proc_t p;
+    sqlite3 *s;
+    assert_int_equal(hq_test_run(argv, env, NULL, 120, &p), 0);
+    assert_int_equal(p.exit_status, 0);
+    hq_test_proc_free(&p);
+    s = hq_test_sqlite_open(off);
+    assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'python_frames'"), 0);
+    assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM frames WHERE ip >= 4611686018427387904"), 0);
+    assert_true(hq_test_q_int(s, "SELECT count(*) FROM frames") > 0);
+    sqlite3_close(s);
+    free(off);
+  }
   /* pymalloc: the list's buffer growing past 512 B only; malloc: also the 4,990 str(i) that
    * are not cached single characters and their 4,990 tripled copies, one by one */
   assert_true(counts[0] < 100);
