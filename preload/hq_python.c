@@ -80,7 +80,16 @@ typedef struct slot_s {
   uint32_t id, epoch;
 } slot_t;
 
+/* A frame seen at the previous events: the same frame running the same code object (and the
+ * same line table) is the same code id, without the checks of code_id(). */
+typedef struct memo_s {
+  uintptr_t frame, code, lines;
+  uint32_t id, epoch;
+} memo_t;
+#define PY_MEMO 256u
+
 typedef struct py_tls_s {
+  memo_t memo[PY_MEMO];
   slot_t slot[PY_CACHE];
   uint64_t rec[(sizeof(hq_rec_pycode_t) + 512 + 1024 + HQ_PYCODE_TABLE_MAX + 8) / 8];
 } py_tls_t;
@@ -194,7 +203,9 @@ static py_tls_t *thread_tables(void) {
  * (outermost) one run by its native evaluation-loop call. */
 static int python_frames(hq_ring_t *r, uint64_t *pf, unsigned char *ends, int max) {
   uintptr_t ts = (uintptr_t)this_thread_state(), f;
+  uint32_t ep = atomic_load_explicit(&epoch, memory_order_relaxed);
   py_tls_t *t;
+  memo_t *m;
   int n = 0;
   if (!plausible(ts) || !(t = thread_tables())) return 0;
   f = ld(ts, L.ts_frame);
@@ -209,9 +220,21 @@ static int python_frames(hq_ring_t *r, uint64_t *pf, unsigned char *ends, int ma
       continue;
     }
     code = ld(f, L.f_code);
-    if (!is_a(code, code_type)) { /* 3.13: an executable that is not code */
-      f = next;
-      continue;
+    m = &t->memo[(f >> 4) & (PY_MEMO - 1)];
+    if (hq_likely(m->frame == f && m->code == code && m->epoch == ep && plausible(code) &&
+                  m->lines == ld(code, L.co_lines))) {
+      id = m->id;
+    } else {
+      if (!is_a(code, code_type)) { /* 3.13: an executable that is not code */
+        f = next;
+        continue;
+      }
+      if (!(id = code_id(r, t, code))) break;
+      m->frame = f;
+      m->code = code;
+      m->lines = ld(code, L.co_lines);
+      m->id = id;
+      m->epoch = ep;
     }
     if (L.lasti == INSTR_PTR) {
       off = (int64_t)(ld(f, L.f_instr) - (code + L.co_code));
@@ -220,7 +243,6 @@ static int python_frames(hq_ring_t *r, uint64_t *pf, unsigned char *ends, int ma
       if (L.lasti == LASTI_UNITS) off *= 2;
     }
     if (off < 0 || off >= (int64_t)HQ_PYFRAME_NOT_STARTED) off = HQ_PYFRAME_NOT_STARTED;
-    if (!(id = code_id(r, t, code))) break;
     pf[n] = HQ_PYFRAME_TAG | (uint64_t)id << 32 | (uint64_t)(uint32_t)off;
     ends[n] = L.entry == ENTRY_EACH || (L.entry == ENTRY_FLAG && *(const char *)(f + L.f_is_entry));
     n++;

@@ -140,6 +140,27 @@ else
   echo "python3 (memray)       memray: not installable here (pip install memray) - skipped"
 fi
 
+# What reading the Python frames costs (docs/python.md): every object through malloc, a stack
+# 20 Python calls deep, recorded with and without the Python frames, and with frame-pointer
+# unwinding (so the native unwind's own share shows).
+cat > "$work/pydeep.py" <<'EOF'
+def deep(n):
+    if n == 0:
+        return [str(i) * 3 for i in range(300000)]
+    return deep(n - 1)
+x = deep(20)
+EOF
+pyrec() { time_cmd env PYTHONMALLOC=malloc LD_PRELOAD="$PRELOAD" HEAPQL_DEFER_IMPORT=1 HEAPQL_OUTPUT=r.db "$@" /usr/bin/python3 "$work/pydeep.py"; }
+pp=$(time_cmd env PYTHONMALLOC=malloc /usr/bin/python3 "$work/pydeep.py"); pp=${pp% *}
+pf=$(pyrec); pf=${pf% *}
+pn=$(pyrec HEAPQL_PYTHON_FRAMES=0); pn=${pn% *}
+pfp=$(pyrec HEAPQL_PYTHON_FRAMES=0 HEAPQL_UNWIND=fp); pfp=${pfp% *}
+awk -v p="$pp" -v f="$pf" -v n="$pn" -v fp="$pfp" 'BEGIN {
+  printf "%-22s plain %7.3fs | record, Python frames %7.3fs | without them %7.3fs | without, fp unwind %7.3fs\n",
+    "python3 frames", p, f, n, fp;
+  printf "%-22s Python frames add %.3fs; the libunwind unwind over fp costs %.3fs\n", "", f - n, n - fp }'
+
+
 awk -v p="${T[churn-1thread.plain]}" -v r="${T[churn-1thread.record]}" -v k="${T[churn-1thread.heaptrack]}" 'BEGIN {
   if (k == "nan") { print "ratio heapql/heaptrack added recording time (churn, full stacks): n/a (heaptrack missing)"; exit }
   printf "ratio heapql/heaptrack added recording time (churn, full stacks): %.2f\n", (r-p)/(k-p) }'
