@@ -342,7 +342,7 @@ endif
 # The recorder without the interposer (preload/hq_recorder.h): its ring, writer and record path
 # linked into a test directly, no LD_PRELOAD.
 RECORDER_OBJ := $(filter-out $(addprefix $(OBJ)/preload/,hq_preload.o hq_cuda_hooks.o hq_dlsym.o \
-                  hq_dlopen.o hq_init.o hq_import_glue.o hq_signal.o hq_exec.o hq_leakscan.o hq_liveset.o hq_embedded.o),$(PRELOAD_OBJ))
+                  hq_dlopen.o hq_init.o hq_import_glue.o hq_signal.o hq_exec.o hq_leakscan.o hq_liveset.o hq_embedded.o hq_nvtx.o),$(PRELOAD_OBJ))
 $(TEST_BIN)/unit/test_recorder: $(OBJ)/tests/unit/test_recorder.o $(RECORDER_OBJ) $(TEST_SUPPORT_OBJ) $(ANALYZER_A) $(KERNELS_A)
 	@mkdir -p $(@D)
 	$(call quiet,LD,$@)$(CC) $(SAN_FLAGS) -o $@ $< $(RECORDER_OBJ) $(TEST_SUPPORT_OBJ) $(TEST_LIBS) $(call pc_libs,libunwind) -ldl $(FINAL_LDFLAGS)

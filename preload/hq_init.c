@@ -3,6 +3,8 @@
  * that finish it, and the annotation table the kernels find with dlsym.  The recorder itself is
  * hq_recorder.c.  Any problem at start: one stderr line and the program runs on untraced.
  */
+#include <dlfcn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,9 +67,27 @@ int hq__start_on_first_call(void) {
   return begin_once() && atomic_load_explicit(&hq__state.enabled, memory_order_relaxed);
 }
 
+/* Preloaded (the program's malloc is ours), or opened by a program as its NVTX tool because it
+ * inherited NVTX_INJECTION64_PATH from a recorded parent (heapql run sets it; LD_PRELOAD and
+ * HEAPQL_* are not passed on): then the library cannot record, and stays dormant: it writes
+ * nothing and tells NVTX it is not there. */
+static int preloaded(void) {
+  uintptr_t lo = 0, hi = 0, m;
+  hq__guard++;
+  m = (uintptr_t)dlsym(RTLD_DEFAULT, "malloc");
+  hq__modmap_self(&lo, &hi);
+  hq__guard--;
+  return m >= lo && m < hi;
+}
+
 __attribute__((constructor(101))) static void hq_init(void) {
   char why[512];
+  int expected = 0;
   hq__real_resolve();
+  if (!preloaded() && atomic_compare_exchange_strong(&start_state, &expected, 2)) {
+    hq__state.start_tried = 1;
+    return;
+  }
   if (!begin_once()) return;
   if (hq__recorder_start_writer(why, sizeof why) != 0) {
     hq__say(why, "running untraced");

@@ -156,12 +156,35 @@ static uint32_t set_name(char *dst, const char *name) {
 }
 
 void hq__record_region(int type, const char *name) {
-  NAMED(hq_rec_region_t) s;
-  memset(&s, 0, sizeof s);
-  s.rec.name_len = set_name(s.name, name);
-  s.rec.hdr.type = (uint16_t)type;
-  s.rec.hdr.len = (uint32_t)HQ_REC_ALIGN(sizeof s.rec + s.rec.name_len);
-  emit(&s.rec.hdr, NULL, &s.rec.t, NULL);
+  hq__record_range(type, 0, 0, 0, name);
+}
+
+void hq__record_range(int type, int domain, uint32_t category, uint64_t id, const char *name) {
+  if (type == HQ_REC_RANGE_START || type == HQ_REC_RANGE_END) {
+    NAMED(hq_rec_range_t) s;
+    memset(&s, 0, sizeof s);
+    s.rec.name_len = type == HQ_REC_RANGE_START ? set_name(s.name, name) : 0;
+    s.rec.hdr.type = (uint16_t)type;
+    s.rec.hdr.kind = (uint16_t)domain;
+    s.rec.hdr.len = (uint32_t)HQ_REC_ALIGN(sizeof s.rec + s.rec.name_len);
+    s.rec.id = id;
+    s.rec.category = category;
+    emit(&s.rec.hdr, NULL, &s.rec.t, NULL);
+  } else {
+    NAMED(hq_rec_region_t) s;
+    memset(&s, 0, sizeof s);
+    s.rec.name_len = type == HQ_REC_REGION_BEGIN ? set_name(s.name, name) : 0;
+    s.rec.hdr.type = (uint16_t)type;
+    s.rec.hdr.kind = (uint16_t)domain;
+    s.rec.hdr.len = (uint32_t)HQ_REC_ALIGN(sizeof s.rec + s.rec.name_len);
+    s.rec.category = category;
+    emit(&s.rec.hdr, NULL, &s.rec.t, NULL);
+  }
+}
+
+void hq__record_pool_reset(uint64_t pool) {
+  hq_rec_pool_reset_t rec = {.hdr = {HQ_REC_POOL_RESET, 0, sizeof rec}, .pool = pool};
+  emit(&rec.hdr, NULL, &rec.t, NULL);
 }
 
 void hq__record_counter(const char *name, double value) {

@@ -187,6 +187,10 @@ void hq__record_free(int free_kind, const void *p);
 void hq__record_realloc(int kind, const void *old_p, const void *p, size_t size, uint64_t t_old);
 void hq__record_munmap(const void *p, size_t len);
 void hq__record_region(int type, const char *name);
+/* A range: REGION_BEGIN/END (a thread's nested range) or RANGE_START/END (process-wide, id),
+ * of NVTX domain code `domain` (0: annotate.h), with its category and name (BEGIN/START). */
+void hq__record_range(int type, int domain, uint32_t category, uint64_t id, const char *name);
+void hq__record_pool_reset(uint64_t pool);
 void hq__record_counter(const char *name, double value);
 /* Stamp rec with the caller's stack and append it (the hook filled every other field). */
 void hq__record_cuda_call(hq_rec_cuda_call_t *rec);

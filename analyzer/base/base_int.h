@@ -22,7 +22,7 @@
 
 #define HQ_DB_MAGIC 0x68716462u /* "hqdb" */
 #define HQ_APPLICATION_ID 0x48514C31 /* "HQL1" in PRAGMA application_id */
-#define HQ_SCHEMA_VERSION_CURRENT 1
+#define HQ_SCHEMA_VERSION_CURRENT 2
 
 struct hq_db_s {
   uint32_t magic;

@@ -218,6 +218,13 @@ static int check_schema(hq_db_t *db) {
                        db->path, version, HQ_SCHEMA_VERSION_CURRENT);
   } else if (version < 1) {
     rc = hq__db_seterr(db, HQ_ESCHEMA, "%s: heapql database without a schema version", db->path);
+  } else if (version == 1) {
+    /* Schema 1 had no NVTX columns in regions: a TEMP view of that name shadows the table for
+     * this connection with the columns schema 2 has, and the file stays as it is. */
+    rc = hq__db_exec(db, "CREATE TEMP VIEW IF NOT EXISTS regions AS SELECT id, pid, name,"
+                         " parent_id, tid, t_begin, t_end, 'annotate' AS source, NULL AS domain,"
+                         " NULL AS category, NULL AS category_name, 'thread' AS scope"
+                         " FROM main.regions");
   }
 out:
   sqlite3_finalize(st);

@@ -1,4 +1,4 @@
--- heapql schema, version 1: the one definition of a heapql database.
+-- heapql schema, version 2: the one definition of a heapql database.
 -- Embedded at build time (scripts/embed.sh) and executed on a new database; docs/schema.md is the
 -- contract users read.  Times are integer nanoseconds since the recorded process started
 -- (CLOCK_MONOTONIC); sizes are the bytes the program asked for.
@@ -99,14 +99,22 @@ CREATE TABLE allocations(
   region_id     INTEGER REFERENCES regions(id)
 );
 
+-- Phases of the program: heapql's annotate.h regions and NVTX ranges (schema 2 added source,
+-- domain, category, category_name and scope).  Thread-scoped regions nest (parent_id) and the
+-- allocations made inside one carry the innermost's id; NVTX start/end ranges are process-wide.
 CREATE TABLE regions(
-  id        INTEGER PRIMARY KEY,
-  pid       INTEGER,
-  name      TEXT NOT NULL,
-  parent_id INTEGER REFERENCES regions(id),
-  tid       INTEGER,
-  t_begin   INTEGER NOT NULL,
-  t_end     INTEGER
+  id            INTEGER PRIMARY KEY,
+  pid           INTEGER,
+  name          TEXT NOT NULL,
+  parent_id     INTEGER REFERENCES regions(id),
+  tid           INTEGER,          -- NULL for a process-wide range
+  t_begin       INTEGER NOT NULL,
+  t_end         INTEGER,
+  source        TEXT NOT NULL DEFAULT 'annotate', -- 'annotate' (annotate.h) or 'nvtx'
+  domain        TEXT,             -- the NVTX domain's name; NULL: annotate.h, NVTX's default domain
+  category      INTEGER,          -- the NVTX category; NULL: none
+  category_name TEXT,             -- its name (nvtxNameCategory), when the program gave one
+  scope         TEXT NOT NULL DEFAULT 'thread'    -- 'thread' (push/pop) or 'process' (start/end)
 );
 
 CREATE TABLE counters(

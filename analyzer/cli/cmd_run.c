@@ -255,6 +255,9 @@ static void set_child_env(const run_opts_t *o, const char *preload, const char *
   snprintf(buf, sizeof buf, "%u", o->depth);
   setenv("HEAPQL_DEPTH", buf, 1);
   if (o->unwind) setenv("HEAPQL_UNWIND", o->unwind, 1);
+  /* NVTX finds its tool through this variable at the program's first NVTX call: heapql's
+   * preload is one (docs/recorder.md, "NVTX"); a tool the user named already keeps its place. */
+  if (!getenv("NVTX_INJECTION64_PATH")) setenv("NVTX_INJECTION64_PATH", preload, 1);
   /* Asked for: the one variable the program sees changed (memray's --native does the same) */
   if (o->python_allocators) setenv("PYTHONMALLOC", o->python_allocators, 1);
 }

@@ -37,6 +37,8 @@ static void import_free(import_t *im) {
   free(im->modules.v);
   free(im->rss.v);
   free(im->regions.v);
+  free(im->nvtx_names.v);
+  hq__map_free(&im->range_of);
   free(im->pend.v);
   free(im->pend_free.v);
   hq__map_free(&im->stream_of);
@@ -66,7 +68,7 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
   fd = open(raw_path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) FAIL(errno == ENOENT ? HQ_ENOENT : HQ_EIO, "%s: %s", raw_path, strerror(errno));
   if ((rc = hq__imp_map(&im, fd, raw_path, errbuf, errcap))) goto out;
-  if (hq__map_init(&im.stream_of, 64) || hq__map_init(&im.stack_def, 4096) || hq__map_init(&im.pycode, 64) ||
+  if (hq__map_init(&im.stream_of, 64) || hq__map_init(&im.stack_def, 4096) || hq__map_init(&im.pycode, 64) || hq__map_init(&im.range_of, 64) ||
       hq__map_init(&im.stack_id, 4096) || hq__map_init(&im.frame_of, 4096) ||
       hq__map_init(&im.trie, 4096) || hq__map_init(&im.live, 4096))
     FAIL(HQ_ENOMEM, "out of memory");

@@ -44,6 +44,15 @@ int hq__imp_write_modules(import_t *im) {
   return rc;
 }
 
+/* The last name the program gave a domain, or a category of one. */
+static const nvtx_name_t *nvtx_name(const import_t *im, uint32_t what, uint32_t domain, uint32_t id) {
+  for (size_t i = im->nvtx_names.n; i-- > 0;) {
+    const nvtx_name_t *n = &im->nvtx_names.v[i];
+    if (n->what == what && n->domain == domain && n->id == id) return n;
+  }
+  return NULL;
+}
+
 int hq__imp_write_threads_regions(import_t *im) {
   sqlite3_stmt *st = NULL;
   int rc = hq__db_prepare(im->db,
@@ -64,8 +73,9 @@ int hq__imp_write_threads_regions(import_t *im) {
   sqlite3_finalize(st);
   if (rc) return rc;
   rc = hq__db_prepare(im->db,
-      "INSERT INTO regions(id, pid, name, parent_id, tid, t_begin, t_end) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st);
+      "INSERT INTO regions(id, pid, name, parent_id, tid, t_begin, t_end, source, domain, "
+      "category, category_name, scope) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+      &st);
   if (rc) return rc;
   for (size_t i = 0; i < im->regions.n && !rc; i++) {
     const region_t *r = &im->regions.v[i];
@@ -75,7 +85,18 @@ int hq__imp_write_threads_regions(import_t *im) {
     sqlite3_bind_int64(st, 2, im->hdr->pid);
     sqlite3_bind_text(st, 3, r->name, (int)r->name_len, SQLITE_STATIC);
     if (r->parent) sqlite3_bind_int64(st, 4, r->parent);
-    sqlite3_bind_int64(st, 5, r->tid);
+    if (r->tid) sqlite3_bind_int64(st, 5, r->tid);
+    sqlite3_bind_text(st, 8, r->domain ? "nvtx" : "annotate", -1, SQLITE_STATIC);
+    if (r->domain > 1) {
+      const nvtx_name_t *n = nvtx_name(im, HQ_NVTX_NAME_DOMAIN, r->domain, 0);
+      if (n) sqlite3_bind_text(st, 9, n->name, (int)n->name_len, SQLITE_STATIC);
+    }
+    if (r->category) {
+      const nvtx_name_t *n = nvtx_name(im, HQ_NVTX_NAME_CATEGORY, r->domain, r->category);
+      sqlite3_bind_int64(st, 10, r->category);
+      if (n) sqlite3_bind_text(st, 11, n->name, (int)n->name_len, SQLITE_STATIC);
+    }
+    sqlite3_bind_text(st, 12, r->tid ? "thread" : "process", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, (int64_t)r->t_begin);
     if (r->ended) sqlite3_bind_int64(st, 7, (int64_t)r->t_end);
     if (sqlite3_step(st) != SQLITE_DONE) rc = hq__db_sqlerr(im->db, "regions");

@@ -56,6 +56,8 @@ static void convert_record(hq_rec_hdr_t *h, void *arg) {
   case HQ_REC_MUNMAP: t = TIME_FIELD(hq_rec_munmap_t, t); break;
   case HQ_REC_REGION_BEGIN: case HQ_REC_REGION_END: t = TIME_FIELD(hq_rec_region_t, t); break;
   case HQ_REC_COUNTER: t = TIME_FIELD(hq_rec_counter_t, t); break;
+  case HQ_REC_RANGE_START: case HQ_REC_RANGE_END: t = TIME_FIELD(hq_rec_range_t, t); break;
+  case HQ_REC_POOL_RESET: t = TIME_FIELD(hq_rec_pool_reset_t, t); break;
   case HQ_REC_CUDA_CALL: t = TIME_FIELD(hq_rec_cuda_call_t, t); t2 = TIME_FIELD(hq_rec_cuda_call_t, duration_ns); break;
   case HQ_REC_MODULE: t = TIME_FIELD(hq_rec_module_t, t); break;
   case HQ_REC_MODULE_GONE: t = TIME_FIELD(hq_rec_module_gone_t, t); break;
@@ -226,6 +228,18 @@ int hq__imp_pass1(import_t *im) {
       const hq_rec_text_t *tx = (const hq_rec_text_t *)h;
       if (h->len >= sizeof *tx && sizeof *tx + tx->len < h->len && h->kind == HQ_TEXT_SUPPRESSIONS)
         im->embedded_suppressions = (const char *)(tx + 1);
+      break;
+    }
+    case HQ_REC_NVTX_NAME: {
+      const hq_rec_nvtx_name_t *nn = (const hq_rec_nvtx_name_t *)h;
+      nvtx_name_t n;
+      if (h->len < sizeof *nn || sizeof *nn + (size_t)nn->name_len > h->len) break;
+      n.what = nn->what;
+      n.domain = nn->domain;
+      n.id = nn->id;
+      n.name = (const char *)(nn + 1);
+      n.name_len = nn->name_len;
+      VEC_PUSH(im->nvtx_names, n, rc);
       break;
     }
     case HQ_REC_PYTHON:

@@ -340,3 +340,16 @@ int hq__imp_do_free(import_t *im, stream_t *s, int free_kind, uint64_t t, uint64
   return hq__imp_do_free_in(im, s, space_of_free(free_kind), free_kind, t, ptr, stack_hash, out_id);
 }
 
+
+int hq__imp_pool_reset(import_t *im, stream_t *s, uint64_t t, uint64_t pool) {
+  int rc = HQ_OK;
+  for (size_t i = 0; i < im->pend.n && !rc; i++) {
+    const pending_t *a = &im->pend.v[i];
+    uint64_t idx;
+    if (a->kind != HQ_KIND_POOL || a->pool != pool ||
+        !hq__map_get(&im->live, hq__imp_live_key(SPACE_POOL, a->address), &idx) || idx != i + 1)
+      continue;
+    rc = hq__imp_do_free_in(im, s, SPACE_POOL, HQ_FREE_POOL, t, a->address, 0, NULL);
+  }
+  return rc;
+}

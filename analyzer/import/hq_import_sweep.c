@@ -33,7 +33,7 @@ static void stream_advance(import_t *im, stream_t *s) {
     switch (h->type) {
     case HQ_REC_ALLOC: case HQ_REC_FREE: case HQ_REC_MUNMAP: case HQ_REC_THREAD_START:
     case HQ_REC_THREAD_END: case HQ_REC_REGION_BEGIN: case HQ_REC_REGION_END:
-    case HQ_REC_COUNTER:
+    case HQ_REC_COUNTER: case HQ_REC_RANGE_START: case HQ_REC_RANGE_END: case HQ_REC_POOL_RESET:
       s->cur = h;
       s->sub = 1;
       s->t = ((const hq_rec_time_t *)h)->t;
@@ -94,9 +94,15 @@ static int process(import_t *im, stream_t *s) {
   }
   case HQ_REC_REALLOC: {
     const hq_rec_realloc_t *r = (const hq_rec_realloc_t *)h;
-    int release = h->kind == HQ_KIND_MMAP ? HQ_FREE_MUNMAP : HQ_FREE_REALLOC;
+    int release = h->kind == HQ_KIND_MMAP ? HQ_FREE_MUNMAP
+                  : h->kind == HQ_KIND_POOL ? HQ_FREE_POOL : HQ_FREE_REALLOC;
     if (s->sub == 0) {
       int64_t from = 0;
+      uint64_t idx;
+      /* a resized pool block stays in its pool */
+      s->realloc_pool = release == HQ_FREE_POOL &&
+                        hq__map_get(&im->live, hq__imp_live_key(SPACE_POOL, r->old_ptr), &idx)
+                        ? im->pend.v[idx - 1].pool : 0;
       rc = hq__imp_do_free(im, s, release, r->t_old, r->old_ptr, 0, &from);
       /* The allocation part stays in the merge, remembering which row it continues. */
       s->sub = 1;
@@ -105,7 +111,8 @@ static int process(import_t *im, stream_t *s) {
       s->pending_alloc_part = 1;
       return rc;
     }
-    rc = hq__imp_do_alloc(im, s, h->kind, r->t, r->ptr, r->size, 0, r->stack, s->realloc_from);
+    rc = hq__imp_do_alloc(im, s, h->kind, r->t, r->ptr, r->size,
+                          h->kind == HQ_KIND_POOL ? s->realloc_pool : 0, r->stack, s->realloc_from);
     s->realloc_from = 0;
     break;
   }
@@ -126,17 +133,54 @@ static int process(import_t *im, stream_t *s) {
     reg.t_begin = r->t;
     reg.name = (const char *)(r + 1);
     reg.name_len = r->name_len;
+    reg.domain = h->kind;
+    reg.category = r->category;
     if (sizeof *r + r->name_len > h->len) reg.name_len = 0;
     VEC_PUSH(im->regions, reg, rc);
     if (!rc) VEC_PUSH(s->regions, reg.id, rc);
     break;
   }
-  case HQ_REC_REGION_END:
-    if (s->regions.n) {
-      region_t *reg = &im->regions.v[s->regions.v[--s->regions.n] - 1];
+  case HQ_REC_REGION_END: {
+    /* the innermost open range of the same domain (annotate.h's, or one NVTX domain's) */
+    size_t k = s->regions.n;
+    while (k > 0 && im->regions.v[s->regions.v[k - 1] - 1].domain != h->kind) k--;
+    if (k > 0) {
+      region_t *reg = &im->regions.v[s->regions.v[k - 1] - 1];
       reg->t_end = ((const hq_rec_region_t *)h)->t;
       reg->ended = 1;
+      memmove(&s->regions.v[k - 1], &s->regions.v[k], (s->regions.n - k) * sizeof *s->regions.v);
+      s->regions.n--;
     }
+    break;
+  }
+  case HQ_REC_RANGE_START: {
+    const hq_rec_range_t *r = (const hq_rec_range_t *)h;
+    region_t reg;
+    if (h->len < sizeof *r) break;
+    memset(&reg, 0, sizeof reg);
+    reg.id = (int64_t)im->regions.n + 1;
+    reg.t_begin = r->t;
+    reg.name = (const char *)(r + 1);
+    reg.name_len = sizeof *r + r->name_len <= h->len ? r->name_len : 0;
+    reg.domain = h->kind;
+    reg.category = r->category;
+    VEC_PUSH(im->regions, reg, rc);
+    if (!rc) rc = hq__map_put(&im->range_of, r->id, im->regions.n);
+    break;
+  }
+  case HQ_REC_RANGE_END: {
+    const hq_rec_range_t *r = (const hq_rec_range_t *)h;
+    uint64_t idx;
+    if (h->len >= sizeof *r && hq__map_del(&im->range_of, r->id, &idx)) {
+      im->regions.v[idx - 1].t_end = r->t;
+      im->regions.v[idx - 1].ended = 1;
+    }
+    break;
+  }
+  case HQ_REC_POOL_RESET:
+    if (h->len >= sizeof(hq_rec_pool_reset_t))
+      rc = hq__imp_pool_reset(im, s, ((const hq_rec_pool_reset_t *)h)->t,
+                              ((const hq_rec_pool_reset_t *)h)->pool);
     break;
   case HQ_REC_COUNTER: {
     const hq_rec_counter_t *c = (const hq_rec_counter_t *)h;

@@ -245,10 +245,20 @@ static int copy_input(merge_t *m, const input_t *in) {
     rc = exec_fmt(m, "INSERT INTO main.threads(pid, tid, name, t_start, t_end)"
                      " SELECT coalesce(pid, %" PRId64 "), tid, name, t_start, t_end FROM src.threads",
                   pid);
-  if (!rc)
-    rc = exec_fmt(m, "INSERT INTO main.regions(id, pid, name, parent_id, tid, t_begin, t_end)"
-                     " SELECT id + %" PRId64 ", coalesce(pid, %" PRId64 "), name, parent_id + %" PRId64
-                     ", tid, t_begin, t_end FROM src.regions", off[O_REGION], pid, off[O_REGION]);
+  if (!rc) {
+    /* schema 1 databases have no NVTX columns: theirs are annotate.h's thread regions */
+    int64_t v2 = 0;
+    int has = 0;
+    rc = q_int(m->out, "SELECT count(*) FROM pragma_table_info('regions', 'src') WHERE name = 'scope'",
+               &v2, &has);
+    if (!rc)
+      rc = exec_fmt(m, "INSERT INTO main.regions(id, pid, name, parent_id, tid, t_begin, t_end,"
+                       " source, domain, category, category_name, scope)"
+                       " SELECT id + %" PRId64 ", coalesce(pid, %" PRId64 "), name, parent_id + %" PRId64
+                       ", tid, t_begin, t_end, %s FROM src.regions", off[O_REGION], pid, off[O_REGION],
+                    v2 ? "source, domain, category, category_name, scope"
+                       : "'annotate', NULL, NULL, NULL, 'thread'");
+  }
   if (!rc) rc = copy_allocations(m, off, pid);
   if (!rc)
     rc = exec_fmt(m, "INSERT INTO main.counters(pid, name, t, value) SELECT coalesce(pid, %" PRId64

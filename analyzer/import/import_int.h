@@ -63,12 +63,21 @@ typedef struct {
 } module_t;
 
 typedef struct region_s {
-  int64_t id, parent, tid;
+  int64_t id, parent, tid;      /* tid 0: a process-wide (NVTX start/end) range */
   uint64_t t_begin, t_end;
   int ended;
   const char *name;
   uint32_t name_len;
+  uint16_t domain;              /* 0 annotate.h; else the NVTX domain code (rawfmt.h) */
+  uint32_t category;            /* NVTX category, 0 none */
 } region_t;
+
+/* An NVTX name (HQ_REC_NVTX_NAME): of domain code `domain`, or of its category `id`. */
+typedef struct nvtx_name_s {
+  uint32_t what, domain, id;
+  const char *name;
+  uint32_t name_len;
+} nvtx_name_t;
 
 typedef struct {
   uint32_t tid;
@@ -77,6 +86,7 @@ typedef struct {
   const hq_rec_hdr_t *cur; /* current record, NULL when done */
   int sub;                 /* realloc: 0 = release part pending, 1 = allocation part */
   int64_t realloc_from;    /* row released by the pending realloc's first part */
+  uint64_t realloc_pool;   /* and, for a pool block, its pool */
   int pending_alloc_part;  /* the current realloc record's allocation part is still to come */
   uint64_t t;              /* time of the current part */
   uint64_t alloc_seq;
@@ -147,6 +157,8 @@ typedef struct {
   VEC(hq_rec_rss_t) rss;
   VEC(stream_t) streams;
   VEC(region_t) regions;
+  VEC(nvtx_name_t) nvtx_names;
+  hq_map_t range_of;      /* NVTX start/end range id -> regions index+1, while open */
   hq_map_t stream_of;     /* tid -> stream index+1 */
   hq_map_t stack_def;     /* hash -> offset of hq_rec_stack_t in map */
   hq_map_t pycode;        /* Python code id -> offset of hq_rec_pycode_t in map */
@@ -260,6 +272,8 @@ int  hq__imp_do_free_in(import_t *im, stream_t *s, int space, int free_kind, uin
 /* A release of kind free_kind, in the address space it acts in. */
 int  hq__imp_do_free(import_t *im, stream_t *s, int free_kind, uint64_t t, uint64_t ptr,
                      uint64_t stack_hash, int64_t *out_id);
+/* Release every live pool block of pool `pool` (an NVTX heap reset or unregistered). */
+int  hq__imp_pool_reset(import_t *im, stream_t *s, uint64_t t, uint64_t pool);
 /* The samples due up to time t: the recorded RSS samples, or one every 20 ms without them. */
 int  hq__imp_samples_until(import_t *im, uint64_t t);
 

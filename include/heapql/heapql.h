@@ -9,7 +9,7 @@
 #define HQ_VERSION_MAJOR 0
 #define HQ_VERSION_MINOR 1
 #define HQ_VERSION_PATCH 0
-#define HQ_SCHEMA_VERSION 1
+#define HQ_SCHEMA_VERSION 2
 
 #ifndef HQ_API
 #define HQ_API __attribute__((visibility("default")))

@@ -27,7 +27,7 @@ static void test_db_create_then_open(void **state) {
   assert_int_equal(hq_db_meta_get(db, "program", buf, sizeof buf), HQ_OK);
   assert_string_equal(buf, "victim");
   assert_int_equal(hq_db_meta_get(db, "schema_version", buf, sizeof buf), HQ_OK);
-  assert_string_equal(buf, "1");
+  assert_string_equal(buf, "2");
   assert_int_equal(hq_db_meta_get(db, "nope", buf, sizeof buf), HQ_ENOENT);
   hq_db_close(db);
 }

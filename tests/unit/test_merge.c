@@ -106,8 +106,8 @@ static void test_merge_two_processes(void **state) {
   assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'peak_heap_t'"), HQ_FX_T(75));
   assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 't_start_unix_ns'"), 1700000000000000000LL);
   assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'duration_ns'"), 6000000000LL);
-  assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'schema_version'"), 1);
-  assert_int_equal(hq_test_q_int(s, "PRAGMA user_version"), 1);
+  assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'schema_version'"), 2);
+  assert_int_equal(hq_test_q_int(s, "PRAGMA user_version"), 2);
   assert_int_equal(hq_test_q_int(s, "SELECT value = ('%s' || char(10) || '%s') FROM meta WHERE key = 'merged_from'", f->run1, f->run2), 1);
   sqlite3_close(s);
   /* Each process's flame graph in the merge is the one of its own database. */

@@ -109,6 +109,7 @@ enum {
   HQ_REC_LEAK_SCAN,      /* hq_rec_leak_scan_t: how the leak check went */
   HQ_REC_TEXT,           /* hq_rec_text_t + text: a text the program gave (hdr.kind: HQ_TEXT_*) */
   HQ_REC_PYTHON,         /* hq_rec_python_t: the process runs a CPython interpreter */
+  HQ_REC_NVTX_NAME,      /* hq_rec_nvtx_name_t + name: an NVTX domain or category was named */
   /* inside chunks */
   HQ_REC_ALLOC = 32,     /* hq_rec_alloc_t */
   HQ_REC_FREE,           /* hq_rec_free_t */
@@ -122,6 +123,9 @@ enum {
   HQ_REC_COUNTER,        /* hq_rec_counter_t + name */
   HQ_REC_CUDA_CALL,      /* hq_rec_cuda_call_t: one wrapped CUDA driver call, after it returned */
   HQ_REC_PYCODE,         /* hq_rec_pycode_t + name + file + line table: one Python code object */
+  HQ_REC_RANGE_START,    /* hq_rec_range_t + name: an NVTX start/end range began (process-wide) */
+  HQ_REC_RANGE_END,      /* hq_rec_range_t: it ended (on any thread) */
+  HQ_REC_POOL_RESET,     /* hq_rec_pool_reset_t: every pool block of one pool is released */
 };
 
 /* Allocation kinds (hdr.kind of HQ_REC_ALLOC/HQ_REC_REALLOC) and release kinds (hdr.kind of
@@ -180,12 +184,44 @@ typedef struct hq_rec_munmap_s {
   uint64_t len;
 } hq_rec_munmap_t;
 
+/* REGION_BEGIN/END: a thread's nested range.  hdr.kind 0: heapql's annotate.h; otherwise an
+ * NVTX push/pop of the domain whose code is hdr.kind (1 the default domain, 2.. the domains the
+ * program created, named by HQ_REC_NVTX_NAME); an END closes the innermost open range of its
+ * domain on its thread. */
 typedef struct hq_rec_region_s {
   hq_rec_hdr_t hdr;
   uint64_t t;
   uint32_t name_len;   /* bytes of name that follow (no NUL) */
-  uint32_t pad;
+  uint32_t category;   /* NVTX category (0 none) */
 } hq_rec_region_t;
+
+/* RANGE_START/END: an NVTX start/end range (hdr.kind: its domain's code, as above), which may
+ * end on another thread than it began; id is the nvtxRangeId_t heapql handed out. */
+typedef struct hq_rec_range_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  uint64_t id;
+  uint32_t name_len;   /* START: bytes of name that follow; END: 0 */
+  uint32_t category;
+} hq_rec_range_t;
+
+/* NVTX_NAME: what 1 names the domain `domain` (its code); what 2 names category `id` of it. */
+enum { HQ_NVTX_NAME_DOMAIN = 1, HQ_NVTX_NAME_CATEGORY = 2 };
+typedef struct hq_rec_nvtx_name_s {
+  hq_rec_hdr_t hdr;
+  uint32_t what;
+  uint32_t domain;
+  uint32_t id;
+  uint32_t name_len;   /* bytes of name that follow */
+} hq_rec_nvtx_name_t;
+
+/* POOL_RESET: a custom allocator's heap was reset or unregistered (NVTX memory API): every
+ * block of kind pool with this pool id still live is released. */
+typedef struct hq_rec_pool_reset_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  uint64_t pool;
+} hq_rec_pool_reset_t;
 
 typedef struct hq_rec_counter_s {
   hq_rec_hdr_t hdr;
