@@ -82,6 +82,43 @@ static void test_db_open_newer_schema(void **state) {
   hq_db_close(db);
 }
 
+/* A schema-1 database (regions without the NVTX columns) reads as schema 2 does, unchanged. */
+static void test_db_open_schema1(void **state) {
+  (void)state;
+  const char *path = hq_test_join(hq_test_tmpdir(), "v1.db");
+  sqlite3 *s;
+  sqlite3_stmt *st;
+  hq_db_t *db = NULL;
+  assert_int_equal(hq_db_open(path, HQ_DB_CREATE, &db), HQ_OK);
+  hq_db_close(db);
+  assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(s, "ALTER TABLE regions DROP COLUMN source; ALTER TABLE regions DROP COLUMN domain;"
+                                   " ALTER TABLE regions DROP COLUMN category; ALTER TABLE regions DROP COLUMN category_name;"
+                                   " ALTER TABLE regions DROP COLUMN scope; PRAGMA user_version=1;"
+                                   " INSERT INTO regions(id, pid, name, tid, t_begin, t_end) VALUES(1, 7, 'load', 7, 10, 20)",
+                                NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(s);
+  assert_int_equal(hq_db_open(path, HQ_DB_READONLY, &db), HQ_OK);
+  assert_int_equal(sqlite3_prepare_v2(hq_db_sqlite(db), "SELECT name, source, domain IS NULL, category IS NULL,"
+                                      " scope FROM regions", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), "load");
+  assert_string_equal((const char *)sqlite3_column_text(st, 1), "annotate");
+  assert_int_equal(sqlite3_column_int(st, 2), 1);
+  assert_int_equal(sqlite3_column_int(st, 3), 1);
+  assert_string_equal((const char *)sqlite3_column_text(st, 4), "thread");
+  sqlite3_finalize(st);
+  hq_db_close(db);
+  /* the file itself is untouched: still schema 1, still without the columns */
+  assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(s, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), 1);
+  sqlite3_finalize(st);
+  assert_int_not_equal(sqlite3_prepare_v2(s, "SELECT scope FROM regions", -1, &st, NULL), SQLITE_OK);
+  sqlite3_close(s);
+}
+
 static void test_db_open_missing(void **state) {
   (void)state;
   hq_db_t *db = NULL;
@@ -139,6 +176,7 @@ int main(void) {
     cmocka_unit_test(test_db_open_not_sqlite),
     cmocka_unit_test(test_db_open_foreign_sqlite),
     cmocka_unit_test(test_db_open_newer_schema),
+    cmocka_unit_test(test_db_open_schema1),
     cmocka_unit_test(test_db_open_missing),
     cmocka_unit_test(test_error_names),
     cmocka_unit_test(test_misuse_one_answer),
