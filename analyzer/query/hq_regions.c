@@ -23,6 +23,10 @@
 /* When an instance ended, in SQL over regions r LEFT JOIN processes p: one expression for its
  * time and for the sweep, so both agree.  One never closed ends with its process (its duration,
  * else its last sample); an end before the begin is the begin. */
+/* A region as reports name it: an NVTX domain's ranges carry the domain ("train/step"), and a
+ * process-wide (start/end) range says so. */
+#define REGION_LABEL \
+  "(coalesce(r.domain || '/', '') || r.name || CASE WHEN r.scope = 'process' THEN ' (process-wide)' ELSE '' END)"
 #define REGION_END                                                                         \
   "max(r.t_begin, coalesce(r.t_end, p.duration_ns, "                                       \
   "(SELECT max(t) FROM samples s WHERE s.pid IS r.pid), r.t_begin))"
@@ -240,7 +244,7 @@ int hq__regions_compute(hq_db_t *db, hq__regions_t *out) {
   memset(&r, 0, sizeof r);
   /* Instances by id; a region never closed ends with its process. */
   rc = hq__db_each(db,
-                   "SELECT r.id, r.pid, r.name, r.parent_id, r.t_begin, " REGION_END ", "
+                   "SELECT r.id, r.pid, " REGION_LABEL ", r.parent_id, r.t_begin, " REGION_END ", "
                    "r.t_end IS NULL FROM regions r LEFT JOIN processes p ON p.pid = r.pid ORDER BY r.id",
                    "reading regions", load_instance, &r);
   if (rc) goto out;
@@ -317,12 +321,12 @@ void hq__spans_free(hq__span_t *s, size_t n) {
 int hq__regions_outer(hq_db_t *db, int64_t pid, int pid_null, int64_t t_end, size_t max,
                       hq__span_t **out, size_t *out_n) {
   spans_t s = {NULL, 0, 0, t_end};
-  char sql[256], where[64] = "";
+  char sql[512], where[64] = "";
   int rc;
   *out = NULL;
   *out_n = 0;
   if (!pid_null) hq__fmt(where, sizeof where, " AND pid IS %" PRId64, pid);
-  hq__fmt(sql, sizeof sql, "SELECT name, t_begin, t_end FROM regions WHERE parent_id IS NULL%s "
+  hq__fmt(sql, sizeof sql, "SELECT " REGION_LABEL ", t_begin, t_end FROM regions r WHERE parent_id IS NULL%s "
                            "ORDER BY t_begin, id LIMIT %zu", where, max);
   rc = hq__db_each(db, sql, "reading regions", load_span, &s);
   if (rc) {

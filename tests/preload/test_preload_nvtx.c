@@ -76,6 +76,17 @@ static void test_nvtx_protocol_double(void **state) {
   (void)state;
   s = record(db, CUDA_BIN("v_nvtx_double"));
   check_ranges(s, 0);
+  {
+    /* heapql regions names a domain's ranges by domain, and a process-wide range as such */
+    char *argv[] = {HEAPQL(), "regions", (char *)db, "--format", "json", NULL};
+    hq_test_proc_t p;
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+    assert_int_equal(p.exit_status, 0);
+    assert_non_null(strstr(p.out, "\"name\": \"epoch (process-wide)\""));
+    assert_non_null(strstr(p.out, "\"name\": \"outer\""));
+    assert_non_null(strstr(p.out, "\"name\": \"train/step\""));
+    hq_test_proc_free(&p);
+  }
   /* two regions of a 1 MiB heap registered, the first unregistered by its address */
   assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE kind = 'pool'"), 2);
   assert_int_equal(hq_test_q_int(s, "SELECT free_kind = 'pool' FROM allocations WHERE kind = 'pool' AND size = 100"), 1);
