@@ -4,6 +4,7 @@
  * hq_recorder.c.  Any problem at start: one stderr line and the program runs on untraced.
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,17 +68,40 @@ int hq__start_on_first_call(void) {
   return begin_once() && atomic_load_explicit(&hq__state.enabled, memory_order_relaxed);
 }
 
-/* Preloaded (the program's malloc is ours), or opened by a program as its NVTX tool because it
- * inherited NVTX_INJECTION64_PATH from a recorded parent (heapql run sets it; LD_PRELOAD and
- * HEAPQL_* are not passed on): then the library cannot record, and stays dormant: it writes
- * nothing and tells NVTX it is not there. */
+/* Preloaded (our library comes before libc in the program's search order, so its malloc is the
+ * program's), or opened by a program as its NVTX tool because it inherited
+ * NVTX_INJECTION64_PATH from a recorded parent (heapql run sets it; LD_PRELOAD and HEAPQL_* are
+ * not passed on), after libc: then the library cannot record, and stays dormant: it writes
+ * nothing and tells NVTX it is not there.  (dlsym(RTLD_DEFAULT, "malloc") cannot tell: in an
+ * executable that takes malloc's address, it names the executable's PLT entry.) */
+typedef struct {
+  uintptr_t self, libc_fn;
+  int index, self_at, libc_at;
+} order_t;
+
+static int visit_order(struct dl_phdr_info *info, size_t size, void *arg) {
+  order_t *o = arg;
+  (void)size;
+  o->index++;
+  if (info->dlpi_addr == o->self && !o->self_at) o->self_at = o->index;
+  for (int i = 0; i < info->dlpi_phnum && !o->libc_at; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type == PT_LOAD && o->libc_fn >= lo && o->libc_fn < lo + ph->p_memsz)
+      o->libc_at = o->index;
+  }
+  return 0;
+}
+
 static int preloaded(void) {
-  uintptr_t lo = 0, hi = 0, m;
-  hq__guard++;
-  m = (uintptr_t)dlsym(RTLD_DEFAULT, "malloc");
-  hq__modmap_self(&lo, &hi);
-  hq__guard--;
-  return m >= lo && m < hi;
+  order_t o;
+  uintptr_t hi = 0;
+  memset(&o, 0, sizeof o);
+  hq__modmap_self(&o.self, &hi);
+  o.libc_fn = (uintptr_t)hq__real.malloc;
+  if (!o.self || !o.libc_fn) return 1; /* cannot tell: behave as before */
+  dl_iterate_phdr(visit_order, &o);
+  return !o.self_at || !o.libc_at || o.self_at < o.libc_at;
 }
 
 __attribute__((constructor(101))) static void hq_init(void) {

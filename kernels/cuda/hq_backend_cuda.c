@@ -9,6 +9,8 @@
 #include <cuda_runtime_api.h>
 #include <nvtx3/nvToolsExtMem.h>
 
+#include "heapql/annotate.h"
+
 #include "heapql/kernels.h"
 #include "../hq_backend.h"
 #include "../kernels_int.h"
@@ -34,11 +36,24 @@ static int cuda_open(int device, void **out_ctx) {
   return HQ_OK;
 }
 
+/* The pool's device for one call, and the caller's back after it: a pool on device 1 must not
+ * leave the program's thread on device 1. */
+static cudaError_t enter_device(int device, int *saved) {
+  cudaError_t e = cudaGetDevice(saved);
+  if (e != cudaSuccess) *saved = -1;
+  return *saved == device ? cudaSuccess : cudaSetDevice(device);
+}
+static void leave_device(int device, int saved) {
+  if (saved >= 0 && saved != device) (void)cudaSetDevice(saved);
+}
+
 static int cuda_seg_alloc(void *vctx, size_t size, void **out_ptr, void **out_cookie) {
   cuda_ctx_t *ctx = vctx;
   void *p = NULL;
-  cudaError_t e = cudaSetDevice(ctx->device);
+  int saved;
+  cudaError_t e = enter_device(ctx->device, &saved);
   if (e == cudaSuccess) e = cudaMalloc(&p, size);
+  leave_device(ctx->device, saved);
   if (e == cudaErrorMemoryAllocation) {
     (void)cudaGetLastError(); /* clear the sticky-free error so the retry starts clean */
     return hq__kerr(HQ_ENOMEM, "pool: cudaMalloc(%zu) on device %d: out of memory", size,
@@ -67,19 +82,24 @@ static int cuda_seg_free(void *vctx, void *ptr, size_t size, void *cookie) {
   cuda_ctx_t *ctx = vctx;
   cudaError_t e;
   (void)size;
+  int saved;
   if (cookie) nvtxMemHeapUnregister(ctx->domain, (nvtxMemHeapHandle_t)cookie);
-  e = cudaSetDevice(ctx->device);
+  e = enter_device(ctx->device, &saved);
   if (e == cudaSuccess) e = cudaFree(ptr);
+  leave_device(ctx->device, saved);
   if (e != cudaSuccess)
     return hq__kerr(HQ_ECUDA, "pool: cudaFree(%p) on device %d: %s", ptr, ctx->device,
                     cudaGetErrorString(e));
   return HQ_OK;
 }
 
+/* The blocks carved from a segment, for NVTX tools (Nsight).  Not while heapql records: it has
+ * each block from the pool itself (annotate.h, with the pool's id), and would count it twice. */
 static void cuda_sub_alloc(void *vctx, void *cookie, void *ptr, size_t size) {
   cuda_ctx_t *ctx = vctx;
   nvtxMemVirtualRangeDesc_t range = {size, ptr};
   nvtxMemRegionsRegisterBatch_t batch = {0};
+  if (hq_annotate_active()) return;
   batch.extCompatID = NVTX_EXT_COMPATID_MEM;
   batch.structSize = sizeof batch;
   batch.heap = (nvtxMemHeapHandle_t)cookie;
@@ -95,6 +115,7 @@ static void cuda_sub_free(void *vctx, void *cookie, void *ptr) {
   (void)cookie;
   nvtxMemRegionRef_t ref;
   nvtxMemRegionsUnregisterBatch_t batch = {0};
+  if (hq_annotate_active()) return;
   ref.pointer = ptr;
   batch.extCompatID = NVTX_EXT_COMPATID_MEM;
   batch.structSize = sizeof batch;
