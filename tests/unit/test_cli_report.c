@@ -197,10 +197,10 @@ static void test_cli_bad_input(void **state) {
 
   hq_fixture_report(future, HQ_FIXTURE_STREAM, 0);
   assert_int_equal(sqlite3_open(future, &s), SQLITE_OK);
-  assert_int_equal(sqlite3_exec(s, "PRAGMA user_version=2", NULL, NULL, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(s, "PRAGMA user_version=3", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(s);
   p = run("report", future, NULL);
-  expect_bad(&p, "schema version 2 is newer");
+  expect_bad(&p, "schema version 3 is newer");
 
   /* a database cut in half, as by a full disk or an interrupted copy */
   whole = hq_test_read_file(db, &len);
