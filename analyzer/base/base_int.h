@@ -73,6 +73,8 @@ int     hq__meta_int_opt(hq_db_t *db, const char *key, int64_t *out, int *out_ha
 int64_t hq__meta_int_or(hq_db_t *db, const char *key, int64_t fallback);
 /* The text value of meta `key`, malloc'd into *out (NULL when absent): HQ_OK, HQ_ENOMEM, HQ_EDB. */
 int     hq__meta_text(hq_db_t *db, const char *key, char **out);
+/* 1 when the main schema has a table (or view) of that name, else 0 (errors read as 0). */
+int     hq__db_has_table(hq_db_t *db, const char *name);
 int     hq__meta_set_int(hq_db_t *db, const char *key, int64_t value);
 
 /* ---- hq_faultvfs.c ---- */

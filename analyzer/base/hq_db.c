@@ -358,3 +358,15 @@ sqlite3 *hq_db_sqlite(hq_db_t *db) {
 const char *hq_db_path(const hq_db_t *db) {
   return db ? db->path : NULL;
 }
+
+int hq__db_has_table(hq_db_t *db, const char *name) {
+  sqlite3_stmt *st = NULL;
+  int has = 0;
+  if (sqlite3_prepare_v2(db->sql, "SELECT 1 FROM sqlite_master WHERE name = ?1 AND type IN"
+                                  " ('table', 'view')", -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    has = sqlite3_step(st) == SQLITE_ROW;
+  }
+  sqlite3_finalize(st);
+  return has;
+}

@@ -153,6 +153,29 @@ CREATE TABLE cuda_calls(
   stack_id    INTEGER REFERENCES stacks(id)
 );
 
+-- Device allocations that failed (schema 2): the allocating driver call (cuda_calls.id) and,
+-- at that instant, the device blocks live on its device: in all (live_*) and by stack
+-- (device_failure_live).  Devices are CUDA ordinals; NULL when the call's device is unknown.
+CREATE TABLE device_failures(
+  id          INTEGER PRIMARY KEY,
+  pid         INTEGER,
+  call_id     INTEGER REFERENCES cuda_calls(id),
+  t           INTEGER NOT NULL,
+  api         TEXT NOT NULL,
+  result      INTEGER NOT NULL,   -- the CUresult (2: CUDA_ERROR_OUT_OF_MEMORY)
+  size        INTEGER,            -- bytes asked for
+  device      INTEGER,
+  live_blocks INTEGER NOT NULL,
+  live_bytes  INTEGER NOT NULL,
+  stack_id    INTEGER REFERENCES stacks(id)  -- the failing call's stack
+);
+CREATE TABLE device_failure_live(
+  failure_id INTEGER NOT NULL REFERENCES device_failures(id),
+  stack_id   INTEGER REFERENCES stacks(id),
+  blocks     INTEGER NOT NULL,
+  bytes      INTEGER NOT NULL
+);
+
 CREATE TABLE vmm_handles(
   id        INTEGER PRIMARY KEY,
   pid       INTEGER,

@@ -108,6 +108,7 @@ int hq_import(const char *raw_path, const char *db_path, const hq_import_opts_t 
   im.rowq = NULL;
   if (rc) FAIL(rc, "%s", im.db->errmsg[0] ? hq_db_errmsg(im.db) : hq_strerror(rc));
   if ((rc = hq__imp_write_threads_regions(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
+  if ((rc = hq__imp_write_failures(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
   if ((rc = hq__imp_write_meta(&im))) FAIL(rc, "%s", hq_db_errmsg(im.db));
   /* No index on allocations: building one costs a third of the import, and reports read the
    * aggregate tables.  Ad-hoc queries that filter allocations by stack can add their own. */

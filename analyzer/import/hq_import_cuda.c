@@ -78,6 +78,10 @@ void hq__imp_cuda_free(import_t *im) {
   memset(&im->cu.maps, 0, sizeof im->cu.maps);
   hq__map_free(&im->cu.handle_live);
   hq__map_free(&im->cu.map_live);
+  free(im->cu.failures.v);
+  free(im->cu.failure_live.v);
+  memset(&im->cu.failures, 0, sizeof im->cu.failures);
+  memset(&im->cu.failure_live, 0, sizeof im->cu.failure_live);
 }
 
 static void cuda_note_peak(import_t *im, uint64_t t) {
@@ -277,7 +281,14 @@ int hq__imp_cuda_call(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c) {
   if ((rc = cuda_prepare(im))) return rc;
   if ((rc = hq__imp_stack_id(im, c->stack, &stack_id))) return rc;
   if ((rc = cuda_insert_call(im, s, c, stack_id))) return rc;
-  if (c->result != 0) return HQ_OK;
+  if (c->result != 0) {
+    /* a device allocation that failed: what filled the device then (hq_import_oom.c) */
+    int role = cuda_api_role(api);
+    if ((role == HQ_CU_ROLE_ALLOC && hq__imp_space_of_kind(kind) == SPACE_DEVICE) ||
+        role == HQ_CU_ROLE_VMM_CREATE)
+      return hq__imp_cuda_failure(im, c, im->cu.next_call_id, stack_id);
+    return HQ_OK;
+  }
   switch (cuda_api_role(api)) {
   case HQ_CU_ROLE_ALLOC:
     im->cu.alloc_pending = 1;

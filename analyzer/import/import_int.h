@@ -96,6 +96,20 @@ typedef struct {
   VEC(int64_t) regions;    /* open region ids (stack) */
 } stream_t;
 
+/* A device allocation that failed, and what was live on its device then (hq_import_oom.c). */
+typedef struct {
+  int64_t call_id, stack_id;
+  uint64_t t, size, live_blocks, live_bytes;
+  int32_t device, result;
+  uint16_t api;
+} cuda_failure_t;
+typedef struct {
+  uint32_t failure;           /* index into failures */
+  int64_t stack_id;
+  uint64_t blocks, bytes;
+} cuda_failure_live_t;
+#define HQ__MAX_FAILURES 1000
+
 typedef struct {
   int64_t id;
   int kind;
@@ -139,6 +153,9 @@ typedef struct {
   hq_map_t map_live;       /* mapped address -> maps index+1, until cuMemUnmap */
   int ready;               /* the two maps above exist */
   VEC(char *) unknown_api; /* names of driver calls this importer does not know (row text) */
+  VEC(cuda_failure_t) failures;     /* failed device allocations (hq_import_oom.c) */
+  VEC(cuda_failure_live_t) failure_live;
+  uint64_t failures_dropped;        /* past HQ__MAX_FAILURES: counted, not kept */
 } cuda_import_t;
 
 typedef struct {
@@ -250,6 +267,14 @@ hq__row_t *hq__imp_row(import_t *im, int t, int *rc);
 /* The trie leaf of the stack with this hash (0 = no stack), writing its nodes and frames the
  * first time. */
 int  hq__imp_stack_id(import_t *im, uint64_t hash, int64_t *out);
+
+/* ---- hq_import_oom.c ---- */
+/* A failed device allocation (call c, its cuda_calls row call_id): snapshot what is live on its
+ * device, by stack. */
+int  hq__imp_cuda_failure(import_t *im, const hq_rec_cuda_call_t *c, int64_t call_id,
+                          int64_t stack_id);
+/* After the sweep: the device_failures and device_failure_live rows. */
+int  hq__imp_write_failures(import_t *im);
 
 /* ---- hq_import_python.c ---- */
 /* The line PyCode_Addr2Line gives for a byte offset, from a line table in format (HQ_PYLINES_*);

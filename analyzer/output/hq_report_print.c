@@ -97,6 +97,8 @@ int hq_report_write_text(const hq_report_t *r, FILE *out) {
             hq_class_name(c), r->classes[c].allocations, b1);
   }
 
+  hq__failures_text(out, r);
+
   fprintf(out, "\n== Leaks (heap blocks never freed)\n");
   bytes_cell(b1, sizeof b1, r->leak_bytes);
   fprintf(out, "leaked           %" PRIu64 " blocks, %s\n", r->leak_blocks, b1);
@@ -300,6 +302,7 @@ int hq_report_write_json(const hq_report_t *r, FILE *out) {
   hq__jw_end_object(&w);
 
   hq__peak_json(&w, r);
+  hq__failures_json(&w, r);
 
   hq__jw_object(&w, "allocations");
   hq__jw_u64(&w, "count", r->allocations_count);

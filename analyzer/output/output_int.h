@@ -20,6 +20,10 @@ void hq__site_json(hq__jw_t *w, const char *key, const hq_site_t *s);
 int  hq__site_with_stack(hq_db_t *db, const hq_site_t *s, const char *value_text, const char *root,
                          hq__jw_t *w, FILE *out);
 
+/* ---- hq_failure_print.c: device allocation failures in the report ---- */
+void hq__failures_text(FILE *out, const hq_report_t *r);   /* nothing when there are none */
+void hq__failures_json(hq__jw_t *w, const hq_report_t *r); /* nothing when there are none */
+
 /* ---- hq_report_print.c ---- */
 /* The "peak" object of the report JSON (also printed by `heapql peak`). */
 void hq__peak_json(hq__jw_t *w, const hq_report_t *r);

@@ -23,7 +23,7 @@
 #include "heapql/internal/pyframe.h"
 #include "query/query_int.h"
 
-#define SITES_VERSION 3
+#define SITES_VERSION 4
 #define MAX_CHAIN 100000   /* corrupt data must not loop forever */
 #define MAX_INLINE 256
 
@@ -203,7 +203,11 @@ static int build(hq_db_t *db, const char *schema, const hq__wrappers_t *w, int64
   hq__fmt(sql, sizeof sql, "INSERT INTO %s.stack_sites VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
           schema);
   if ((rc = hq__db_prepare(db, sql, &ins))) goto out;
-  if ((rc = hq__db_prepare(db, "SELECT DISTINCT stack_id FROM agg_stack WHERE stack_id IS NOT NULL",
+  /* the stacks that allocated, and those of failed device allocations (hq_failures.c) */
+  if ((rc = hq__db_prepare(db, hq__db_has_table(db, "device_failures")
+                               ? "SELECT stack_id FROM agg_stack WHERE stack_id IS NOT NULL UNION"
+                                 " SELECT stack_id FROM device_failures WHERE stack_id IS NOT NULL"
+                               : "SELECT DISTINCT stack_id FROM agg_stack WHERE stack_id IS NOT NULL",
                            &ids)))
     goto out;
   while ((step = sqlite3_step(ids)) == SQLITE_ROW) {

@@ -269,6 +269,8 @@ int hq_report_compute(hq_db_t *db, const hq_report_opts_t *opts, hq_report_t **o
                            &r->n_top_temporary)) ||
       (rc = hq_lines_top(db, HQ_BY_BYTES, HQ_CLASS_HEAP, top, &r->top_lines, &r->n_top_lines)))
     goto out;
+  if ((rc = hq__failures_load(db, 0, top, 0, &r->failures, &r->n_failures, &r->failures_total)))
+    goto out;
   if (opts && opts->recommend) {
     rc = hq__recommend(db, r);
     if (rc) goto out;
@@ -296,6 +298,7 @@ void hq_report_free(hq_report_t *r) {
   free(r->python_allocator);
   free(r->source_root);
   free(r->stale_modules);
+  hq__failures_free(r->failures, r->n_failures);
   hq_sites_free(r->top_leaks, r->n_top_leaks);
   hq_sites_free(r->top_count, r->n_top_count);
   hq_sites_free(r->top_bytes, r->n_top_bytes);

@@ -85,6 +85,13 @@ uint64_t hq__wrappers_signature(const hq__wrappers_t *w);
 /* ---- hq_callsite.c: the site of every stack (table stack_sites) ---- */
 /* Make sure the aggregates and stack_sites are current for db's wrapper patterns. */
 int  hq__callsites_ensure(hq_db_t *db);
+
+/* ---- hq_failures.c: device allocation failures ---- */
+/* The failures (only_id 0: all, in time order, at most limit; else that one), each with its
+ * top_live largest live sites; *out_total (may be NULL): how many the database has. */
+int  hq__failures_load(hq_db_t *db, int64_t only_id, size_t limit, size_t top_live,
+                       hq_device_failure_t **out, size_t *out_n, uint64_t *out_total);
+void hq__failures_free(hq_device_failure_t *v, size_t n);
 /* The directory that holds the program's own sources (the common directory of the sites'
  * absolute source paths outside /usr), with its trailing '/'; NULL (HQ_OK) when there is none. */
 int  hq__source_root(hq_db_t *db, char **out);

@@ -303,6 +303,28 @@ typedef struct hq_report_opts_s {
   int    recommend;        /* 1: compute findings (hq_report_t.findings) */
 } hq_report_opts_t;
 
+/* One live site of a device-failure snapshot. */
+typedef struct hq_failure_site_s {
+  int64_t  stack_id;
+  char    *location;       /* the site, as hq_site_t.location; "(no stack)" without one */
+  uint64_t blocks, bytes;  /* live on the failing call's device at that instant */
+} hq_failure_site_t;
+
+/* A device allocation that failed (a device_failures row) and what filled the device then. */
+typedef struct hq_device_failure_s {
+  int64_t  id;             /* device_failures.id: `heapql peak --at-failure ID` */
+  int64_t  pid, t_ns;
+  char    *api;            /* "cuMemAlloc_v2", ... */
+  int      result;         /* the CUresult (2: out of memory) */
+  uint64_t size;           /* bytes asked for */
+  int      device;         /* -1 when unknown */
+  uint64_t live_blocks, live_bytes;
+  int64_t  stack_id;       /* the failing call's stack, 0 none */
+  char    *location;       /* its site (NULL without a stack) */
+  hq_failure_site_t *top;  /* the largest live sites then, by bytes */
+  size_t   n_top;
+} hq_device_failure_t;
+
 /* What `heapql report` prints, in its order. */
 typedef struct hq_report_s {
   /* what ran (meta) */
@@ -365,6 +387,9 @@ typedef struct hq_report_s {
   hq_site_t   *top_temporary; size_t n_top_temporary;
   hq_line_t   *top_lines;     size_t n_top_lines;      /* by bytes */
   hq_bucket_t *histogram;     size_t n_histogram;      /* heap, by bucket */
+  /* device allocations that failed, in time order (at most opts.top), and how many in all */
+  hq_device_failure_t *failures; size_t n_failures;
+  uint64_t failures_total;
   /* --recommend */
   int           recommended;  /* findings were computed (opts.recommend) */
   hq_finding_t *findings;     size_t n_findings;
@@ -437,6 +462,14 @@ HQ_API int hq_top_write(hq_db_t *db, hq_metric_t metric, int by_line, int cls, s
  * hq_leaks_write().
  */
 HQ_API int hq_peak_write(hq_db_t *db, size_t limit, hq_format_t format, FILE *out);
+
+/*
+ * `heapql peak --at-failure ID`: the device allocation failure ID (device_failures.id) and the
+ * `limit` largest sites live on its device at that instant, each with its stack.
+ * Returns HQ_OK; HQ_ENOENT (no failure ID; a database without device failures has none);
+ * HQ_EINVAL (format); HQ_EDB; HQ_ENOMEM; HQ_EIO (write error).
+ */
+HQ_API int hq_failure_write(hq_db_t *db, int64_t id, size_t limit, hq_format_t format, FILE *out);
 
 /*
  * `heapql regions`: the annotated regions (table `regions`: annotate.h, the kernels) grouped by

@@ -11,6 +11,9 @@
 
 #include "hq_fixture.h"
 #include "hq_test.h"
+#include "hq_json_flat.h"
+
+#define HEAPQL() ((char *)hq_test_build_path("bin/heapql"))
 
 #define MIB (1ll << 20)
 
@@ -48,7 +51,8 @@ static const char *const plt_env[] = {"FAKE_CUDA_FAIL=cuMemAlloc_v2@777=2", "FAK
 
 static void test_cuda_plt_rows_exact(void **state) {
   (void)state;
-  const char *db = hq_test_join(hq_test_tmpdir(), "plt.db");
+  char db[4096];
+  snprintf(db, sizeof db, "%s", hq_test_join(hq_test_tmpdir(), "plt.db"));
   hq_test_proc_t p;
   sqlite3 *s;
   /* Unpreloaded first: the program runs the same without heapql. */
@@ -157,8 +161,58 @@ static void test_cuda_plt_rows_exact(void **state) {
   /* CUDA never counts as heap. */
   assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations a JOIN kinds k USING(kind) "
                                     "WHERE k.class = 'heap' AND a.size IN (1000, 4000, 5000, 7000)"), 0);
+  /* The failed cuMemAlloc_v2(777) on device 1, as an event: its call, and what was live on
+   * device 1 then (f, g, h, i, j, k; a and c are on device 0, the pinned d and e not on a
+   * device), by stack, exactly once. */
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM device_failures"), 1);
+  assert_string_equal(hq_test_q_text(s, "SELECT api || ' ' || result || ' ' || size || ' ' || device || ' '"
+                                        " || live_blocks || ' ' || live_bytes FROM device_failures"),
+                      "cuMemAlloc_v2 2 777 1 6 31611");
+  assert_int_equal(hq_test_q_int(s, "SELECT call_id FROM device_failures"),
+                   hq_test_q_int(s, "SELECT id FROM cuda_calls WHERE size = 777"));
+  assert_int_equal(hq_test_q_int(s, "SELECT stack_id FROM device_failures"),
+                   hq_test_q_int(s, "SELECT stack_id FROM cuda_calls WHERE size = 777"));
+  assert_string_equal(hq_test_q_text(s, "SELECT group_concat(bytes, ' ') FROM (SELECT bytes FROM"
+                                        " device_failure_live ORDER BY bytes)"),
+                      "500 1111 6000 7000 8000 9000");
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM device_failure_live l JOIN allocations a"
+                                    " ON a.stack_id = l.stack_id AND a.size = l.bytes"), 6);
   sqlite3_close(s);
   hq_test_proc_free(&p);
+  {
+    /* the report's section, and heapql peak --at-failure, read by a JSON parser */
+    char *argv[] = {HEAPQL(), "report", (char *)db, "--format", "json", NULL};
+    hq_json_t j;
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+    assert_int_equal(p.exit_status, 0);
+    assert_int_equal(hq_json_parse(p.out, &j), 0);
+    assert_string_equal(hq_json_get(&j, "device_failures.count")->value, "1");
+    assert_string_equal(hq_json_get(&j, "device_failures.failures[0].live_bytes")->value, "31611");
+    assert_string_equal(hq_json_get(&j, "device_failures.failures[0].live_sites[0].bytes")->value, "9000");
+    assert_non_null(strstr(hq_json_get(&j, "device_failures.failures[0].location")->value, "v_cuda_plt.c:"));
+    hq_json_free(&j);
+    hq_test_proc_free(&p);
+  }
+  {
+    char *argv[] = {HEAPQL(), "peak", (char *)db, "--at-failure", "1", "--limit", "2", "--format", "json", NULL};
+    hq_json_t j;
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+    assert_int_equal(p.exit_status, 0);
+    assert_int_equal(hq_json_parse(p.out, &j), 0);
+    assert_string_equal(hq_json_get(&j, "live_blocks")->value, "6");
+    assert_non_null(hq_json_get(&j, "sites[1].location"));
+    assert_null(hq_json_get(&j, "sites[2]"));
+    assert_non_null(strstr(hq_json_get(&j, "sites[0].location")->value, "v_cuda_plt.c:32"));
+    hq_json_free(&j);
+    hq_test_proc_free(&p);
+  }
+  {
+    char *argv[] = {HEAPQL(), "peak", (char *)db, "--at-failure", "2", NULL};
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+    assert_int_equal(p.exit_status, 2);
+    assert_non_null(strstr(p.err, "no device allocation failure 2"));
+    hq_test_proc_free(&p);
+  }
 }
 
 static void test_cuda_getprocaddress_routes(void **state) {
