@@ -67,6 +67,7 @@ enum {
   CU_GET_PROC_V2,            /* cuGetProcAddress_v2 (5 arguments, CUDA 12.0) */
   CU_CTX_GET_CURRENT,        /* not hooked: for the device ordinal */
   CU_CTX_GET_DEVICE,
+  CU_MEM_GET_ADDRESS_RANGE,  /* not hooked: the extent of an IPC mapping */
   CU_N
 };
 
@@ -77,6 +78,7 @@ static const char *const cu_name[CU_N] = {
   [CU_GET_PROC_V2] = "cuGetProcAddress_v2",
   [CU_CTX_GET_CURRENT] = "cuCtxGetCurrent",
   [CU_CTX_GET_DEVICE] = "cuCtxGetDevice",
+  [CU_MEM_GET_ADDRESS_RANGE] = "cuMemGetAddressRange_v2",
 };
 #undef HQ_CU_NAME_
 
@@ -372,6 +374,104 @@ hq_export CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t ali
 
 HQ_CU_RANGE_HOOK(cuMemAddressFree, HQ_CU_MEM_ADDRESS_FREE)
 
+/* ---- registered host memory, arrays, IPC mappings ---- */
+
+typedef CUresult (*host_register_fn)(void *, size_t, unsigned);
+typedef CUresult (*handle_release_fn)(void *);
+/* CUDA_ARRAY_DESCRIPTOR_v2 and CUDA_ARRAY3D_DESCRIPTOR_v2 (cuda.h) */
+typedef struct { size_t width, height; int format; unsigned channels; } hq_cu_array_desc_t;
+typedef struct { size_t width, height, depth; int format; unsigned channels, flags; } hq_cu_array3d_desc_t;
+typedef CUresult (*array_create_fn)(void **, const hq_cu_array_desc_t *);
+typedef CUresult (*array3d_create_fn)(void **, const hq_cu_array3d_desc_t *);
+typedef CUresult (*mipmapped_create_fn)(void **, const hq_cu_array3d_desc_t *, unsigned);
+typedef struct { char reserved[64]; } hq_cu_ipc_handle_t;  /* CUipcMemHandle, passed by value */
+typedef CUresult (*ipc_open_fn)(CUdeviceptr *, hq_cu_ipc_handle_t, unsigned);
+typedef CUresult (*addr_range_fn)(CUdeviceptr *, size_t *, CUdeviceptr);
+
+hq_export CUresult cuMemHostRegister_v2(void *p, size_t size, unsigned flags) {
+  CU_CALL(c, rc, HQ_CU_MEM_HOST_REGISTER, host_register_fn, p, size, flags);
+  c.rec.address = rc == CUDA_SUCCESS ? U64(p) : 0;
+  c.rec.size = size;
+  c.rec.flags = flags;
+  return cu_leave(&c, rc);
+}
+
+HQ_CU_RELEASE_HOOK(cuMemHostUnregister, HQ_CU_MEM_HOST_UNREGISTER, handle_release_fn, void *, address)
+
+/* Bytes of one element of an array format (CUarray_format, cuda.h) and whether the channel
+ * count multiplies it; 0 for the formats whose size heapql does not know (block-compressed, YUV). */
+static size_t format_bytes(int format, unsigned channels) {
+  switch (format) {
+  case 0x01: case 0x08: return 1 * channels;          /* (un)signed int8 */
+  case 0x02: case 0x09: case 0x10: return 2 * channels; /* (un)signed int16, half */
+  case 0x03: case 0x0a: case 0x20: return 4 * channels; /* (un)signed int32, float */
+  case 0xc0: case 0xc6: return 1;                       /* normalized int8 x1 */
+  case 0xc1: case 0xc7: case 0xc3: case 0xc9: return 2; /* int8 x2, int16 x1 */
+  case 0xc2: case 0xc8: case 0xc4: case 0xca: return 4; /* int8 x4, int16 x2 */
+  case 0xc5: case 0xcb: return 8;                       /* int16 x4 */
+  default: return 0;
+  }
+}
+
+static inline size_t at_least_1(size_t v) { return v ? v : 1; }
+
+/* What an array holds as its descriptor asks: every mip level of `levels`, each dimension halved
+ * per level down to 1 (a zero height or depth is a 1D or 2D array). */
+static uint64_t array_bytes(size_t w, size_t h, size_t d, int format, unsigned channels,
+                            unsigned levels) {
+  uint64_t elems = 0, elem = format_bytes(format, channels);
+  for (unsigned l = 0; l < (levels ? levels : 1) && l < 64; l++)
+    elems += (uint64_t)at_least_1(w >> l) * at_least_1(h >> l) * at_least_1(d >> l);
+  return elems * elem;
+}
+
+hq_export CUresult cuArrayCreate_v2(void **array, const hq_cu_array_desc_t *desc) {
+  CU_CALL(c, rc, HQ_CU_ARRAY_CREATE, array_create_fn, array, desc);
+  c.rec.address = rc == CUDA_SUCCESS && array ? U64(*array) : 0;
+  c.rec.size = desc ? array_bytes(desc->width, desc->height, 0, desc->format, desc->channels, 1) : 0;
+  return cu_leave(&c, rc);
+}
+
+hq_export CUresult cuArray3DCreate_v2(void **array, const hq_cu_array3d_desc_t *desc) {
+  CU_CALL(c, rc, HQ_CU_ARRAY_3D_CREATE, array3d_create_fn, array, desc);
+  c.rec.address = rc == CUDA_SUCCESS && array ? U64(*array) : 0;
+  c.rec.size = desc ? array_bytes(desc->width, desc->height, desc->depth, desc->format,
+                                  desc->channels, 1) : 0;
+  c.rec.flags = desc ? desc->flags : 0;
+  return cu_leave(&c, rc);
+}
+
+hq_export CUresult cuMipmappedArrayCreate(void **array, const hq_cu_array3d_desc_t *desc,
+                                          unsigned levels) {
+  CU_CALL(c, rc, HQ_CU_MIPMAPPED_ARRAY_CREATE, mipmapped_create_fn, array, desc, levels);
+  c.rec.address = rc == CUDA_SUCCESS && array ? U64(*array) : 0;
+  c.rec.size = desc ? array_bytes(desc->width, desc->height, desc->depth, desc->format,
+                                  desc->channels, levels) : 0;
+  c.rec.aux = levels;
+  c.rec.flags = desc ? desc->flags : 0;
+  return cu_leave(&c, rc);
+}
+
+HQ_CU_RELEASE_HOOK(cuArrayDestroy, HQ_CU_ARRAY_DESTROY, handle_release_fn, void *, address)
+HQ_CU_RELEASE_HOOK(cuMipmappedArrayDestroy, HQ_CU_MIPMAPPED_ARRAY_DESTROY, handle_release_fn, void *, address)
+
+/* Another process's allocation mapped here: recorded with its extent (the driver's
+ * cuMemGetAddressRange), as kind cuda_ipc, which is not this process's device memory. */
+hq_export CUresult cuIpcOpenMemHandle_v2(CUdeviceptr *dptr, hq_cu_ipc_handle_t handle, unsigned flags) {
+  CU_CALL(c, rc, HQ_CU_IPC_OPEN, ipc_open_fn, dptr, handle, flags);
+  c.rec.address = rc == CUDA_SUCCESS && dptr ? *dptr : 0;
+  c.rec.flags = flags;
+  if (c.rec.address) {
+    addr_range_fn range = (addr_range_fn)cu_real(CU_MEM_GET_ADDRESS_RANGE);
+    CUdeviceptr base = 0;
+    size_t size = 0;
+    if (range && range(&base, &size, c.rec.address) == CUDA_SUCCESS) c.rec.size = size;
+  }
+  return cu_leave(&c, rc);
+}
+
+HQ_CU_RELEASE_HOOK(cuIpcCloseMemHandle, HQ_CU_IPC_CLOSE, free_fn, CUdeviceptr, address)
+
 /* ---- lookups: dlsym (hq_dlsym.S), cuGetProcAddress, cuGetProcAddress_v2 ---- */
 
 typedef CUresult (*get_proc_fn)(const char *, void **, int, uint64_t);
@@ -403,6 +503,15 @@ static void *cu_hook(int id) {
   case HQ_CU_MEM_UNMAP: return (void *)cuMemUnmap;
   case HQ_CU_MEM_ADDRESS_RESERVE: return (void *)cuMemAddressReserve;
   case HQ_CU_MEM_ADDRESS_FREE: return (void *)cuMemAddressFree;
+  case HQ_CU_MEM_HOST_REGISTER: return (void *)cuMemHostRegister_v2;
+  case HQ_CU_MEM_HOST_UNREGISTER: return (void *)cuMemHostUnregister;
+  case HQ_CU_ARRAY_CREATE: return (void *)cuArrayCreate_v2;
+  case HQ_CU_ARRAY_3D_CREATE: return (void *)cuArray3DCreate_v2;
+  case HQ_CU_MIPMAPPED_ARRAY_CREATE: return (void *)cuMipmappedArrayCreate;
+  case HQ_CU_ARRAY_DESTROY: return (void *)cuArrayDestroy;
+  case HQ_CU_MIPMAPPED_ARRAY_DESTROY: return (void *)cuMipmappedArrayDestroy;
+  case HQ_CU_IPC_OPEN: return (void *)cuIpcOpenMemHandle_v2;
+  case HQ_CU_IPC_CLOSE: return (void *)cuIpcCloseMemHandle;
   case CU_GET_PROC: return (void *)cuGetProcAddress;
   case CU_GET_PROC_V2: return (void *)cuGetProcAddress_v2;
   default: return NULL;

@@ -292,7 +292,8 @@ int hq__imp_cuda_call(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c) {
   switch (cuda_api_role(api)) {
   case HQ_CU_ROLE_ALLOC:
     im->cu.alloc_pending = 1;
-    im->cu.device = kind == HQ_KIND_CUDA_HOST ? -1 : c->device; /* host memory has no device */
+    /* host memory has no device */
+    im->cu.device = hq__imp_space_of_kind(kind) == SPACE_PINNED ? -1 : c->device;
     im->cu.stream = c->stream;
     im->cu.pool = c->pool;
     rc = hq__imp_do_alloc(im, s, kind, c->t, c->address, c->size, 0, c->stack, 0);
@@ -300,7 +301,7 @@ int hq__imp_cuda_call(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c) {
     cuda_note_peak(im, c->t);
     return rc;
   case HQ_CU_ROLE_FREE:
-    return hq__imp_do_free_in(im, s, kind == HQ_KIND_CUDA_HOST ? SPACE_PINNED : SPACE_DEVICE, HQ_FREE_CUDA,
+    return hq__imp_do_free_in(im, s, hq__imp_space_of_kind(kind), HQ_FREE_CUDA,
                       t_enter, c->address, c->stack, NULL);
   case HQ_CU_ROLE_VMM_CREATE:
     return vmm_create(im, s, c, stack_id);

@@ -142,6 +142,7 @@ typedef struct {
 typedef struct {
   int seen;                /* any CUDA call: samples carry device_bytes from then on */
   uint64_t pinned_live;    /* cuda_host: pinned host memory, not device memory */
+  uint64_t ipc_live;       /* cuda_ipc: other processes' device memory mapped here */
   uint64_t peak_device, peak_device_t, heap_at_peak, mmap_at_peak;
   int64_t next_call_id, next_handle_id, next_map_id;
   int alloc_pending;       /* do_alloc is making a CUDA row: the three fields below are its */
@@ -211,7 +212,7 @@ typedef struct {
 /* Address spaces: heap, mmap, pool and device blocks never pair with each other.  Pinned host
  * memory (cuda_host, class 'device' in `kinds`) is CUDA's but not on the device: it pairs apart
  * and is not in device_bytes. */
-enum { SPACE_HEAP = 1, SPACE_MMAP, SPACE_POOL, SPACE_DEVICE, SPACE_PINNED };
+enum { SPACE_HEAP = 1, SPACE_MMAP, SPACE_POOL, SPACE_DEVICE, SPACE_PINNED, SPACE_IPC };
 
 static inline int hq__imp_space_of_kind(int kind) {
   const hq__kind_info_t *k = hq__kind(kind);
@@ -219,7 +220,10 @@ static inline int hq__imp_space_of_kind(int kind) {
   switch (k->cls) {
   case HQ_CLASS_MMAP: return SPACE_MMAP;
   case HQ_CLASS_POOL: return SPACE_POOL;
-  case HQ_CLASS_DEVICE: return k->on_device ? SPACE_DEVICE : SPACE_PINNED;
+  case HQ_CLASS_DEVICE:
+    /* another process's memory mapped here is neither this device's nor pinned host memory */
+    if (kind == HQ_KIND_CUDA_IPC) return SPACE_IPC;
+    return k->on_device ? SPACE_DEVICE : SPACE_PINNED;
   default: return SPACE_HEAP;
   }
 }
@@ -235,6 +239,7 @@ static inline uint64_t *hq__imp_total(import_t *im, int space) {
   case SPACE_POOL: return &im->pool_live;
   case SPACE_DEVICE: return &im->device_live;
   case SPACE_PINNED: return &im->cu.pinned_live;
+  case SPACE_IPC: return &im->cu.ipc_live;
   default: return &im->heap_live;
   }
 }

@@ -480,6 +480,40 @@ static void test_cuda_static_cudart_bootstrap(void **state) {
   hq_test_proc_free(&p);
 }
 
+/* Registered host memory, CUDA arrays (size from the descriptor, every mip level) and IPC
+ * mappings, each exactly once, of its own kind: arrays are device memory, registered host memory
+ * is pinned host memory, an IPC mapping is another process's memory (in no total). */
+static void test_cuda_more_kinds(void **state) {
+  char db[4096];
+  hq_test_proc_t p;
+  sqlite3 *s;
+  (void)state;
+  snprintf(db, sizeof db, "%s", hq_test_join(hq_test_tmpdir(), "kinds.db"));
+  run_cuda("v_cuda_kinds", db, NULL, &p);
+  assert_int_equal(p.exit_status, 0);
+  assert_string_equal(p.out, "ok\n");
+  hq_test_proc_free(&p);
+  s = hq_test_sqlite_open(db);
+  assert_string_equal(hq_test_q_text(s, "SELECT group_concat(kind || ':' || size || ':' || (t_free IS NULL), ' ')"
+                                        " FROM (SELECT * FROM allocations WHERE kind LIKE 'cuda%%' ORDER BY t_alloc, id)"),
+                      "cuda_host_registered:8192:0 cuda_array:80000:1 cuda_array:16384:0 cuda_array:5376:0"
+                      " cuda_array:0:1 cuda_ipc:65536:0 cuda_device:1000:1 cuda_array:80000:1");
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM kinds WHERE kind IN ('cuda_host_registered',"
+                                    " 'cuda_ipc', 'cuda_array') AND class = 'device'"), 3);
+  /* twelve calls, one row each; the one through cuGetProcAddress too */
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM cuda_calls"), 12);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM cuda_calls WHERE api = 'cuArrayCreate_v2'"), 3);
+  assert_int_equal(hq_test_q_int(s, "SELECT size FROM cuda_calls WHERE api = 'cuMipmappedArrayCreate'"), 5376);
+  /* device bytes: arrays and cuMemAlloc, never registered host memory or the IPC mapping */
+  assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'peak_device_bytes'"),
+                   80000 + 0 + 1000 + 80000);
+  assert_int_equal(hq_test_q_int(s, "SELECT max(device_bytes) FROM samples"), 161000);
+  assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'unmatched_frees'"), 0);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE kind = 'cuda_host_registered'"
+                                    " AND device IS NULL"), 1);
+  sqlite3_close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cuda_plt_rows_exact),
@@ -490,6 +524,7 @@ int main(void) {
     cmocka_unit_test(test_cuda_dlsym_is_a_jump),
     cmocka_unit_test(test_cuda_missing_driver),
     cmocka_unit_test(test_cuda_static_cudart_bootstrap),
+    cmocka_unit_test(test_cuda_more_kinds),
   };
   return cmocka_run_group_tests_name("preload_cuda", tests, NULL, NULL);
 }

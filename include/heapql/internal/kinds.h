@@ -30,7 +30,9 @@
   XX(CUDA_HOST,    11, "cuda_host",    HQ_CLASS_DEVICE, 0) /* pinned host memory */ \
   XX(CUDA_ASYNC,   12, "cuda_async",   HQ_CLASS_DEVICE, 1)                       \
   XX(CUDA_VMM,     13, "cuda_vmm",     HQ_CLASS_DEVICE, 1)                       \
-  XX(CUDA_ARRAY,   14, "cuda_array",   HQ_CLASS_DEVICE, 1)
+  XX(CUDA_ARRAY,   14, "cuda_array",   HQ_CLASS_DEVICE, 1) /* CUDA arrays: size from the descriptor */ \
+  XX(CUDA_HOST_REGISTERED, 15, "cuda_host_registered", HQ_CLASS_DEVICE, 0) /* cuMemHostRegister: the program's own host memory, pinned */ \
+  XX(CUDA_IPC,     16, "cuda_ipc",     HQ_CLASS_DEVICE, 0) /* another process's device memory, mapped here: not allocated */
 
 #define HQ__KIND_ENUM(id, num, name, cls, dev) HQ_KIND_##id = (num),
 enum { HQ_KIND_NONE_ = 0, HQ_KIND_MAP(HQ__KIND_ENUM) HQ_KIND_MAX_ };

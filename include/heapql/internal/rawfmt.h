@@ -415,7 +415,16 @@ enum {
   XX(HQ_CU_MEM_MAP,                  "cuMemMap",                     HQ_CU_ROLE_VMM_MAP,     HQ_KIND_CUDA_VMM) \
   XX(HQ_CU_MEM_UNMAP,                "cuMemUnmap",                   HQ_CU_ROLE_VMM_UNMAP,   HQ_KIND_CUDA_VMM) \
   XX(HQ_CU_MEM_ADDRESS_RESERVE,      "cuMemAddressReserve",          HQ_CU_ROLE_VA,          0)               \
-  XX(HQ_CU_MEM_ADDRESS_FREE,         "cuMemAddressFree",             HQ_CU_ROLE_VA,          0)
+  XX(HQ_CU_MEM_ADDRESS_FREE,         "cuMemAddressFree",             HQ_CU_ROLE_VA,          0)               \
+  XX(HQ_CU_MEM_HOST_REGISTER,        "cuMemHostRegister_v2",         HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_HOST_REGISTERED) \
+  XX(HQ_CU_MEM_HOST_UNREGISTER,      "cuMemHostUnregister",          HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_HOST_REGISTERED) \
+  XX(HQ_CU_ARRAY_CREATE,             "cuArrayCreate_v2",             HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_ARRAY)   \
+  XX(HQ_CU_ARRAY_3D_CREATE,          "cuArray3DCreate_v2",           HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_ARRAY)   \
+  XX(HQ_CU_MIPMAPPED_ARRAY_CREATE,   "cuMipmappedArrayCreate",       HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_ARRAY)   \
+  XX(HQ_CU_ARRAY_DESTROY,            "cuArrayDestroy",               HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_ARRAY)   \
+  XX(HQ_CU_MIPMAPPED_ARRAY_DESTROY,  "cuMipmappedArrayDestroy",      HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_ARRAY)   \
+  XX(HQ_CU_IPC_OPEN,                 "cuIpcOpenMemHandle_v2",        HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_IPC)     \
+  XX(HQ_CU_IPC_CLOSE,                "cuIpcCloseMemHandle",          HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_IPC)
 
 #define HQ_CU_ENUM_(id, name, role, kind) id,
 enum { HQ_CU_NONE_ = 0, HQ_CUDA_API_MAP(HQ_CU_ENUM_) HQ_CU_MAX_ };

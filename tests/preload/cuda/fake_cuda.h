@@ -86,6 +86,37 @@ CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CU
                              unsigned long long flags);
 CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size);
 
+/* Registered host memory, arrays, IPC (cuda.h) */
+typedef struct CUarray_st *CUarray;
+typedef struct CUmipmappedArray_st *CUmipmappedArray;
+typedef struct { char reserved[64]; } CUipcMemHandle;
+typedef struct {
+  size_t Width, Height;
+  int Format;                 /* CUarray_format */
+  unsigned NumChannels;
+} CUDA_ARRAY_DESCRIPTOR;
+typedef struct {
+  size_t Width, Height, Depth;
+  int Format;
+  unsigned NumChannels, Flags;
+} CUDA_ARRAY3D_DESCRIPTOR;
+enum { CU_AD_FORMAT_UNSIGNED_INT8 = 0x01, CU_AD_FORMAT_HALF = 0x10, CU_AD_FORMAT_FLOAT = 0x20,
+       CU_AD_FORMAT_BC1_UNORM = 0x91 };
+enum { CU_MEMHOSTREGISTER_PORTABLE = 1, CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS = 1 };
+enum { CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED = 713 };
+
+CUresult cuMemHostRegister_v2(void *p, size_t bytesize, unsigned Flags);
+CUresult cuMemHostUnregister(void *p);
+CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR *pAllocateArray);
+CUresult cuArray3DCreate_v2(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR *pAllocateArray);
+CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR *pDesc,
+                                unsigned numMipmapLevels);
+CUresult cuArrayDestroy(CUarray hArray);
+CUresult cuMipmappedArrayDestroy(CUmipmappedArray hMipmappedArray);
+CUresult cuIpcOpenMemHandle_v2(CUdeviceptr *pdptr, CUipcMemHandle handle, unsigned Flags);
+CUresult cuIpcCloseMemHandle(CUdeviceptr dptr);
+CUresult cuMemGetAddressRange_v2(CUdeviceptr *pbase, size_t *psize, CUdeviceptr dptr);
+
 /* Function-pointer types as cudaTypedefs.h names them (PFN_<name>_v<version>). */
 typedef CUresult (*PFN_cuGetProcAddress_v11030)(const char *, void **, int, cuuint64_t);
 typedef CUresult (*PFN_cuGetProcAddress_v12000)(const char *, void **, int, cuuint64_t, int *);
@@ -95,5 +126,6 @@ typedef CUresult (*PFN_cuMemAllocAsync_v11020)(CUdeviceptr *, size_t, CUstream);
 typedef CUresult (*PFN_cuMemFreeAsync_v11020)(CUdeviceptr, CUstream);
 typedef CUresult (*PFN_cuMemHostAlloc_v2020)(void **, size_t, unsigned);
 typedef CUresult (*PFN_cuInit_v2000)(unsigned);
+typedef CUresult (*PFN_cuArrayCreate_v3020)(CUarray *, const CUDA_ARRAY_DESCRIPTOR *);
 
 #endif /* FAKE_CUDA_H */

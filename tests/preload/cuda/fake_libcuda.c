@@ -238,6 +238,129 @@ FAKE_API CUresult cuMemFreeHost(void *p) {
   return block_free((uintptr_t)p, 1);
 }
 
+/* ---- registered host memory, arrays, IPC ---- */
+
+#define MAX_ARRAYS 64
+static struct { void *p; size_t len; } registered[MAX_BLOCKS];
+struct CUarray_st { int used; };
+struct CUmipmappedArray_st { int used; };
+static struct CUarray_st arrays[MAX_ARRAYS];
+static struct CUmipmappedArray_st mipmapped[MAX_ARRAYS];
+
+FAKE_API CUresult cuMemHostRegister_v2(void *p, size_t bytesize, unsigned flags) {
+  (void)flags;
+  FAIL_IF_INJECTED("cuMemHostRegister_v2", bytesize);
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!p || !bytesize) return CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < MAX_BLOCKS; i++) {
+    if (registered[i].p) continue;
+    registered[i].p = p;
+    registered[i].len = bytesize;
+    pthread_mutex_unlock(&lock);
+    return CUDA_SUCCESS;
+  }
+  pthread_mutex_unlock(&lock);
+  return CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+FAKE_API CUresult cuMemHostUnregister(void *p) {
+  FAIL_IF_INJECTED("cuMemHostUnregister", 0);
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < MAX_BLOCKS; i++) {
+    if (registered[i].p != p || !p) continue;
+    registered[i].p = NULL;
+    pthread_mutex_unlock(&lock);
+    return CUDA_SUCCESS;
+  }
+  pthread_mutex_unlock(&lock);
+  return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+}
+
+/* Array handles come from static tables: the double itself never allocates. */
+static void *take_array(int mip) {
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < MAX_ARRAYS; i++) {
+    int *used = mip ? &mipmapped[i].used : &arrays[i].used;
+    if (*used) continue;
+    *used = 1;
+    pthread_mutex_unlock(&lock);
+    return mip ? (void *)&mipmapped[i] : (void *)&arrays[i];
+  }
+  pthread_mutex_unlock(&lock);
+  return NULL;
+}
+
+static CUresult give_array(int *used) {
+  if (!used || !*used) return CUDA_ERROR_INVALID_VALUE;
+  *used = 0;
+  return CUDA_SUCCESS;
+}
+
+FAKE_API CUresult cuArrayCreate_v2(CUarray *h, const CUDA_ARRAY_DESCRIPTOR *d) {
+  FAIL_IF_INJECTED("cuArrayCreate_v2", d ? d->Width : 0);
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!h || !d || !d->Width) return CUDA_ERROR_INVALID_VALUE;
+  return (*h = take_array(0)) ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+FAKE_API CUresult cuArray3DCreate_v2(CUarray *h, const CUDA_ARRAY3D_DESCRIPTOR *d) {
+  FAIL_IF_INJECTED("cuArray3DCreate_v2", d ? d->Width : 0);
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!h || !d || !d->Width) return CUDA_ERROR_INVALID_VALUE;
+  return (*h = take_array(0)) ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+FAKE_API CUresult cuMipmappedArrayCreate(CUmipmappedArray *h, const CUDA_ARRAY3D_DESCRIPTOR *d,
+                                         unsigned levels) {
+  FAIL_IF_INJECTED("cuMipmappedArrayCreate", d ? d->Width : 0);
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!h || !d || !d->Width || !levels) return CUDA_ERROR_INVALID_VALUE;
+  return (*h = take_array(1)) ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+FAKE_API CUresult cuArrayDestroy(CUarray h) {
+  FAIL_IF_INJECTED("cuArrayDestroy", 0);
+  return give_array(h ? &h->used : NULL);
+}
+
+FAKE_API CUresult cuMipmappedArrayDestroy(CUmipmappedArray h) {
+  FAIL_IF_INJECTED("cuMipmappedArrayDestroy", 0);
+  return give_array(h ? &h->used : NULL);
+}
+
+/* An IPC handle of this double carries the size of the exporter's allocation in its first
+ * bytes; opening it maps that many bytes ("device" memory of another process). */
+FAKE_API CUresult cuIpcOpenMemHandle_v2(CUdeviceptr *dptr, CUipcMemHandle handle, unsigned flags) {
+  size_t size;
+  uintptr_t p;
+  CUresult rc;
+  (void)flags;
+  memcpy(&size, handle.reserved, sizeof size);
+  FAIL_IF_INJECTED("cuIpcOpenMemHandle_v2", size);
+  if (!dptr || !size) return CUDA_ERROR_INVALID_VALUE;
+  if ((rc = block_new(&p, size, 0)) == CUDA_SUCCESS) *dptr = p;
+  return rc;
+}
+
+FAKE_API CUresult cuIpcCloseMemHandle(CUdeviceptr dptr) {
+  FAIL_IF_INJECTED("cuIpcCloseMemHandle", 0);
+  return block_free(dptr, 0);
+}
+
+FAKE_API CUresult cuMemGetAddressRange_v2(CUdeviceptr *base, size_t *size, CUdeviceptr dptr) {
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < MAX_BLOCKS; i++) {
+    if (!blocks[i].addr || dptr < blocks[i].addr || dptr >= blocks[i].addr + blocks[i].len) continue;
+    if (base) *base = blocks[i].addr;
+    if (size) *size = blocks[i].len;
+    pthread_mutex_unlock(&lock);
+    return CUDA_SUCCESS;
+  }
+  pthread_mutex_unlock(&lock);
+  return CUDA_ERROR_NOT_FOUND;
+}
+
 static CUresult alloc_async(const char *name, CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
                             int need_pool) {
   uintptr_t p;
@@ -474,6 +597,16 @@ static const proc_t procs[] = {
   {"cuMemUnmap", 10020, (void *)cuMemUnmap, NULL},
   {"cuMemAddressReserve", 10020, (void *)cuMemAddressReserve, NULL},
   {"cuMemAddressFree", 10020, (void *)cuMemAddressFree, NULL},
+  {"cuMemHostRegister", 6050, (void *)cuMemHostRegister_v2, NULL},
+  {"cuMemHostUnregister", 4000, (void *)cuMemHostUnregister, NULL},
+  {"cuArrayCreate", 3020, (void *)cuArrayCreate_v2, NULL},
+  {"cuArray3DCreate", 3020, (void *)cuArray3DCreate_v2, NULL},
+  {"cuMipmappedArrayCreate", 5000, (void *)cuMipmappedArrayCreate, NULL},
+  {"cuArrayDestroy", 2000, (void *)cuArrayDestroy, NULL},
+  {"cuMipmappedArrayDestroy", 5000, (void *)cuMipmappedArrayDestroy, NULL},
+  {"cuIpcOpenMemHandle", 11000, (void *)cuIpcOpenMemHandle_v2, NULL},
+  {"cuIpcCloseMemHandle", 4010, (void *)cuIpcCloseMemHandle, NULL},
+  {"cuMemGetAddressRange", 3020, (void *)cuMemGetAddressRange_v2, NULL},
 };
 
 static void log_lookup(const char *symbol, int version, cuuint64_t flags, const void *caller) {
