@@ -286,7 +286,7 @@ int hq__imp_cuda_call(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c) {
     int role = cuda_api_role(api);
     if ((role == HQ_CU_ROLE_ALLOC && hq__imp_space_of_kind(kind) == SPACE_DEVICE) ||
         role == HQ_CU_ROLE_VMM_CREATE)
-      return hq__imp_cuda_failure(im, c, im->cu.next_call_id, stack_id);
+      return hq__imp_cuda_failure(im, c, t_enter, im->cu.next_call_id, stack_id);
     return HQ_OK;
   }
   switch (cuda_api_role(api)) {

@@ -13,7 +13,7 @@
 
 #include "import/import_int.h"
 
-int hq__imp_cuda_failure(import_t *im, const hq_rec_cuda_call_t *c, int64_t call_id,
+int hq__imp_cuda_failure(import_t *im, const hq_rec_cuda_call_t *c, uint64_t t, int64_t call_id,
                          int64_t stack_id) {
   cuda_failure_t f;
   hq_map_t by_stack;
@@ -26,7 +26,7 @@ int hq__imp_cuda_failure(import_t *im, const hq_rec_cuda_call_t *c, int64_t call
   memset(&f, 0, sizeof f);
   f.call_id = call_id;
   f.stack_id = stack_id;
-  f.t = hq__imp_cuda_order_t(c);
+  f.t = t;
   f.size = c->size;
   f.device = c->device;
   f.result = c->result;

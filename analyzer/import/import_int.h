@@ -274,9 +274,9 @@ hq__row_t *hq__imp_row(import_t *im, int t, int *rc);
 int  hq__imp_stack_id(import_t *im, uint64_t hash, int64_t *out);
 
 /* ---- hq_import_oom.c ---- */
-/* A failed device allocation (call c, its cuda_calls row call_id): snapshot what is live on its
- * device, by stack. */
-int  hq__imp_cuda_failure(import_t *im, const hq_rec_cuda_call_t *c, int64_t call_id,
+/* A failed device allocation (call c at time t, its cuda_calls row call_id): snapshot what is
+ * live on its device, by stack. */
+int  hq__imp_cuda_failure(import_t *im, const hq_rec_cuda_call_t *c, uint64_t t, int64_t call_id,
                           int64_t stack_id);
 /* After the sweep: the device_failures and device_failure_live rows. */
 int  hq__imp_write_failures(import_t *im);
