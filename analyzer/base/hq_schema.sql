@@ -176,6 +176,22 @@ CREATE TABLE device_failure_live(
   bytes      INTEGER NOT NULL
 );
 
+-- Virtual address ranges reserved with cuMemAddressReserve (schema 2): no memory of their
+-- own (cuMemMap puts cuMemCreate's into them), so no allocations rows; t_free from
+-- cuMemAddressFree, NULL when never freed.
+CREATE TABLE va_reservations(
+  id        INTEGER PRIMARY KEY,
+  pid       INTEGER,
+  tid       INTEGER,
+  address   INTEGER NOT NULL,
+  size      INTEGER NOT NULL,
+  alignment INTEGER,
+  device    INTEGER,           -- the calling thread's context's device
+  t_reserve INTEGER NOT NULL,
+  t_free    INTEGER,
+  stack_id  INTEGER REFERENCES stacks(id)
+);
+
 CREATE TABLE vmm_handles(
   id        INTEGER PRIMARY KEY,
   pid       INTEGER,

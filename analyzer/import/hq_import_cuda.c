@@ -79,6 +79,8 @@ void hq__imp_cuda_free(import_t *im) {
   hq__map_free(&im->cu.handle_live);
   hq__map_free(&im->cu.map_live);
   free(im->cu.failures.v);
+  free(im->cu.vas.v);
+  memset(&im->cu.vas, 0, sizeof im->cu.vas);
   free(im->cu.failure_live.v);
   memset(&im->cu.failures, 0, sizeof im->cu.failures);
   memset(&im->cu.failure_live, 0, sizeof im->cu.failure_live);
@@ -273,6 +275,33 @@ static int vmm_unmap(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c, uin
   return HQ_OK;
 }
 
+/* cuMemAddressReserve opens a va_reservations row; cuMemAddressFree of its address closes it. */
+static int va_event(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c, int64_t stack_id) {
+  int rc = HQ_OK;
+  if (c->hdr.kind == HQ_CU_MEM_ADDRESS_RESERVE) {
+    cuda_va_t v;
+    memset(&v, 0, sizeof v);
+    v.address = c->address;
+    v.size = c->size;
+    v.alignment = c->aux;
+    v.t_reserve = c->t;
+    v.stack_id = stack_id;
+    v.device = c->device;
+    v.tid = s->tid;
+    VEC_PUSH(im->cu.vas, v, rc);
+    return rc;
+  }
+  for (size_t i = im->cu.vas.n; i-- > 0;) {
+    cuda_va_t *v = &im->cu.vas.v[i];
+    if (v->freed || v->address != c->address) continue;
+    v->freed = 1;
+    /* like a release: from when cuMemAddressFree was entered (cuda_calls.t) */
+    v->t_free = c->duration_ns <= c->t ? c->t - c->duration_ns : c->t;
+    break;
+  }
+  return HQ_OK;
+}
+
 int hq__imp_cuda_call(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c) {
   int api = c->hdr.kind, kind = cuda_api_kind(api), rc;
   uint64_t t_enter = hq__imp_cuda_order_t(c);
@@ -311,8 +340,10 @@ int hq__imp_cuda_call(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c) {
     return vmm_map(im, s, c);
   case HQ_CU_ROLE_VMM_UNMAP:
     return vmm_unmap(im, s, c, t_enter, stack_id);
+  case HQ_CU_ROLE_VA:
+    return va_event(im, s, c, stack_id);
   default:
-    return HQ_OK; /* address reservations: the cuda_calls row is all */
+    return HQ_OK;
   }
 }
 

@@ -56,6 +56,35 @@ int hq__imp_cuda_failure(import_t *im, const hq_rec_cuda_call_t *c, uint64_t t, 
   return rc;
 }
 
+/* Address reservations hold no memory; they are rows of their own (docs/schema.md). */
+static int write_vas(import_t *im) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (!im->cu.vas.n) return HQ_OK;
+  if ((rc = hq__db_prepare(im->db, "INSERT INTO va_reservations(id, pid, tid, address, size,"
+                                   " alignment, device, t_reserve, t_free, stack_id)"
+                                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", &st)))
+    return rc;
+  for (size_t i = 0; i < im->cu.vas.n && !rc; i++) {
+    const cuda_va_t *v = &im->cu.vas.v[i];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    sqlite3_bind_int64(st, 1, (int64_t)i + 1);
+    sqlite3_bind_int64(st, 2, im->hdr->pid);
+    sqlite3_bind_int64(st, 3, v->tid);
+    sqlite3_bind_int64(st, 4, (int64_t)v->address);
+    sqlite3_bind_int64(st, 5, (int64_t)v->size);
+    sqlite3_bind_int64(st, 6, (int64_t)v->alignment);
+    if (v->device >= 0) sqlite3_bind_int64(st, 7, v->device);
+    sqlite3_bind_int64(st, 8, (int64_t)v->t_reserve);
+    if (v->freed) sqlite3_bind_int64(st, 9, (int64_t)v->t_free);
+    if (v->stack_id) sqlite3_bind_int64(st, 10, v->stack_id);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = hq__db_sqlerr(im->db, "va_reservations");
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int hq__imp_write_failures(import_t *im) {
   static const char *const api_names[] = {
 #define XX(id, name, role, kind) [id] = name,
@@ -64,6 +93,7 @@ int hq__imp_write_failures(import_t *im) {
   };
   sqlite3_stmt *f = NULL, *l = NULL;
   int rc = HQ_OK;
+  if ((rc = write_vas(im))) return rc;
   if (!im->cu.failures.n && !im->cu.failures_dropped) return HQ_OK;
   if ((rc = hq__db_prepare(im->db, "INSERT INTO device_failures(id, pid, call_id, t, api, result,"
                                    " size, device, live_blocks, live_bytes, stack_id)"

@@ -22,9 +22,10 @@
 #define SLICE 250000
 
 /* The id columns renumbered per input. */
-enum { O_MODULE, O_FRAME, O_STACK, O_ALLOC, O_REGION, O_CUDA, O_VMMH, O_VMMM, O_N };
+enum { O_MODULE, O_FRAME, O_STACK, O_ALLOC, O_REGION, O_CUDA, O_VMMH, O_VMMM, O_FAIL, O_VA, O_N };
 static const char *const id_tables[O_N] = {"modules", "frames", "stacks", "allocations",
-                                           "regions", "cuda_calls", "vmm_handles", "vmm_mappings"};
+                                           "regions", "cuda_calls", "vmm_handles", "vmm_mappings",
+                                           "device_failures", "va_reservations"};
 
 /* Meta keys merged across inputs, and how. */
 enum { M_SUM, M_MAX, M_MIN };
@@ -283,6 +284,29 @@ static int copy_input(merge_t *m, const input_t *in) {
                      " t_map, t_unmap) SELECT id + %" PRId64 ", coalesce(pid, %" PRId64 "),"
                      " handle_id + %" PRId64 ", address, size, offset, t_map, t_unmap"
                      " FROM src.vmm_mappings", off[O_VMMM], pid, off[O_VMMH]);
+  if (!rc) {
+    /* schema 2's CUDA tables; a schema-1 input has none */
+    int64_t v2 = 0;
+    int has = 0;
+    rc = q_int(m->out, "SELECT count(*) FROM src.sqlite_master WHERE name = 'device_failures'",
+               &v2, &has);
+    if (!rc && v2)
+      rc = exec_fmt(m, "INSERT INTO main.device_failures(id, pid, call_id, t, api, result, size,"
+                       " device, live_blocks, live_bytes, stack_id) SELECT id + %" PRId64
+                       ", coalesce(pid, %" PRId64 "), call_id + %" PRId64 ", t, api, result, size,"
+                       " device, live_blocks, live_bytes, stack_id + %" PRId64
+                       " FROM src.device_failures", off[O_FAIL], pid, off[O_CUDA], off[O_STACK]);
+    if (!rc && v2)
+      rc = exec_fmt(m, "INSERT INTO main.device_failure_live(failure_id, stack_id, blocks, bytes)"
+                       " SELECT failure_id + %" PRId64 ", stack_id + %" PRId64 ", blocks, bytes"
+                       " FROM src.device_failure_live", off[O_FAIL], off[O_STACK]);
+    if (!rc && v2)
+      rc = exec_fmt(m, "INSERT INTO main.va_reservations(id, pid, tid, address, size, alignment,"
+                       " device, t_reserve, t_free, stack_id) SELECT id + %" PRId64
+                       ", coalesce(pid, %" PRId64 "), tid, address, size, alignment, device,"
+                       " t_reserve, t_free, stack_id + %" PRId64 " FROM src.va_reservations",
+                    off[O_VA], pid, off[O_STACK]);
+  }
   if (rc) goto out;
   rc = exec_fmt(m, "COMMIT");
   began = 0;

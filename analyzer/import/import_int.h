@@ -110,6 +110,15 @@ typedef struct {
 } cuda_failure_live_t;
 #define HQ__MAX_FAILURES 1000
 
+/* A virtual address range reserved with cuMemAddressReserve (no memory: a va_reservations row). */
+typedef struct {
+  uint64_t address, size, alignment, t_reserve, t_free;
+  int64_t stack_id;
+  int32_t device;
+  uint32_t tid;
+  int freed;
+} cuda_va_t;
+
 typedef struct {
   int64_t id;
   int kind;
@@ -155,6 +164,7 @@ typedef struct {
   int ready;               /* the two maps above exist */
   VEC(char *) unknown_api; /* names of driver calls this importer does not know (row text) */
   VEC(cuda_failure_t) failures;     /* failed device allocations (hq_import_oom.c) */
+  VEC(cuda_va_t) vas;               /* address reservations, in the order made */
   VEC(cuda_failure_live_t) failure_live;
   uint64_t failures_dropped;        /* past HQ__MAX_FAILURES: counted, not kept */
 } cuda_import_t;
@@ -278,7 +288,7 @@ int  hq__imp_stack_id(import_t *im, uint64_t hash, int64_t *out);
  * live on its device, by stack. */
 int  hq__imp_cuda_failure(import_t *im, const hq_rec_cuda_call_t *c, uint64_t t, int64_t call_id,
                           int64_t stack_id);
-/* After the sweep: the device_failures and device_failure_live rows. */
+/* After the sweep: the device_failures and device_failure_live rows, and va_reservations. */
 int  hq__imp_write_failures(import_t *im);
 
 /* ---- hq_import_python.c ---- */

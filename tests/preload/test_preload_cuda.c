@@ -293,6 +293,20 @@ static void test_cuda_vmm_handles_and_mappings(void **state) {
   t_unmap = hq_test_q_int(s, "SELECT t FROM cuda_calls WHERE api='cuMemUnmap'");
   assert_true(t_release1 < t_unmap && t_unmap < t_release2);
 
+  /* Address reservations: rows of their own (no memory), the second freed when
+   * cuMemAddressFree was entered. */
+  assert_string_equal(hq_test_q_text(s, "SELECT group_concat(size || ':' || (t_free IS NULL), ' ')"
+                                        " FROM (SELECT * FROM va_reservations ORDER BY id)"),
+                      "4194304:1 1048576:0");
+  assert_int_equal(hq_test_q_int(s, "SELECT address FROM va_reservations WHERE id = 1"), va);
+  assert_int_equal(hq_test_q_int(s, "SELECT t_free FROM va_reservations WHERE id = 2"),
+                   hq_test_q_int(s, "SELECT t FROM cuda_calls WHERE api = 'cuMemAddressFree'"));
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE size IN (4194304, 1048576)"
+                                    " AND kind <> 'cuda_vmm'"), 0);
+  /* the failed cuMemCreate is a device failure event, on the device its properties named */
+  assert_string_equal(hq_test_q_text(s, "SELECT api || ' ' || size || ' ' || result FROM device_failures"),
+                      "cuMemCreate 12345 2");
+
   /* Handles: the four that were created, not the failed one. */
   assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM vmm_handles"), 4);
   assert_int_equal(hq_test_q_int(s, "SELECT t_release FROM vmm_handles WHERE handle=%lld", h[1]), t_release1);
