@@ -31,6 +31,7 @@
  * Nothing here takes a lock or allocates; resolution runs once, with the recorder's guard set.
  */
 #include <dlfcn.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -68,6 +69,8 @@ enum {
   CU_CTX_GET_CURRENT,        /* not hooked: for the device ordinal */
   CU_CTX_GET_DEVICE,
   CU_MEM_GET_ADDRESS_RANGE,  /* not hooked: the extent of an IPC mapping */
+  CU_DEVICE_GET_MEM_POOL,    /* not hooked: a device's current stream-ordered pool */
+  CU_MEM_POOL_GET_ATTRIBUTE, /* not hooked: a pool's reserved and used bytes */
   CU_N
 };
 
@@ -79,6 +82,8 @@ static const char *const cu_name[CU_N] = {
   [CU_CTX_GET_CURRENT] = "cuCtxGetCurrent",
   [CU_CTX_GET_DEVICE] = "cuCtxGetDevice",
   [CU_MEM_GET_ADDRESS_RANGE] = "cuMemGetAddressRange_v2",
+  [CU_DEVICE_GET_MEM_POOL] = "cuDeviceGetMemPool",
+  [CU_MEM_POOL_GET_ATTRIBUTE] = "cuMemPoolGetAttribute",
 };
 #undef HQ_CU_NAME_
 
@@ -268,6 +273,50 @@ hq_export CUresult cuMemHostAlloc(void **pp, size_t size, unsigned flags) {
 HQ_CU_RELEASE_HOOK(cuMemFree_v2, HQ_CU_MEM_FREE, free_fn, CUdeviceptr, address)
 HQ_CU_RELEASE_HOOK(cuMemFreeHost, HQ_CU_MEM_FREE_HOST, free_host_fn, void *, address)
 
+/* ---- stream-ordered pools: what they hold, sampled as blocks come and go ---- */
+
+#define POOLS_SEEN 16
+enum { ATTR_RESERVED_MEM_CURRENT = 5, ATTR_USED_MEM_CURRENT = 7 };
+typedef CUresult (*get_mem_pool_fn)(CUmemoryPool *, CUdevice);
+typedef CUresult (*pool_attr_fn)(CUmemoryPool, int, void *);
+/* Pools allocated from (up to POOLS_SEEN): a release does not say its pool, so each of these is
+ * sampled after one. */
+static _Atomic(uintptr_t) pools_seen[POOLS_SEEN];
+
+static void pool_sample(CUmemoryPool pool, int32_t device) {
+  pool_attr_fn attr = (pool_attr_fn)cu_real(CU_MEM_POOL_GET_ATTRIBUTE);
+  uint64_t reserved = 0, used = 0;
+  if (!attr || !pool || attr(pool, ATTR_RESERVED_MEM_CURRENT, &reserved) != CUDA_SUCCESS ||
+      attr(pool, ATTR_USED_MEM_CURRENT, &used) != CUDA_SUCCESS)
+    return;
+  hq__record_pool_sample(U64(pool), device, reserved, used);
+}
+
+/* After a successful allocation from pool (NULL: the device's current pool). */
+static void pool_after_alloc(CUmemoryPool pool, int32_t device) {
+  uintptr_t p;
+  if (!pool) {
+    get_mem_pool_fn get = (get_mem_pool_fn)cu_real(CU_DEVICE_GET_MEM_POOL);
+    if (device < 0 || !get || get(&pool, device) != CUDA_SUCCESS) return;
+  }
+  p = (uintptr_t)pool;
+  for (int i = 0; i < POOLS_SEEN; i++) {
+    uintptr_t seen = atomic_load_explicit(&pools_seen[i], memory_order_relaxed), none = 0;
+    if (seen == p) break;
+    if (!seen && atomic_compare_exchange_strong(&pools_seen[i], &none, p)) break;
+    if (none == p) break;
+  }
+  pool_sample(pool, device);
+}
+
+static void pool_after_release(void) {
+  for (int i = 0; i < POOLS_SEEN; i++) {
+    uintptr_t p = atomic_load_explicit(&pools_seen[i], memory_order_relaxed);
+    if (!p) break;
+    pool_sample((CUmemoryPool)p, -1);
+  }
+}
+
 /* The stream-ordered family.  ptsz: stream 0 is this thread's default stream. */
 static inline CUresult alloc_async(int api, CUdeviceptr *dptr, size_t size, int from_pool,
                                    CUmemoryPool pool, CUstream stream, int ptsz) {
@@ -282,6 +331,11 @@ static inline CUresult alloc_async(int api, CUdeviceptr *dptr, size_t size, int 
   c.rec.size = size;
   c.rec.pool = U64(pool);
   c.rec.stream = (ptsz && !stream) ? HQ_CU_STREAM_PER_THREAD : U64(stream);
+  if (c.track && rc == CUDA_SUCCESS) {
+    c.rec.device = current_device();
+    c.device_known = 1;
+    pool_after_alloc(pool, c.rec.device);
+  }
   return cu_leave(&c, rc);
 }
 
@@ -289,9 +343,12 @@ static inline CUresult free_async(int api, CUdeviceptr dptr, CUstream stream, in
   free_async_fn real = (free_async_fn)cu_real(api);
   cu_call_t c;
   cu_enter(&c, api);
+  CUresult rc;
   c.rec.address = dptr;
   c.rec.stream = (ptsz && !stream) ? HQ_CU_STREAM_PER_THREAD : U64(stream);
-  return cu_leave(&c, real ? real(dptr, stream) : cu_missing());
+  rc = real ? real(dptr, stream) : cu_missing();
+  if (c.track && rc == CUDA_SUCCESS) pool_after_release();
+  return cu_leave(&c, rc);
 }
 
 hq_export CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t size, CUstream stream) {

@@ -182,6 +182,12 @@ void hq__record_range(int type, int domain, uint32_t category, uint64_t id, cons
   }
 }
 
+void hq__record_pool_sample(uint64_t pool, int32_t device, uint64_t reserved, uint64_t used) {
+  hq_rec_pool_sample_t rec = {.hdr = {HQ_REC_POOL_SAMPLE, 0, sizeof rec}, .pool = pool,
+                              .reserved = reserved, .used = used, .device = device};
+  emit(&rec.hdr, NULL, &rec.t, NULL);
+}
+
 void hq__record_pool_reset(uint64_t pool) {
   hq_rec_pool_reset_t rec = {.hdr = {HQ_REC_POOL_RESET, 0, sizeof rec}, .pool = pool};
   emit(&rec.hdr, NULL, &rec.t, NULL);

@@ -192,6 +192,18 @@ CREATE TABLE va_reservations(
   stack_id  INTEGER REFERENCES stacks(id)
 );
 
+-- Stream-ordered memory pools (cuMemAllocAsync & co., schema 2): what the pool holds from the
+-- device (reserved_bytes) and what of it is handed out (used_bytes), read from the driver right
+-- after each allocation from the pool and each release (every pool seen, after a release).
+CREATE TABLE pool_samples(
+  pid            INTEGER,
+  t              INTEGER NOT NULL,
+  pool           INTEGER NOT NULL,  -- the CUmemoryPool
+  device         INTEGER,
+  reserved_bytes INTEGER NOT NULL,
+  used_bytes     INTEGER NOT NULL
+);
+
 CREATE TABLE vmm_handles(
   id        INTEGER PRIMARY KEY,
   pid       INTEGER,

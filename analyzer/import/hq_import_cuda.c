@@ -81,6 +81,8 @@ void hq__imp_cuda_free(import_t *im) {
   free(im->cu.failures.v);
   free(im->cu.vas.v);
   memset(&im->cu.vas, 0, sizeof im->cu.vas);
+  free(im->cu.pool_samples.v);
+  memset(&im->cu.pool_samples, 0, sizeof im->cu.pool_samples);
   free(im->cu.failure_live.v);
   memset(&im->cu.failures, 0, sizeof im->cu.failures);
   memset(&im->cu.failure_live, 0, sizeof im->cu.failure_live);

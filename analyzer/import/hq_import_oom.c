@@ -7,7 +7,8 @@
  * are written after the sweep (the writer thread holds the connection until then):
  * device_failures, one per failure, and device_failure_live, one per (failure, stack).  The
  * first HQ__MAX_FAILURES failures are kept (a program retrying in a loop fails without end); the
- * rest are counted in meta 'device_failures_dropped'.
+ * rest are counted in meta 'device_failures_dropped'.  The other CUDA rows made after the sweep
+ * are here too: va_reservations and pool_samples.
  */
 #include <string.h>
 
@@ -85,6 +86,29 @@ static int write_vas(import_t *im) {
   return rc;
 }
 
+static int write_pool_samples(import_t *im) {
+  sqlite3_stmt *st = NULL;
+  int rc;
+  if (!im->cu.pool_samples.n) return HQ_OK;
+  if ((rc = hq__db_prepare(im->db, "INSERT INTO pool_samples(pid, t, pool, device, reserved_bytes,"
+                                   " used_bytes) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", &st)))
+    return rc;
+  for (size_t i = 0; i < im->cu.pool_samples.n && !rc; i++) {
+    const hq_rec_pool_sample_t *x = &im->cu.pool_samples.v[i];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    sqlite3_bind_int64(st, 1, im->hdr->pid);
+    sqlite3_bind_int64(st, 2, (int64_t)x->t);
+    sqlite3_bind_int64(st, 3, (int64_t)x->pool);
+    if (x->device >= 0) sqlite3_bind_int64(st, 4, x->device);
+    sqlite3_bind_int64(st, 5, (int64_t)x->reserved);
+    sqlite3_bind_int64(st, 6, (int64_t)x->used);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = hq__db_sqlerr(im->db, "pool_samples");
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
 int hq__imp_write_failures(import_t *im) {
   static const char *const api_names[] = {
 #define XX(id, name, role, kind) [id] = name,
@@ -93,7 +117,7 @@ int hq__imp_write_failures(import_t *im) {
   };
   sqlite3_stmt *f = NULL, *l = NULL;
   int rc = HQ_OK;
-  if ((rc = write_vas(im))) return rc;
+  if ((rc = write_vas(im)) || (rc = write_pool_samples(im))) return rc;
   if (!im->cu.failures.n && !im->cu.failures_dropped) return HQ_OK;
   if ((rc = hq__db_prepare(im->db, "INSERT INTO device_failures(id, pid, call_id, t, api, result,"
                                    " size, device, live_blocks, live_bytes, stack_id)"

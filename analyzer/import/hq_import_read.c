@@ -58,6 +58,7 @@ static void convert_record(hq_rec_hdr_t *h, void *arg) {
   case HQ_REC_COUNTER: t = TIME_FIELD(hq_rec_counter_t, t); break;
   case HQ_REC_RANGE_START: case HQ_REC_RANGE_END: t = TIME_FIELD(hq_rec_range_t, t); break;
   case HQ_REC_POOL_RESET: t = TIME_FIELD(hq_rec_pool_reset_t, t); break;
+  case HQ_REC_POOL_SAMPLE: t = TIME_FIELD(hq_rec_pool_sample_t, t); break;
   case HQ_REC_CUDA_CALL: t = TIME_FIELD(hq_rec_cuda_call_t, t); t2 = TIME_FIELD(hq_rec_cuda_call_t, duration_ns); break;
   case HQ_REC_MODULE: t = TIME_FIELD(hq_rec_module_t, t); break;
   case HQ_REC_MODULE_GONE: t = TIME_FIELD(hq_rec_module_gone_t, t); break;

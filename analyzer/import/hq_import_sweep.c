@@ -34,6 +34,7 @@ static void stream_advance(import_t *im, stream_t *s) {
     case HQ_REC_ALLOC: case HQ_REC_FREE: case HQ_REC_MUNMAP: case HQ_REC_THREAD_START:
     case HQ_REC_THREAD_END: case HQ_REC_REGION_BEGIN: case HQ_REC_REGION_END:
     case HQ_REC_COUNTER: case HQ_REC_RANGE_START: case HQ_REC_RANGE_END: case HQ_REC_POOL_RESET:
+    case HQ_REC_POOL_SAMPLE:
       s->cur = h;
       s->sub = 1;
       s->t = ((const hq_rec_time_t *)h)->t;
@@ -177,6 +178,10 @@ static int process(import_t *im, stream_t *s) {
     }
     break;
   }
+  case HQ_REC_POOL_SAMPLE:
+    if (h->len >= sizeof(hq_rec_pool_sample_t))
+      VEC_PUSH(im->cu.pool_samples, *(const hq_rec_pool_sample_t *)h, rc);
+    break;
   case HQ_REC_POOL_RESET:
     if (h->len >= sizeof(hq_rec_pool_reset_t))
       rc = hq__imp_pool_reset(im, s, ((const hq_rec_pool_reset_t *)h)->t,

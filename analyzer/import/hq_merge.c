@@ -306,6 +306,10 @@ static int copy_input(merge_t *m, const input_t *in) {
                        ", coalesce(pid, %" PRId64 "), tid, address, size, alignment, device,"
                        " t_reserve, t_free, stack_id + %" PRId64 " FROM src.va_reservations",
                     off[O_VA], pid, off[O_STACK]);
+    if (!rc && v2)
+      rc = exec_fmt(m, "INSERT INTO main.pool_samples(pid, t, pool, device, reserved_bytes,"
+                       " used_bytes) SELECT coalesce(pid, %" PRId64 "), t, pool, device,"
+                       " reserved_bytes, used_bytes FROM src.pool_samples", pid);
   }
   if (rc) goto out;
   rc = exec_fmt(m, "COMMIT");

@@ -165,6 +165,7 @@ typedef struct {
   VEC(char *) unknown_api; /* names of driver calls this importer does not know (row text) */
   VEC(cuda_failure_t) failures;     /* failed device allocations (hq_import_oom.c) */
   VEC(cuda_va_t) vas;               /* address reservations, in the order made */
+  VEC(hq_rec_pool_sample_t) pool_samples; /* stream-ordered pools' reserved/used, in time order */
   VEC(cuda_failure_live_t) failure_live;
   uint64_t failures_dropped;        /* past HQ__MAX_FAILURES: counted, not kept */
 } cuda_import_t;

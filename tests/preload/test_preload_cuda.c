@@ -161,6 +161,14 @@ static void test_cuda_plt_rows_exact(void **state) {
   /* CUDA never counts as heap. */
   assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations a JOIN kinds k USING(kind) "
                                     "WHERE k.class = 'heap' AND a.size IN (1000, 4000, 5000, 7000)"), 0);
+  /* Stream-ordered pools, read after each allocation from one (device 1's default pool 0x9001,
+   * and the pool 0x7070) and after each release (every pool seen): reserved in 2 MiB steps, used
+   * as the blocks come and go. */
+  assert_string_equal(hq_test_q_text(s, "SELECT group_concat(printf('%%x', pool) || ':' || coalesce(device, '-')"
+                                        " || ':' || reserved_bytes || ':' || used_bytes, ' ')"
+                                        " FROM (SELECT * FROM pool_samples ORDER BY t, rowid)"),
+                      "9001:1:2097152:7000 9001:1:2097152:15000 7070:1:2097152:9000 7070:1:2097152:9500"
+                      " 9001:-:2097152:8000 7070:-:2097152:9500 9001:-:2097152:0 7070:-:2097152:9500");
   /* The failed cuMemAlloc_v2(777) on device 1, as an event: its call, and what was live on
    * device 1 then (f, g, h, i, j, k; a and c are on device 0, the pinned d and e not on a
    * device), by stack, exactly once. */

@@ -126,6 +126,7 @@ enum {
   HQ_REC_RANGE_START,    /* hq_rec_range_t + name: an NVTX start/end range began (process-wide) */
   HQ_REC_RANGE_END,      /* hq_rec_range_t: it ended (on any thread) */
   HQ_REC_POOL_RESET,     /* hq_rec_pool_reset_t: every pool block of one pool is released */
+  HQ_REC_POOL_SAMPLE,    /* hq_rec_pool_sample_t: a CUDA memory pool's reserved and used bytes */
 };
 
 /* Allocation kinds (hdr.kind of HQ_REC_ALLOC/HQ_REC_REALLOC) and release kinds (hdr.kind of
@@ -217,6 +218,18 @@ typedef struct hq_rec_nvtx_name_s {
 
 /* POOL_RESET: a custom allocator's heap was reset or unregistered (NVTX memory API): every
  * block of kind pool with this pool id still live is released. */
+/* POOL_SAMPLE: a stream-ordered CUDA memory pool (cuMemPoolGetAttribute RESERVED_MEM_CURRENT
+ * and USED_MEM_CURRENT), read right after an allocation from it or a release on its device. */
+typedef struct hq_rec_pool_sample_s {
+  hq_rec_hdr_t hdr;
+  uint64_t t;
+  uint64_t pool;       /* the CUmemoryPool */
+  uint64_t reserved;   /* bytes the pool holds from the device */
+  uint64_t used;       /* bytes of it handed out */
+  int32_t  device;     /* -1 unknown */
+  uint32_t pad;
+} hq_rec_pool_sample_t;
+
 typedef struct hq_rec_pool_reset_s {
   hq_rec_hdr_t hdr;
   uint64_t t;

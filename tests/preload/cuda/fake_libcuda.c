@@ -44,7 +44,7 @@ static __thread CUcontext current;
 static int initialized;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct { uintptr_t addr; size_t len; int host; } blocks[MAX_BLOCKS];
+static struct { uintptr_t addr; size_t len; int host; uintptr_t pool; } blocks[MAX_BLOCKS];
 static struct { CUmemGenericAllocationHandle h; size_t size; int released; } handles[MAX_HANDLES];
 static struct { CUdeviceptr addr; size_t size; CUmemGenericAllocationHandle h; } maps[MAX_MAPS];
 static CUmemGenericAllocationHandle next_handle = 0xc0de0000;
@@ -361,13 +361,85 @@ FAKE_API CUresult cuMemGetAddressRange_v2(CUdeviceptr *base, size_t *size, CUdev
   return CUDA_ERROR_NOT_FOUND;
 }
 
+/* Stream-ordered pools: each device's default pool is (CUmemoryPool)(0x9000 + ordinal).  A pool
+ * reserves in 2 MiB steps and keeps what it reserved (no trimming): reserved = the largest
+ * 2 MiB multiple its used bytes ever needed. */
+#define POOL_STEP ((uint64_t)2 << 20)
+#define MAX_POOLS 16
+static struct { uintptr_t pool; uint64_t used, reserved; } pools[MAX_POOLS];
+
+static int pool_slot(uintptr_t pool) {
+  for (int i = 0; i < MAX_POOLS; i++) {
+    if (pools[i].pool == pool) return i;
+    if (!pools[i].pool) {
+      pools[i].pool = pool;
+      return i;
+    }
+  }
+  return -1;
+}
+
+static void pool_account(uintptr_t pool, int64_t delta) {
+  int i;
+  pthread_mutex_lock(&lock);
+  if ((i = pool_slot(pool)) >= 0) {
+    uint64_t need;
+    pools[i].used += (uint64_t)delta;
+    need = (pools[i].used + POOL_STEP - 1) / POOL_STEP * POOL_STEP;
+    if (need > pools[i].reserved) pools[i].reserved = need;
+  }
+  pthread_mutex_unlock(&lock);
+}
+
+FAKE_API CUresult cuDeviceGetMemPool(CUmemoryPool *pool, CUdevice dev) {
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!pool || dev < 0 || dev >= NDEV) return CUDA_ERROR_INVALID_VALUE;
+  *pool = (CUmemoryPool)(uintptr_t)(0x9000 + dev);
+  return CUDA_SUCCESS;
+}
+
+FAKE_API CUresult cuMemPoolGetAttribute(CUmemoryPool pool, int attr, void *value) {
+  int i;
+  uint64_t v;
+  if (!pool || !value) return CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&lock);
+  i = pool_slot((uintptr_t)pool);
+  v = i < 0 ? 0 : attr == CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT ? pools[i].reserved
+                : attr == CU_MEMPOOL_ATTR_USED_MEM_CURRENT ? pools[i].used : 0;
+  pthread_mutex_unlock(&lock);
+  if (attr != CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT && attr != CU_MEMPOOL_ATTR_USED_MEM_CURRENT)
+    return CUDA_ERROR_NOT_SUPPORTED;
+  memcpy(value, &v, sizeof v);
+  return CUDA_SUCCESS;
+}
+
 static CUresult alloc_async(const char *name, CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
                             int need_pool) {
-  uintptr_t p;
+  uintptr_t p, from;
   CUresult rc = injected(name, bytesize);
   if (rc != CUDA_SUCCESS) return rc;
   if (!dptr || !bytesize || (need_pool && !pool)) return CUDA_ERROR_INVALID_VALUE;
-  if ((rc = block_new(&p, bytesize, 0)) == CUDA_SUCCESS) *dptr = p;
+  if ((rc = block_new(&p, bytesize, 0)) != CUDA_SUCCESS) return rc;
+  from = pool ? (uintptr_t)pool : (uintptr_t)(0x9000 + current->device);
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < MAX_BLOCKS; i++)
+    if (blocks[i].addr == p) blocks[i].pool = from;
+  pthread_mutex_unlock(&lock);
+  pool_account(from, (int64_t)bytesize);
+  *dptr = p;
+  return rc;
+}
+
+static CUresult free_async(CUdeviceptr dptr) {
+  uintptr_t from = 0;
+  size_t len = 0;
+  CUresult rc;
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < MAX_BLOCKS; i++)
+    if (blocks[i].addr == dptr && dptr) from = blocks[i].pool, len = blocks[i].len, blocks[i].pool = 0;
+  pthread_mutex_unlock(&lock);
+  rc = block_free(dptr, 0);
+  if (rc == CUDA_SUCCESS && from) pool_account(from, -(int64_t)len);
   return rc;
 }
 
@@ -392,12 +464,12 @@ FAKE_API CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesiz
 FAKE_API CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream s) {
   (void)s;
   FAIL_IF_INJECTED("cuMemFreeAsync", 0);
-  return block_free(dptr, 0);
+  return free_async(dptr);
 }
 FAKE_API CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream s) {
   (void)s;
   FAIL_IF_INJECTED("cuMemFreeAsync_ptsz", 0);
-  return block_free(dptr, 0);
+  return free_async(dptr);
 }
 
 /* ---- virtual memory management ---- */
@@ -607,6 +679,8 @@ static const proc_t procs[] = {
   {"cuIpcOpenMemHandle", 11000, (void *)cuIpcOpenMemHandle_v2, NULL},
   {"cuIpcCloseMemHandle", 4010, (void *)cuIpcCloseMemHandle, NULL},
   {"cuMemGetAddressRange", 3020, (void *)cuMemGetAddressRange_v2, NULL},
+  {"cuDeviceGetMemPool", 11020, (void *)cuDeviceGetMemPool, NULL},
+  {"cuMemPoolGetAttribute", 11020, (void *)cuMemPoolGetAttribute, NULL},
 };
 
 static void log_lookup(const char *symbol, int version, cuuint64_t flags, const void *caller) {
