@@ -71,6 +71,7 @@ enum {
   CU_MEM_GET_ADDRESS_RANGE,  /* not hooked: the extent of an IPC mapping */
   CU_DEVICE_GET_MEM_POOL,    /* not hooked: a device's current stream-ordered pool */
   CU_MEM_POOL_GET_ATTRIBUTE, /* not hooked: a pool's reserved and used bytes */
+  CU_DEVICE_GET_GRAPH_MEM_ATTRIBUTE, /* not hooked: a device's graph memory */
   CU_N
 };
 
@@ -84,6 +85,7 @@ static const char *const cu_name[CU_N] = {
   [CU_MEM_GET_ADDRESS_RANGE] = "cuMemGetAddressRange_v2",
   [CU_DEVICE_GET_MEM_POOL] = "cuDeviceGetMemPool",
   [CU_MEM_POOL_GET_ATTRIBUTE] = "cuMemPoolGetAttribute",
+  [CU_DEVICE_GET_GRAPH_MEM_ATTRIBUTE] = "cuDeviceGetGraphMemAttribute",
 };
 #undef HQ_CU_NAME_
 
@@ -289,7 +291,7 @@ static void pool_sample(CUmemoryPool pool, int32_t device) {
   if (!attr || !pool || attr(pool, ATTR_RESERVED_MEM_CURRENT, &reserved) != CUDA_SUCCESS ||
       attr(pool, ATTR_USED_MEM_CURRENT, &used) != CUDA_SUCCESS)
     return;
-  hq__record_pool_sample(U64(pool), device, reserved, used);
+  hq__record_pool_sample(HQ_POOL_SAMPLE_POOL, U64(pool), device, reserved, used);
 }
 
 /* After a successful allocation from pool (NULL: the device's current pool). */
@@ -529,6 +531,40 @@ hq_export CUresult cuIpcOpenMemHandle_v2(CUdeviceptr *dptr, hq_cu_ipc_handle_t h
 
 HQ_CU_RELEASE_HOOK(cuIpcCloseMemHandle, HQ_CU_IPC_CLOSE, free_fn, CUdeviceptr, address)
 
+/* ---- graph launches: graph memory after each ---- */
+
+typedef CUresult (*graph_launch_fn)(void *, CUstream);
+typedef CUresult (*graph_mem_attr_fn)(CUdevice, int, void *);
+enum { GRAPH_ATTR_USED_MEM_CURRENT = 0, GRAPH_ATTR_RESERVED_MEM_CURRENT = 2 };
+
+static CUresult graph_launch(int api, void *exec, CUstream stream, int ptsz) {
+  graph_launch_fn real = (graph_launch_fn)cu_real(api);
+  cu_call_t c;
+  CUresult rc;
+  cu_enter(&c, api);
+  rc = real ? real(exec, stream) : cu_missing();
+  c.rec.handle = U64(exec);
+  c.rec.stream = (ptsz && !stream) ? HQ_CU_STREAM_PER_THREAD : U64(stream);
+  if (c.track && rc == CUDA_SUCCESS) {
+    graph_mem_attr_fn attr = (graph_mem_attr_fn)cu_real(CU_DEVICE_GET_GRAPH_MEM_ATTRIBUTE);
+    uint64_t used = 0, reserved = 0;
+    c.rec.device = current_device();
+    c.device_known = 1;
+    if (attr && c.rec.device >= 0 &&
+        attr(c.rec.device, GRAPH_ATTR_USED_MEM_CURRENT, &used) == CUDA_SUCCESS &&
+        attr(c.rec.device, GRAPH_ATTR_RESERVED_MEM_CURRENT, &reserved) == CUDA_SUCCESS)
+      hq__record_pool_sample(HQ_POOL_SAMPLE_GRAPH, 0, c.rec.device, reserved, used);
+  }
+  return cu_leave(&c, rc);
+}
+
+hq_export CUresult cuGraphLaunch(void *exec, CUstream stream) {
+  return graph_launch(HQ_CU_GRAPH_LAUNCH, exec, stream, 0);
+}
+hq_export CUresult cuGraphLaunch_ptsz(void *exec, CUstream stream) {
+  return graph_launch(HQ_CU_GRAPH_LAUNCH_PTSZ, exec, stream, 1);
+}
+
 /* ---- lookups: dlsym (hq_dlsym.S), cuGetProcAddress, cuGetProcAddress_v2 ---- */
 
 typedef CUresult (*get_proc_fn)(const char *, void **, int, uint64_t);
@@ -569,6 +605,8 @@ static void *cu_hook(int id) {
   case HQ_CU_MIPMAPPED_ARRAY_DESTROY: return (void *)cuMipmappedArrayDestroy;
   case HQ_CU_IPC_OPEN: return (void *)cuIpcOpenMemHandle_v2;
   case HQ_CU_IPC_CLOSE: return (void *)cuIpcCloseMemHandle;
+  case HQ_CU_GRAPH_LAUNCH: return (void *)cuGraphLaunch;
+  case HQ_CU_GRAPH_LAUNCH_PTSZ: return (void *)cuGraphLaunch_ptsz;
   case CU_GET_PROC: return (void *)cuGetProcAddress;
   case CU_GET_PROC_V2: return (void *)cuGetProcAddress_v2;
   default: return NULL;

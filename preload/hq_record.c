@@ -182,8 +182,9 @@ void hq__record_range(int type, int domain, uint32_t category, uint64_t id, cons
   }
 }
 
-void hq__record_pool_sample(uint64_t pool, int32_t device, uint64_t reserved, uint64_t used) {
-  hq_rec_pool_sample_t rec = {.hdr = {HQ_REC_POOL_SAMPLE, 0, sizeof rec}, .pool = pool,
+void hq__record_pool_sample(int source, uint64_t pool, int32_t device, uint64_t reserved,
+                            uint64_t used) {
+  hq_rec_pool_sample_t rec = {.hdr = {HQ_REC_POOL_SAMPLE, (uint16_t)source, sizeof rec}, .pool = pool,
                               .reserved = reserved, .used = used, .device = device};
   emit(&rec.hdr, NULL, &rec.t, NULL);
 }

@@ -191,7 +191,9 @@ void hq__record_region(int type, const char *name);
  * of NVTX domain code `domain` (0: annotate.h), with its category and name (BEGIN/START). */
 void hq__record_range(int type, int domain, uint32_t category, uint64_t id, const char *name);
 void hq__record_pool_reset(uint64_t pool);
-void hq__record_pool_sample(uint64_t pool, int32_t device, uint64_t reserved, uint64_t used);
+/* A CUDA pool's (source HQ_POOL_SAMPLE_POOL) or a device's graph memory's (_GRAPH) bytes. */
+void hq__record_pool_sample(int source, uint64_t pool, int32_t device, uint64_t reserved,
+                            uint64_t used);
 void hq__record_counter(const char *name, double value);
 /* Stamp rec with the caller's stack and append it (the hook filled every other field). */
 void hq__record_cuda_call(hq_rec_cuda_call_t *rec);

@@ -194,14 +194,16 @@ CREATE TABLE va_reservations(
 
 -- Stream-ordered memory pools (cuMemAllocAsync & co., schema 2): what the pool holds from the
 -- device (reserved_bytes) and what of it is handed out (used_bytes), read from the driver right
--- after each allocation from the pool and each release (every pool seen, after a release).
+-- after each allocation from the pool and each release (every pool seen, after a release); and
+-- a device's graph memory after each graph launch (source 'graph', pool 0).
 CREATE TABLE pool_samples(
   pid            INTEGER,
   t              INTEGER NOT NULL,
-  pool           INTEGER NOT NULL,  -- the CUmemoryPool
+  pool           INTEGER NOT NULL,  -- the CUmemoryPool; 0 for graph memory
   device         INTEGER,
   reserved_bytes INTEGER NOT NULL,
-  used_bytes     INTEGER NOT NULL
+  used_bytes     INTEGER NOT NULL,
+  source         TEXT NOT NULL DEFAULT 'pool'  -- 'pool' or 'graph'
 );
 
 CREATE TABLE vmm_handles(

@@ -43,6 +43,7 @@ static int cuda_api_has_stream(int api) {
   switch (api) {
   case HQ_CU_MEM_ALLOC_ASYNC: case HQ_CU_MEM_ALLOC_ASYNC_PTSZ: case HQ_CU_MEM_ALLOC_POOL_ASYNC:
   case HQ_CU_MEM_ALLOC_POOL_ASYNC_PTSZ: case HQ_CU_MEM_FREE_ASYNC: case HQ_CU_MEM_FREE_ASYNC_PTSZ:
+  case HQ_CU_GRAPH_LAUNCH: case HQ_CU_GRAPH_LAUNCH_PTSZ:
     return 1;
   default:
     return 0;

@@ -91,7 +91,7 @@ static int write_pool_samples(import_t *im) {
   int rc;
   if (!im->cu.pool_samples.n) return HQ_OK;
   if ((rc = hq__db_prepare(im->db, "INSERT INTO pool_samples(pid, t, pool, device, reserved_bytes,"
-                                   " used_bytes) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", &st)))
+                                   " used_bytes, source) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)", &st)))
     return rc;
   for (size_t i = 0; i < im->cu.pool_samples.n && !rc; i++) {
     const hq_rec_pool_sample_t *x = &im->cu.pool_samples.v[i];
@@ -103,6 +103,7 @@ static int write_pool_samples(import_t *im) {
     if (x->device >= 0) sqlite3_bind_int64(st, 4, x->device);
     sqlite3_bind_int64(st, 5, (int64_t)x->reserved);
     sqlite3_bind_int64(st, 6, (int64_t)x->used);
+    sqlite3_bind_text(st, 7, x->hdr.kind == HQ_POOL_SAMPLE_GRAPH ? "graph" : "pool", -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) rc = hq__db_sqlerr(im->db, "pool_samples");
   }
   sqlite3_finalize(st);

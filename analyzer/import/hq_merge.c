@@ -308,8 +308,8 @@ static int copy_input(merge_t *m, const input_t *in) {
                     off[O_VA], pid, off[O_STACK]);
     if (!rc && v2)
       rc = exec_fmt(m, "INSERT INTO main.pool_samples(pid, t, pool, device, reserved_bytes,"
-                       " used_bytes) SELECT coalesce(pid, %" PRId64 "), t, pool, device,"
-                       " reserved_bytes, used_bytes FROM src.pool_samples", pid);
+                       " used_bytes, source) SELECT coalesce(pid, %" PRId64 "), t, pool, device,"
+                       " reserved_bytes, used_bytes, source FROM src.pool_samples", pid);
   }
   if (rc) goto out;
   rc = exec_fmt(m, "COMMIT");

@@ -522,8 +522,8 @@ static void test_cuda_more_kinds(void **state) {
                       " cuda_array:0:1 cuda_ipc:65536:0 cuda_device:1000:1 cuda_array:80000:1");
   assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM kinds WHERE kind IN ('cuda_host_registered',"
                                     " 'cuda_ipc', 'cuda_array') AND class = 'device'"), 3);
-  /* twelve calls, one row each; the one through cuGetProcAddress too */
-  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM cuda_calls"), 12);
+  /* fourteen calls, one row each; the one through cuGetProcAddress too */
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM cuda_calls"), 14);
   assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM cuda_calls WHERE api = 'cuArrayCreate_v2'"), 3);
   assert_int_equal(hq_test_q_int(s, "SELECT size FROM cuda_calls WHERE api = 'cuMipmappedArrayCreate'"), 5376);
   /* device bytes: arrays and cuMemAlloc, never registered host memory or the IPC mapping */
@@ -533,6 +533,13 @@ static void test_cuda_more_kinds(void **state) {
   assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'unmatched_frees'"), 0);
   assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM allocations WHERE kind = 'cuda_host_registered'"
                                     " AND device IS NULL"), 1);
+  /* graph memory after each launch: used 4096 then 8192, reserved one 2 MiB step */
+  assert_string_equal(hq_test_q_text(s, "SELECT group_concat(source || ':' || pool || ':' || device || ':'"
+                                        " || reserved_bytes || ':' || used_bytes, ' ')"
+                                        " FROM (SELECT * FROM pool_samples ORDER BY t, rowid)"),
+                      "graph:0:0:2097152:4096 graph:0:0:2097152:8192");
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM cuda_calls WHERE api LIKE 'cuGraphLaunch%%'"
+                                    " AND stream IS NOT NULL"), 2);
   sqlite3_close(s);
 }
 

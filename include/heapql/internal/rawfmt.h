@@ -219,7 +219,10 @@ typedef struct hq_rec_nvtx_name_s {
 /* POOL_RESET: a custom allocator's heap was reset or unregistered (NVTX memory API): every
  * block of kind pool with this pool id still live is released. */
 /* POOL_SAMPLE: a stream-ordered CUDA memory pool (cuMemPoolGetAttribute RESERVED_MEM_CURRENT
- * and USED_MEM_CURRENT), read right after an allocation from it or a release on its device. */
+ * and USED_MEM_CURRENT), read right after an allocation from it or a release on its device;
+ * with hdr.kind HQ_POOL_SAMPLE_GRAPH, a device's graph memory (cuDeviceGetGraphMemAttribute)
+ * after a graph launch, pool 0. */
+enum { HQ_POOL_SAMPLE_POOL = 0, HQ_POOL_SAMPLE_GRAPH = 1 };
 typedef struct hq_rec_pool_sample_s {
   hq_rec_hdr_t hdr;
   uint64_t t;
@@ -407,6 +410,7 @@ enum {
   HQ_CU_ROLE_VMM_MAP,     /* handle mapped at address, size, offset (aux) */
   HQ_CU_ROLE_VMM_UNMAP,   /* every mapping inside [address, address + size) */
   HQ_CU_ROLE_VA,          /* address-range reservation: no memory */
+  HQ_CU_ROLE_LAUNCH,      /* a graph launch: graph memory sampled after it (pool_samples) */
 };
 
 #define HQ_CUDA_API_MAP(XX)                                                                   \
@@ -437,7 +441,9 @@ enum {
   XX(HQ_CU_ARRAY_DESTROY,            "cuArrayDestroy",               HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_ARRAY)   \
   XX(HQ_CU_MIPMAPPED_ARRAY_DESTROY,  "cuMipmappedArrayDestroy",      HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_ARRAY)   \
   XX(HQ_CU_IPC_OPEN,                 "cuIpcOpenMemHandle_v2",        HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_IPC)     \
-  XX(HQ_CU_IPC_CLOSE,                "cuIpcCloseMemHandle",          HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_IPC)
+  XX(HQ_CU_IPC_CLOSE,                "cuIpcCloseMemHandle",          HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_IPC)     \
+  XX(HQ_CU_GRAPH_LAUNCH,             "cuGraphLaunch",                HQ_CU_ROLE_LAUNCH, 0)                    \
+  XX(HQ_CU_GRAPH_LAUNCH_PTSZ,        "cuGraphLaunch_ptsz",           HQ_CU_ROLE_LAUNCH, 0)
 
 #define HQ_CU_ENUM_(id, name, role, kind) id,
 enum { HQ_CU_NONE_ = 0, HQ_CUDA_API_MAP(HQ_CU_ENUM_) HQ_CU_MAX_ };

@@ -118,6 +118,11 @@ CUresult cuIpcCloseMemHandle(CUdeviceptr dptr);
 CUresult cuMemGetAddressRange_v2(CUdeviceptr *pbase, size_t *psize, CUdeviceptr dptr);
 enum { CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT = 5, CU_MEMPOOL_ATTR_USED_MEM_CURRENT = 7 };
 CUresult cuDeviceGetMemPool(CUmemoryPool *pool, CUdevice dev);
+typedef struct CUgraphExec_st *CUgraphExec;
+enum { CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT = 0, CU_GRAPH_MEM_ATTR_RESERVED_MEM_CURRENT = 2 };
+CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream);
+CUresult cuGraphLaunch_ptsz(CUgraphExec hGraphExec, CUstream hStream);
+CUresult cuDeviceGetGraphMemAttribute(CUdevice device, int attr, void *value);
 CUresult cuMemPoolGetAttribute(CUmemoryPool pool, int attr, void *value);
 
 /* Function-pointer types as cudaTypedefs.h names them (PFN_<name>_v<version>). */

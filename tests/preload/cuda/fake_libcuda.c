@@ -413,6 +413,45 @@ FAKE_API CUresult cuMemPoolGetAttribute(CUmemoryPool pool, int attr, void *value
   return CUDA_SUCCESS;
 }
 
+/* Graphs: this double's CUgraphExec is the number of bytes of graph memory one launch leaves
+ * allocated on the current device (graph memory reserves in 2 MiB steps too). */
+static struct { uint64_t used, reserved; } graph_mem[NDEV];
+
+static CUresult graph_launch(const char *name, CUgraphExec exec) {
+  uint64_t add = (uint64_t)(uintptr_t)exec, need;
+  FAIL_IF_INJECTED(name, add);
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!current) return CUDA_ERROR_INVALID_CONTEXT;
+  if (!exec) return CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&lock);
+  graph_mem[current->device].used += add;
+  need = (graph_mem[current->device].used + POOL_STEP - 1) / POOL_STEP * POOL_STEP;
+  if (need > graph_mem[current->device].reserved) graph_mem[current->device].reserved = need;
+  pthread_mutex_unlock(&lock);
+  return CUDA_SUCCESS;
+}
+
+FAKE_API CUresult cuGraphLaunch(CUgraphExec exec, CUstream s) {
+  (void)s;
+  return graph_launch("cuGraphLaunch", exec);
+}
+FAKE_API CUresult cuGraphLaunch_ptsz(CUgraphExec exec, CUstream s) {
+  (void)s;
+  return graph_launch("cuGraphLaunch_ptsz", exec);
+}
+
+FAKE_API CUresult cuDeviceGetGraphMemAttribute(CUdevice dev, int attr, void *value) {
+  uint64_t v;
+  if (dev < 0 || dev >= NDEV || !value) return CUDA_ERROR_INVALID_VALUE;
+  if (attr != CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT && attr != CU_GRAPH_MEM_ATTR_RESERVED_MEM_CURRENT)
+    return CUDA_ERROR_NOT_SUPPORTED;
+  pthread_mutex_lock(&lock);
+  v = attr == CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT ? graph_mem[dev].used : graph_mem[dev].reserved;
+  pthread_mutex_unlock(&lock);
+  memcpy(value, &v, sizeof v);
+  return CUDA_SUCCESS;
+}
+
 static CUresult alloc_async(const char *name, CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
                             int need_pool) {
   uintptr_t p, from;
@@ -681,6 +720,8 @@ static const proc_t procs[] = {
   {"cuMemGetAddressRange", 3020, (void *)cuMemGetAddressRange_v2, NULL},
   {"cuDeviceGetMemPool", 11020, (void *)cuDeviceGetMemPool, NULL},
   {"cuMemPoolGetAttribute", 11020, (void *)cuMemPoolGetAttribute, NULL},
+  {"cuGraphLaunch", 10000, (void *)cuGraphLaunch, (void *)cuGraphLaunch_ptsz},
+  {"cuDeviceGetGraphMemAttribute", 11040, (void *)cuDeviceGetGraphMemAttribute, NULL},
 };
 
 static void log_lookup(const char *symbol, int version, cuuint64_t flags, const void *caller) {

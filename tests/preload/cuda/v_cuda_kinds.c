@@ -1,7 +1,7 @@
 /* v_cuda_kinds.c: the driver's other ways to hold memory, through the test double: host memory
  * registered (pinned in place), CUDA arrays (1D/2D, 3D, mipmapped, and a block-compressed format
  * whose size heapql does not know), another process's allocation opened by IPC, next to one
- * ordinary device allocation.  Some released, some left live.  Prints "ok". */
+ * ordinary device allocation, and graph launches.  Some released, some left live.  Prints "ok". */
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +43,9 @@ int main(void) {
   CHECK(cuGetProcAddress_v2("cuArrayCreate", (void **)&create_by_proc, 3020, 0, &status));
   if (!create_by_proc || status != CU_GET_PROC_ADDRESS_SUCCESS) return 2;
   CHECK(create_by_proc(&d, &d2));
+  /* two graph launches, each leaving 4096 B of graph memory (this double's convention) */
+  CHECK(cuGraphLaunch((CUgraphExec)(uintptr_t)4096, NULL));
+  CHECK(cuGraphLaunch_ptsz((CUgraphExec)(uintptr_t)4096, NULL));
   printf("ok\n");
   return 0;
 }
