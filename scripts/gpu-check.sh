@@ -10,6 +10,9 @@
 #   rt_shared     the same with -cudart shared
 #   rt_ptsz       the same with --default-stream per-thread (the _ptsz driver entry points)
 #   drv, drv_ptsz the driver API directly (-lcuda), pools, VMM, a failing call
+#   overhead      cudaMalloc/cudaFree and cudaMallocAsync/cudaFreeAsync pairs timed, plain and
+#                 recorded: what heapql adds per call
+# and then the kernels' GPU tests and hq-bench-cuda (make BUILD=build-cuda HQ_CUDA=1).
 # runs each under `heapql run`, and compares the rows found with the rows each program says it
 # made (its EXPECT lines); then PyTorch, if `python3 -c 'import torch'` works, under its three
 # allocator settings.  Prints one line per check and exits 1 on any mismatch, 2 when it cannot run
@@ -63,6 +66,7 @@ build rt_ptsz   "$src/rt_alloc.cu" --default-stream per-thread
 # -lcuda links against the toolkit's stub; at run time the driver's libcuda.so.1 is loaded.
 build drv       "$src/drv_alloc.cu" -L"$stubs" -lcuda
 build drv_ptsz  "$src/drv_alloc.cu" --default-stream per-thread -L"$stubs" -lcuda
+build overhead  "$src/overhead.cu"
 if [ "$compile_only" = 1 ]; then echo "gpu-check: compiled (no run requested)"; exit 0; fi
 
 # ---- can we run? ----
@@ -132,6 +136,15 @@ check_program() { # check_program NAME
       EXPECT_FAIL)
         report "$name" "$a size $b failing with $c" 1 "$(q "$db" "SELECT count(*) FROM cuda_calls \
           WHERE api='$a' AND size=$b AND result=$c")" ;;
+      EXPECT_REGION)
+        report "$name" "NVTX range of size $a" "$b" "$(q "$db" "SELECT group_concat(r.name) FROM \
+          allocations a JOIN regions r ON r.id = a.region_id WHERE a.kind LIKE 'cuda%' AND a.size=$a")" ;;
+      EXPECT_OOM)
+        report "$name" "device failure of size $a" 1 "$(q "$db" "SELECT count(*) FROM device_failures \
+          WHERE size=$a")" ;;
+      POOL_SAMPLES)
+        report "$name" "pool_samples rows, used <= reserved" 1 "$(q "$db" "SELECT count(*) > 0 AND \
+          sum(used_bytes > reserved_bytes) = 0 FROM pool_samples WHERE source='pool'")" ;;
       EXPECT_VMM)
         local when="(SELECT t FROM cuda_calls WHERE api='cuMemUnmap' AND result=0)"
         [ "$c" = release ] && when="(SELECT t FROM cuda_calls WHERE api='cuMemRelease' AND handle=$a)"
@@ -140,12 +153,24 @@ check_program() { # check_program NAME
         report "$name" "vmm_handles row of $a" 1 "$(q "$db" "SELECT count(*) FROM vmm_handles \
           WHERE handle=$a AND size=$b AND t_release IS NOT NULL")" ;;
     esac
-  done < <(grep -E '^(EXPECT|CALL)' "$out")
+  done < <(grep -E '^(EXPECT|CALL|POOL_SAMPLES)' "$out")
   # No driver-API variant slipped past the hooks.
   report "$name" "unrecognised driver variants (cuda_unhooked:*)" "" \
     "$(q "$db" "SELECT group_concat(DISTINCT name) FROM counters WHERE name LIKE 'cuda_unhooked:%'")"
 }
 for p in ${GPU_CHECK_ONLY:-rt_static rt_shared rt_ptsz drv drv_ptsz}; do check_program "$p"; done
+
+# ---- what recording costs per call (issue 13): plain, then recorded ----
+overhead() { # overhead LABEL: ns per allocate+release pair, for cudaMalloc and cudaMallocAsync
+  local plain rec
+  plain=$("$work/overhead" 2>/dev/null) || { echo "skipped  overhead   (the program failed)"; return; }
+  rec=$(env LD_PRELOAD="$root/build/lib/libheapql_preload.so" HEAPQL_OUTPUT="$work/overhead.db" \
+        HEAPQL_FORCE=1 HEAPQL_DEFER_IMPORT=1 "$work/overhead" 2>/dev/null) || {
+    echo "skipped  overhead   (the recorded program failed)"; return; }
+  paste <(echo "$plain") <(echo "$rec") | awk '{
+    printf "measure  overhead   %-30s plain %8.1f ns, recorded %8.1f ns: +%.1f ns per pair\n", $1, $2, $4, $4 - $2 }'
+}
+overhead
 
 # ---- PyTorch, if it is here ----
 torch_check() { # torch_check LABEL ALLOC_CONF
@@ -176,6 +201,25 @@ if "$PYTHON" -c 'import torch' >/dev/null 2>&1; then
   torch_check async "backend:cudaMallocAsync"
 else
   echo "skipped  torch      ($PYTHON cannot import torch)"
+fi
+
+# ---- the kernels on the GPU: their tests and benchmark (GPU_CHECK_KERNELS=0 to skip) ----
+if [ "${GPU_CHECK_KERNELS:-1}" = 1 ]; then
+  if make -C "$root" BUILD=build-cuda HQ_CUDA=1 -j"$(nproc)" tests >"$work/kernels.build" 2>&1; then
+    for t in "$root"/build-cuda/tests/gpu/*; do
+      [ -x "$t" ] || continue
+      if (cd "$root" && HEAPQL_TEST_BUILD=build-cuda "$t") >"$work/$(basename "$t").log" 2>&1; then
+        report kernels "$(basename "$t")" 0 0
+      else
+        tail -20 "$work/$(basename "$t").log"
+        report kernels "$(basename "$t")" 0 1
+      fi
+    done
+    [ -x "$root/build-cuda/bin/hq-bench-cuda" ] && "$root/build-cuda/bin/hq-bench-cuda"
+  else
+    tail -20 "$work/kernels.build"
+    report kernels "make BUILD=build-cuda HQ_CUDA=1 tests" 0 1
+  fi
 fi
 
 echo "gpu-check: $checks checks, $([ "$fail" = 0 ] && echo "all as expected" || echo "MISMATCHES above")"

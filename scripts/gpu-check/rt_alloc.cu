@@ -5,8 +5,12 @@
 //   EXPECT_DEVICE SIZE ORDINAL    its device column
 //   EXPECT_STREAM SIZE STREAM     its stream column (cudaStream_t is the driver's CUstream)
 //   CALL API                      at least one successful cuda_calls row of that entry point
+//   EXPECT_REGION SIZE NAME       the allocation of that size carries the NVTX range NAME
+//   EXPECT_OOM SIZE               one device_failures row for a failed allocation of that size
+//   POOL_SAMPLES                  pool_samples has rows, none using more than it reserved
 // Sizes are odd and distinct so cudart's own allocations cannot be mistaken for these.
 #include <cuda_runtime.h>
+#include <nvtx3/nvToolsExt.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -52,6 +56,35 @@ int main(void) {
   printf("EXPECT cuda_async 1000099 1\n");
   CK(cudaMalloc(&leak, 1000117));
   printf("EXPECT cuda_device 1000117 0\n");
+  {
+    /* an NVTX range around an allocation (heapql run names the preload as NVTX's tool) */
+    void *r;
+    nvtxRangePushA("gpu-check");
+    CK(cudaMalloc(&r, 1000151));
+    nvtxRangePop();
+    printf("EXPECT cuda_device 1000151 1\nEXPECT_REGION 1000151 gpu-check\n");
+    CK(cudaFree(r));
+  }
+  {
+    /* host memory registered in place, and a CUDA array (size from its descriptor) */
+    static char pinned_in_place[1000159];
+    cudaArray_t arr;
+    cudaChannelFormatDesc f4 = cudaCreateChannelDesc<float4>();
+    CK(cudaHostRegister(pinned_in_place, sizeof pinned_in_place, cudaHostRegisterDefault));
+    printf("EXPECT cuda_host_registered 1000159 1\n");
+    CK(cudaMallocArray(&arr, &f4, 100, 50));
+    printf("EXPECT cuda_array 80000 1\n");
+    CK(cudaFreeArray(arr));
+    CK(cudaHostUnregister(pinned_in_place));
+  }
+  {
+    /* a device allocation that cannot succeed: an event with what was live then */
+    void *huge = NULL;
+    if (cudaMalloc(&huge, (size_t)1 << 50) == cudaSuccess) return 1;
+    (void)cudaGetLastError();
+    printf("EXPECT_OOM %zu\n", (size_t)1 << 50);
+  }
+  printf("POOL_SAMPLES\n");
 #ifdef CUDA_API_PER_THREAD_DEFAULT_STREAM
   printf("CALL cuMemAllocAsync_ptsz\nCALL cuMemFreeAsync_ptsz\n");
 #else
