@@ -362,10 +362,13 @@ CUDA_TEST_SRC := tests/preload/cuda
 CUDA_TEST_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O0 -fno-omit-frame-pointer -I$(CUDA_TEST_SRC)
 CUDA_TEST_RPATH := -Wl,-rpath,$(abspath $(CUDA_TEST_DIR))
 CUDA_TEST_ARTIFACTS := $(addprefix $(CUDA_TEST_DIR)/,libcuda.so.1 old/libcuda.so.1 v_cuda_plt \
-                         v_cuda_vmm v_cuda_threads v_cuda_dlopen v_cuda_probe v_next v_nvtx_double v_cuda_kinds)
+                         v_cuda_vmm v_cuda_threads v_cuda_dlopen v_cuda_probe v_next v_nvtx_double v_cuda_kinds nvml/libnvidia-ml.so.1)
 $(CUDA_TEST_DIR)/libcuda.so.1: $(CUDA_TEST_SRC)/fake_libcuda.c $(CUDA_TEST_SRC)/fake_cuda.h
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CUDA_TEST_CFLAGS) -fPIC -shared -Wl,-soname,libcuda.so.1 -Wl,-Bsymbolic -o $@ $< -ldl -lpthread
+$(CUDA_TEST_DIR)/nvml/libnvidia-ml.so.1: $(CUDA_TEST_SRC)/fake_libnvml.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$@)$(CC) $(CUDA_TEST_CFLAGS) -fPIC -shared -Wl,-soname,libnvidia-ml.so.1 -o $@ $<
 $(CUDA_TEST_DIR)/old/libcuda.so.1: $(CUDA_TEST_SRC)/fake_libcuda.c $(CUDA_TEST_SRC)/fake_cuda.h
 	@mkdir -p $(@D)
 	$(call quiet,CC,$@)$(CC) $(CUDA_TEST_CFLAGS) -DFAKE_CUDA_NO_VMM_CREATE -fPIC -shared -Wl,-soname,libcuda.so.1 -Wl,-Bsymbolic -o $@ $< -ldl -lpthread

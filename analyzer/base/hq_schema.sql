@@ -206,6 +206,16 @@ CREATE TABLE pool_samples(
   source         TEXT NOT NULL DEFAULT 'pool'  -- 'pool' or 'graph'
 );
 
+-- The device memory the driver counts for the process (NVML's per-process used memory, which
+-- includes the CUDA context, module images and libraries' workspaces), sampled every 20 ms by
+-- `heapql run` while the program ran; absent without NVML (schema 2).
+CREATE TABLE device_memory_samples(
+  pid          INTEGER,
+  t            INTEGER NOT NULL,
+  device       INTEGER NOT NULL,
+  driver_bytes INTEGER NOT NULL
+);
+
 CREATE TABLE vmm_handles(
   id        INTEGER PRIMARY KEY,
   pid       INTEGER,

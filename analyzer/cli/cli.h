@@ -36,6 +36,14 @@ extern const char hq_usage_run[], hq_usage_import[], hq_usage_symbolize[], hq_us
     hq_usage_timeline[], hq_usage_diff[], hq_usage_compare[], hq_usage_merge[], hq_usage_gate[],
     hq_usage_regions[];
 
+/* cli_nvml.c: device memory as the driver counts it, sampled by heapql run through NVML */
+typedef struct hq_cli_nvml_s hq_cli_nvml_t;
+hq_cli_nvml_t *hq_cli_nvml_start(void);      /* NULL without NVML (libnvidia-ml.so.1) */
+void hq_cli_nvml_stop(hq_cli_nvml_t *n);     /* stop sampling; n may be NULL */
+/* The samples of db_path's process into it (device_memory_samples, meta peak_device_driver_*). */
+int  hq_cli_nvml_write(hq_cli_nvml_t *n, const char *db_path);
+void hq_cli_nvml_free(hq_cli_nvml_t *n);
+
 /* cli_common.c */
 /* "usage: SYNOPSIS" on stdout (the answer to -h/--help). */
 void hq_cli_usage(const char *synopsis);

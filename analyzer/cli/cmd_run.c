@@ -466,6 +466,7 @@ int hq_cmd_run(int argc, char **argv) {
   int status = 0, rc, err_pipe[2], gate_code = 0;
   uint64_t started_unix_ns;
   pid_t pid;
+  hq_cli_nvml_t *nvml = NULL;
   ssize_t n;
 
   switch (parse_run(argc, argv, &o)) {
@@ -502,9 +503,11 @@ int hq_cmd_run(int argc, char **argv) {
     started_unix_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
   }
   fflush(NULL);
+  nvml = hq_cli_nvml_start(); /* the driver's own count, from outside the program */
   pid = fork();
   if (pid < 0) {
     hq_cli_error("fork: %s", strerror(errno));
+    hq_cli_nvml_free(nvml);
     return run_done(&o, HQ_EXIT_INTERNAL);
   }
   if (pid == 0) {
@@ -529,12 +532,14 @@ int hq_cmd_run(int argc, char **argv) {
     close(err_pipe[0]);
     if (n == (ssize_t)sizeof e) {
       waitpid(pid, &status, 0);
+      hq_cli_nvml_free(nvml);
       hq_cli_error("cannot run '%s': %s", o.cmd[0], strerror(e));
       return run_done(&o, e == ENOENT ? 127 : 126);
     }
   }
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   child_pid = 0;
+  hq_cli_nvml_stop(nvml);
 
   hq__expand_output(pattern, pid, prog, db_path, sizeof db_path);
   snprintf(raw, sizeof raw, "%s%s", db_path, HQ_RAW_SUFFIX);
@@ -560,6 +565,8 @@ int hq_cmd_run(int argc, char **argv) {
     import_all(jobs, n_jobs, o.quiet);
     free(jobs);
   }
+  for (size_t k = 0; k < n_made && nvml; k++) (void)hq_cli_nvml_write(nvml, made[k]);
+  hq_cli_nvml_free(nvml);
   if (o.gate && n_made) {
     /* One verdict over every process recorded; nothing of it on the program's stdout. */
     o.g.just_imported = 1;

@@ -140,6 +140,7 @@ int hq__imp_write_meta(import_t *im) {
   SETI("pid", h->pid);
   SETI("ppid", h->ppid);
   SETI("t_start_unix_ns", h->t0_unix_ns);
+  SETI("t0_mono_ns", h->t0_mono_ns); /* CLOCK_MONOTONIC at start: times outside the trace line up */
   SETI("duration_ns", duration);
   if (im->end && im->end->exit_status >= 0) SETI("exit_status", im->end->exit_status);
   if (im->fatal_signal > 0) SETI("exit_signal", im->fatal_signal);

@@ -76,6 +76,11 @@ int hq_report_write_text(const hq_report_t *r, FILE *out) {
   fprintf(out, "heap             %s at %.3f s\n", b1, (double)r->peak_heap_t_ns / 1e9);
   bytes_cell(b1, sizeof b1, r->peak_device_bytes);
   fprintf(out, "device           %s at %.3f s\n", b1, (double)r->peak_device_t_ns / 1e9);
+  if (r->has_device_driver) {
+    bytes_cell(b1, sizeof b1, r->peak_device_driver_bytes);
+    fprintf(out, "device (driver)  %s at %.3f s (NVML: the CUDA context, modules and libraries'"
+                 " workspaces too)\n", b1, (double)r->peak_device_driver_t_ns / 1e9);
+  }
   bytes_cell(b1, sizeof b1, r->peak_mmap_bytes);
   fprintf(out, "mmap             %s at %.3f s\n", b1, (double)r->peak_mmap_t_ns / 1e9);
   if (r->has_rss) {
@@ -265,6 +270,8 @@ void hq__peak_json(hq__jw_t *w, const hq_report_t *r) {
   peak_pair(w, "device", 1, r->peak_device_bytes, r->peak_device_t_ns);
   peak_pair(w, "mmap", 1, r->peak_mmap_bytes, r->peak_mmap_t_ns);
   peak_pair(w, "rss", r->has_rss, r->peak_rss_bytes, r->peak_rss_t_ns);
+  if (r->has_device_driver)
+    peak_pair(w, "device_driver", 1, r->peak_device_driver_bytes, r->peak_device_driver_t_ns);
   hq__jw_end_object(w);
 }
 

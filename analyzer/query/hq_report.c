@@ -78,6 +78,10 @@ static int read_run(hq_db_t *db, hq_report_t *r) {
   v = 0;
   if ((rc = hq__meta_int_opt(db, "python_frames", &v, NULL))) return rc;
   r->python_frames = v == 1;
+  v = 0;
+  if ((rc = hq__meta_int_opt(db, "peak_device_driver_bytes", &v, &r->has_device_driver))) return rc;
+  r->peak_device_driver_bytes = v > 0 ? (uint64_t)v : 0;
+  if ((rc = hq__meta_int_opt(db, "peak_device_driver_t", &r->peak_device_driver_t_ns, NULL))) return rc;
   return HQ_OK;
 }
 

@@ -352,6 +352,10 @@ typedef struct hq_report_s {
   uint64_t peak_heap_bytes;   int64_t peak_heap_t_ns;
   uint64_t peak_mmap_bytes;   int64_t peak_mmap_t_ns;
   uint64_t peak_device_bytes; int64_t peak_device_t_ns;
+  /* the device memory the driver counted for the process (NVML, sampled by heapql run: CUDA
+   * context, modules and libraries' workspaces included); has_device_driver 0 without NVML */
+  int      has_device_driver;
+  uint64_t peak_device_driver_bytes; int64_t peak_device_driver_t_ns;
   int      has_rss;        /* 0 when no sample carries an RSS */
   uint64_t peak_rss_bytes;    int64_t peak_rss_t_ns;
   /* totals per class; the heap's are the headline figures */

@@ -5,6 +5,7 @@
  * hold exactly those calls, blocks, devices, streams and VMM handles.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -543,6 +544,54 @@ static void test_cuda_more_kinds(void **state) {
   sqlite3_close(s);
 }
 
+/* heapql run samples the device memory the driver counts for the program through NVML (a test
+ * double here: 123456789 bytes for each child of heapql), from its own process; without NVML,
+ * nothing. */
+static void test_cuda_nvml_driver_bytes(void **state) {
+  char db[4096], nvml_dir[PATH_MAX], env_lib[PATH_MAX + 32];
+  char *env[] = {env_lib, "FAKE_NVML_BYTES=123456789", NULL};
+  hq_test_proc_t p;
+  sqlite3 *s;
+  hq_json_t j;
+  (void)state;
+  snprintf(db, sizeof db, "%s", hq_test_join(hq_test_tmpdir(), "nvml.db"));
+  if (!realpath(hq_test_build_path("tests/cuda/nvml"), nvml_dir)) fail_msg("no NVML test double");
+  snprintf(env_lib, sizeof env_lib, "LD_LIBRARY_PATH=%s", nvml_dir);
+  {
+    char *argv[] = {HEAPQL(), "run", "-q", "--force", "-o", db, "--", "/bin/sleep", "0.2", NULL};
+    assert_int_equal(hq_test_run(argv, env, NULL, 60, &p), 0);
+    assert_int_equal(p.exit_status, 0);
+    hq_test_proc_free(&p);
+  }
+  s = hq_test_sqlite_open(db);
+  /* every 20 ms over 0.2 s: well over three samples, all of the program, within its run */
+  assert_true(hq_test_q_int(s, "SELECT count(*) FROM device_memory_samples") >= 3);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM device_memory_samples WHERE driver_bytes <> 123456789"
+                                    " OR device <> 0 OR pid <> (SELECT value FROM meta WHERE key = 'pid')"), 0);
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM device_memory_samples WHERE t < 0 OR t >"
+                                    " (SELECT value FROM meta WHERE key = 'duration_ns') + 100000000"), 0);
+  assert_int_equal(hq_test_q_int(s, "SELECT value FROM meta WHERE key = 'peak_device_driver_bytes'"), 123456789);
+  sqlite3_close(s);
+  {
+    char *argv[] = {HEAPQL(), "report", db, "--format", "json", NULL};
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+    assert_int_equal(hq_json_parse(p.out, &j), 0);
+    assert_string_equal(hq_json_get(&j, "peak.device_driver_bytes")->value, "123456789");
+    hq_json_free(&j);
+    hq_test_proc_free(&p);
+  }
+  {
+    /* no NVML: no samples, no figure */
+    char *argv[] = {HEAPQL(), "run", "-q", "--force", "-o", db, "--", "/bin/true", NULL};
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+    hq_test_proc_free(&p);
+    s = hq_test_sqlite_open(db);
+    assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM device_memory_samples"), 0);
+    assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM meta WHERE key = 'peak_device_driver_bytes'"), 0);
+    sqlite3_close(s);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cuda_plt_rows_exact),
@@ -554,6 +603,7 @@ int main(void) {
     cmocka_unit_test(test_cuda_missing_driver),
     cmocka_unit_test(test_cuda_static_cudart_bootstrap),
     cmocka_unit_test(test_cuda_more_kinds),
+    cmocka_unit_test(test_cuda_nvml_driver_bytes),
   };
   return cmocka_run_group_tests_name("preload_cuda", tests, NULL, NULL);
 }
