@@ -95,6 +95,8 @@ typedef struct py_tls_s {
 } py_tls_t;
 
 static __thread py_tls_t *tls_py __attribute__((tls_model("initial-exec")));
+/* Set when the thread's tables were given back: it is on its way out, and reads no frames more. */
+static __thread int tls_py_done __attribute__((tls_model("initial-exec")));
 
 /* ---- reading the interpreter's memory ---- */
 
@@ -192,6 +194,7 @@ static uint32_t code_id(hq_ring_t *r, py_tls_t *t, uintptr_t code) {
 static py_tls_t *thread_tables(void) {
   void *p;
   if (hq_likely(tls_py != NULL)) return tls_py;
+  if (tls_py_done) return NULL;
   p = hq__real.mmap(NULL, sizeof(py_tls_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                     -1, 0);
   if (p == MAP_FAILED) return NULL;
@@ -353,5 +356,6 @@ void hq__py_after_fork_child(void) {
 void hq__py_thread_exit(void) {
   py_tls_t *t = tls_py;
   tls_py = NULL;
+  tls_py_done = 1;
   if (t) hq__real.munmap(t, sizeof *t);
 }
