@@ -397,6 +397,16 @@ hq_export CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size
 
 HQ_CU_RELEASE_HOOK(cuMemRelease, HQ_CU_MEM_RELEASE, release_fn, CUmemGenericAllocationHandle, handle)
 
+/* Another process's allocation, imported as a handle (POSIX fd, ...): mapped, not allocated. */
+typedef CUresult (*import_fn)(CUmemGenericAllocationHandle *, void *, int);
+hq_export CUresult cuMemImportFromShareableHandle(CUmemGenericAllocationHandle *handle,
+                                                  void *os_handle, int type) {
+  CU_CALL(c, rc, HQ_CU_MEM_IMPORT_SHAREABLE, import_fn, handle, os_handle, type);
+  c.rec.handle = rc == CUDA_SUCCESS && handle ? *handle : 0;
+  c.rec.flags = (uint64_t)type;
+  return cu_leave(&c, rc);
+}
+
 hq_export CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
                             CUmemGenericAllocationHandle handle, unsigned long long flags) {
   CU_CALL(c, rc, HQ_CU_MEM_MAP, map_fn, ptr, size, offset, handle, flags);
@@ -607,6 +617,7 @@ static void *cu_hook(int id) {
   case HQ_CU_IPC_CLOSE: return (void *)cuIpcCloseMemHandle;
   case HQ_CU_GRAPH_LAUNCH: return (void *)cuGraphLaunch;
   case HQ_CU_GRAPH_LAUNCH_PTSZ: return (void *)cuGraphLaunch_ptsz;
+  case HQ_CU_MEM_IMPORT_SHAREABLE: return (void *)cuMemImportFromShareableHandle;
   case CU_GET_PROC: return (void *)cuGetProcAddress;
   case CU_GET_PROC_V2: return (void *)cuGetProcAddress_v2;
   default: return NULL;

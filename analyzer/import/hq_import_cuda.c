@@ -175,7 +175,7 @@ static int vmm_free(import_t *im, stream_t *s, vmm_handle_t *h, uint64_t t, int6
   int rc;
   h->freed = 1;
   if ((rc = hq__imp_write_row(im, &h->row, &t, HQ_FREE_CUDA, s->tid, s->alloc_seq, free_stack))) return rc;
-  if (h->device >= 0) im->device_live -= h->size;
+  if (h->device >= 0 && h->row.kind == HQ_KIND_CUDA_VMM) im->device_live -= h->size;
   return cuda_write_handle(im, h);
 }
 
@@ -206,7 +206,9 @@ static int vmm_create(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c, in
   h.size = c->size;
   h.device = c->device;
   h.t_create = c->t;
-  h.row.kind = HQ_KIND_CUDA_VMM;
+  /* cuMemCreate's memory is this process's; an imported handle's is another process's, mapped
+   * here: kind cuda_ipc, in no total, its size unknown to the importer (its mappings say it) */
+  h.row.kind = cuda_api_kind(c->hdr.kind) == HQ_KIND_CUDA_IPC ? HQ_KIND_CUDA_IPC : HQ_KIND_CUDA_VMM;
   h.row.address = c->handle;
   h.row.size = c->size;
   h.row.stack_id = stack_id;
@@ -221,7 +223,7 @@ static int vmm_create(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c, in
   if ((rc = hq__map_put(&im->cu.handle_live, nz_key(c->handle), im->cu.handles.n))) return rc;
   if ((rc = hq__imp_agg_alloc(im, &h.row))) return rc;
   /* A handle on a host location (CUDA 12.2+) is not device memory. */
-  if (c->device >= 0) im->device_live += c->size;
+  if (c->device >= 0 && h.row.kind == HQ_KIND_CUDA_VMM) im->device_live += c->size;
   cuda_note_peak(im, c->t);
   return HQ_OK;
 }
@@ -316,8 +318,8 @@ int hq__imp_cuda_call(import_t *im, stream_t *s, const hq_rec_cuda_call_t *c) {
   if (c->result != 0) {
     /* a device allocation that failed: what filled the device then (hq_import_oom.c) */
     int role = cuda_api_role(api);
-    if ((role == HQ_CU_ROLE_ALLOC && hq__imp_space_of_kind(kind) == SPACE_DEVICE) ||
-        role == HQ_CU_ROLE_VMM_CREATE)
+    if ((role == HQ_CU_ROLE_ALLOC || role == HQ_CU_ROLE_VMM_CREATE) &&
+        hq__imp_space_of_kind(kind) == SPACE_DEVICE)
       return hq__imp_cuda_failure(im, c, t_enter, im->cu.next_call_id, stack_id);
     return HQ_OK;
   }

@@ -520,11 +520,15 @@ static void test_cuda_more_kinds(void **state) {
   assert_string_equal(hq_test_q_text(s, "SELECT group_concat(kind || ':' || size || ':' || (t_free IS NULL), ' ')"
                                         " FROM (SELECT * FROM allocations WHERE kind LIKE 'cuda%%' ORDER BY t_alloc, id)"),
                       "cuda_host_registered:8192:0 cuda_array:80000:1 cuda_array:16384:0 cuda_array:5376:0"
-                      " cuda_array:0:1 cuda_ipc:65536:0 cuda_device:1000:1 cuda_array:80000:1");
+                      " cuda_array:0:1 cuda_ipc:65536:0 cuda_device:1000:1 cuda_array:80000:1 cuda_ipc:0:0");
+  /* the imported handle: its mapping holds the extent; released with its handle */
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM vmm_handles"), 1);
+  assert_int_equal(hq_test_q_int(s, "SELECT m.size FROM vmm_mappings m JOIN vmm_handles h ON h.id = m.handle_id"
+                                    " JOIN allocations a ON a.address = h.handle AND a.kind = 'cuda_ipc'"), 131072);
   assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM kinds WHERE kind IN ('cuda_host_registered',"
                                     " 'cuda_ipc', 'cuda_array') AND class = 'device'"), 3);
-  /* fourteen calls, one row each; the one through cuGetProcAddress too */
-  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM cuda_calls"), 14);
+  /* twenty calls, one row each; the one through cuGetProcAddress too */
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM cuda_calls"), 20);
   assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM cuda_calls WHERE api = 'cuArrayCreate_v2'"), 3);
   assert_int_equal(hq_test_q_int(s, "SELECT size FROM cuda_calls WHERE api = 'cuMipmappedArrayCreate'"), 5376);
   /* device bytes: arrays and cuMemAlloc, never registered host memory or the IPC mapping */

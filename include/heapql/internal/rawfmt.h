@@ -443,7 +443,8 @@ enum {
   XX(HQ_CU_IPC_OPEN,                 "cuIpcOpenMemHandle_v2",        HQ_CU_ROLE_ALLOC,  HQ_KIND_CUDA_IPC)     \
   XX(HQ_CU_IPC_CLOSE,                "cuIpcCloseMemHandle",          HQ_CU_ROLE_FREE,   HQ_KIND_CUDA_IPC)     \
   XX(HQ_CU_GRAPH_LAUNCH,             "cuGraphLaunch",                HQ_CU_ROLE_LAUNCH, 0)                    \
-  XX(HQ_CU_GRAPH_LAUNCH_PTSZ,        "cuGraphLaunch_ptsz",           HQ_CU_ROLE_LAUNCH, 0)
+  XX(HQ_CU_GRAPH_LAUNCH_PTSZ,        "cuGraphLaunch_ptsz",           HQ_CU_ROLE_LAUNCH, 0)                    \
+  XX(HQ_CU_MEM_IMPORT_SHAREABLE,     "cuMemImportFromShareableHandle", HQ_CU_ROLE_VMM_CREATE, HQ_KIND_CUDA_IPC)
 
 #define HQ_CU_ENUM_(id, name, role, kind) id,
 enum { HQ_CU_NONE_ = 0, HQ_CUDA_API_MAP(HQ_CU_ENUM_) HQ_CU_MAX_ };

@@ -557,6 +557,28 @@ FAKE_API CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
 }
 #endif
 
+/* An imported handle of this double: the os handle is the allocation's size. */
+FAKE_API CUresult cuMemImportFromShareableHandle(CUmemGenericAllocationHandle *handle, void *os,
+                                                 int type) {
+  CUresult rc = CUDA_ERROR_OUT_OF_MEMORY;
+  (void)type;
+  FAIL_IF_INJECTED("cuMemImportFromShareableHandle", (size_t)(uintptr_t)os);
+  if (!initialized) return CUDA_ERROR_NOT_INITIALIZED;
+  if (!handle || !os) return CUDA_ERROR_INVALID_VALUE;
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < MAX_HANDLES; i++) {
+    if (handles[i].h) continue;
+    handles[i].h = ++next_handle;
+    handles[i].size = (size_t)(uintptr_t)os;
+    handles[i].released = 0;
+    *handle = handles[i].h;
+    rc = CUDA_SUCCESS;
+    break;
+  }
+  pthread_mutex_unlock(&lock);
+  return rc;
+}
+
 static int handle_index(CUmemGenericAllocationHandle h) {
   for (int i = 0; i < MAX_HANDLES; i++)
     if (h && handles[i].h == h) return i;
@@ -722,6 +744,7 @@ static const proc_t procs[] = {
   {"cuMemPoolGetAttribute", 11020, (void *)cuMemPoolGetAttribute, NULL},
   {"cuGraphLaunch", 10000, (void *)cuGraphLaunch, (void *)cuGraphLaunch_ptsz},
   {"cuDeviceGetGraphMemAttribute", 11040, (void *)cuDeviceGetGraphMemAttribute, NULL},
+  {"cuMemImportFromShareableHandle", 10020, (void *)cuMemImportFromShareableHandle, NULL},
 };
 
 static void log_lookup(const char *symbol, int version, cuuint64_t flags, const void *caller) {

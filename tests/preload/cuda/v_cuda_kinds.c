@@ -43,6 +43,19 @@ int main(void) {
   CHECK(cuGetProcAddress_v2("cuArrayCreate", (void **)&create_by_proc, 3020, 0, &status));
   if (!create_by_proc || status != CU_GET_PROC_ADDRESS_SUCCESS) return 2;
   CHECK(create_by_proc(&d, &d2));
+  {
+    /* another process's allocation imported as a handle (the double takes its size as the os
+     * handle), mapped into a reservation, unmapped, released */
+    CUmemGenericAllocationHandle imp;
+    CUdeviceptr va;
+    CHECK(cuMemImportFromShareableHandle(&imp, (void *)(uintptr_t)131072,
+                                         CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR));
+    CHECK(cuMemAddressReserve(&va, 131072, 0, 0, 0));
+    CHECK(cuMemMap(va, 131072, 0, imp, 0));
+    CHECK(cuMemUnmap(va, 131072));
+    CHECK(cuMemRelease(imp));
+    CHECK(cuMemAddressFree(va, 131072));
+  }
   /* two graph launches, each leaving 4096 B of graph memory (this double's convention) */
   CHECK(cuGraphLaunch((CUgraphExec)(uintptr_t)4096, NULL));
   CHECK(cuGraphLaunch_ptsz((CUgraphExec)(uintptr_t)4096, NULL));
