@@ -232,12 +232,19 @@ static int python_frames(hq_ring_t *r, uint64_t *pf, unsigned char *ends, int ma
         f = next;
         continue;
       }
-      if (!(id = code_id(r, t, code))) break;
+      /* Code without a first line is the interpreter's own trampoline (3.13's __init__ cleanup
+       * frame), no line of the program's: id 0, left out. */
+      if (*(const int32_t *)(code + L.co_firstlineno) <= 0) id = 0;
+      else if (!(id = code_id(r, t, code))) break;
       m->frame = f;
       m->code = code;
       m->lines = ld(code, L.co_lines);
       m->id = id;
       m->epoch = ep;
+    }
+    if (!id) {
+      f = next;
+      continue;
     }
     if (L.lasti == INSTR_PTR) {
       off = (int64_t)(ld(f, L.f_instr) - (code + L.co_code));

@@ -33,7 +33,11 @@ static const char a_py[] =
   "\n"                                                /* 11 */
   "keep = grow()\n"                                   /* 12 */
   "b.fill(3000)\n"                                    /* 13 */
-  "%s\n";                                             /* 14: the numpy array, or pass */
+  "%s\n"                                              /* 14: the numpy array, or pass */
+  "class P:\n"                                        /* 15: objects made through __init__ */
+  "    def __init__(self, i):\n"                      /* 16  (3.13 runs a trampoline frame) */
+  "        self.i = [i]\n"                            /* 17 */
+  "ps = [P(i) for i in range(2000)]\n";               /* 18 */
 
 static const char b_py[] =
   "cache = {}\n"                                      /* 1 */
@@ -216,6 +220,9 @@ static void check_python(const char *python, int with_numpy) {
                                " ON ss.stack_id = a.stack_id WHERE a.kind = 'mmap'"
                                " AND ss.function = 'grow' AND ss.file LIKE '%%/a.py'"
                                " AND ss.line = 8") >= 16);
+  /* every Python frame has a function, a file and a line (interpreter trampolines left out) */
+  assert_int_equal(hq_test_q_int(s, "SELECT count(*) FROM frames WHERE ip >= 4611686018427387904 AND"
+                                    " (function IS NULL OR file IS NULL OR line IS NULL OR line <= 0)"), 0);
   expect_stack(s, "fill %/b.py:6", "<module>", "/a.py", 13);
   expect_stack(s, "grow %/a.py:9", "<module>", "/a.py", 12);
   sqlite3_close(s);
