@@ -7,8 +7,10 @@
  *   (layers - 1) x [ linear | sketched linear | sparse linear (H -> H), layer norm, GELU ]
  *   linear(H -> K)
  * trained with Adam on the mean squared error.  Without --chunked every window is built once
- * into one buffer (samples x W N floats) and shuffled each epoch; with --chunked only one chunk
- * of windows exists at a time, shuffled within the chunk.
+ * into one buffer (samples x W N floats); with --chunked only one chunk of windows exists at a
+ * time.  Either way an epoch visits the samples block by block (a block: the samples of one
+ * chunk), each block in a fresh random order, so chunking changes what is held, not the
+ * arithmetic: the two train identically.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +31,7 @@ typedef struct trainer_s {
   float *windows, *targets;       /* every sample, or one chunk's */
   size_t *order;
   size_t capacity;                /* samples the buffers above hold */
+  size_t block;                   /* samples shuffled together: one chunk's */
   hq__rng_t rng;
   double loss_sum;
   size_t loss_rows, batches;
@@ -105,9 +108,9 @@ static void build_windows(trainer_t *t, size_t first, size_t count) {
     demo_data_sample(t->data, first + s, t->windows + s * t->in, t->targets + s * t->out);
 }
 
-/* One pass over the `count` samples in the buffers, in a fresh random order. */
-static int train_buffer(trainer_t *t, size_t count) {
-  for (size_t i = 0; i < count; i++) t->order[i] = i;
+/* One pass over the `count` samples of the buffers from `base` on, in a fresh random order. */
+static int train_buffer(trainer_t *t, size_t base, size_t count) {
+  for (size_t i = 0; i < count; i++) t->order[i] = base + i;
   for (size_t i = count; i > 1; i--) {
     size_t j = (size_t)(hq__rng_next(&t->rng) % i), tmp = t->order[i - 1];
     t->order[i - 1] = t->order[j];
@@ -130,20 +133,27 @@ static int train_chunk(void *ctx, const void *chunk, size_t count, size_t index,
   snprintf(name, sizeof name, "chunk %zu", index);
   hq_annotate_region_begin(name);
   build_windows(t, first, count);
-  int rc = train_buffer(t, count);
+  int rc = train_buffer(t, 0, count);
   hq_annotate_region_end();
   return rc;
 }
 
 static int train_epoch_chunked(trainer_t *t, size_t samples) {
-  hq_chunk_opts_t opts = {.chunk_elems = t->capacity, .pool = t->mem->pool};
+  hq_chunk_opts_t opts = {.chunk_elems = t->block, .pool = t->mem->pool};
   const size_t row_bytes = t->data->assets * hq_dtype_size(t->data->dtype);
   return hq_chunk_array(t->data->returns, samples, row_bytes, &opts, train_chunk, t, NULL);
 }
 
-/* Samples held at once: all of them, or a chunk (given, or what the budget affords). */
-static size_t buffer_capacity(const demo_config_t *cfg, size_t samples, size_t in, size_t out) {
-  if (!cfg->chunked) return samples;
+/* The whole buffer, block by block: the same blocks, in the same orders, as chunked training. */
+static int train_epoch_whole(trainer_t *t, size_t samples) {
+  int rc = HQ_OK;
+  for (size_t first = 0; first < samples && rc == HQ_OK; first += t->block)
+    rc = train_buffer(t, first, samples - first < t->block ? samples - first : t->block);
+  return rc;
+}
+
+/* Samples of one chunk (given, or what the budget affords), chunked or not. */
+static size_t block_size(const demo_config_t *cfg, size_t samples, size_t in, size_t out) {
   size_t cap = cfg->chunk_size;
   if (!cap) cap = cfg->chunk_budget / ((in + out) * sizeof(float));
   if (cap < cfg->batch) cap = cfg->batch;
@@ -245,7 +255,8 @@ int demo_run(const demo_config_t *cfg) {
     goto out;
   }
   const size_t samples = demo_data_samples(&data);
-  t.capacity = buffer_capacity(cfg, samples, t.in, t.out);
+  t.block = block_size(cfg, samples, t.in, t.out);
+  t.capacity = cfg->chunked ? t.block : samples; /* samples held at once */
   rc = build_model(&t);
   if (rc != HQ_OK) {
     if (rc != HQ_ENOTSUP) demo_fail("building the model", rc);
@@ -264,7 +275,7 @@ int demo_run(const demo_config_t *cfg) {
     const double t0 = now_s();
     t.loss_sum = 0.0;
     t.loss_rows = t.batches = 0;
-    rc = cfg->chunked ? train_epoch_chunked(&t, samples) : train_buffer(&t, samples);
+    rc = cfg->chunked ? train_epoch_chunked(&t, samples) : train_epoch_whole(&t, samples);
     if (rc != HQ_OK) {
       demo_fail("training", rc);
       goto out;
