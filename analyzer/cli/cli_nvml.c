@@ -38,6 +38,7 @@ typedef struct {
 
 struct hq_cli_nvml_s {
   void *lib;
+  int (*init)(void);
   int (*shutdown)(void);
   int (*count)(unsigned *);
   int (*handle)(unsigned, void **);
@@ -46,6 +47,7 @@ struct hq_cli_nvml_s {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int stop;
+  int up;                               /* nvmlInit succeeded (in the thread) */
   sample_t *v;
   size_t n, cap;
 };
@@ -76,6 +78,10 @@ static void sample_once(hq_cli_nvml_t *n) {
 
 static void *sampler(void *arg) {
   hq_cli_nvml_t *n = arg;
+  /* NVML's start can take a good part of a second on a machine with GPUs: here, not before the
+   * program may start */
+  if (n->init() != 0) return NULL;
+  n->up = 1;
   pthread_mutex_lock(&n->mu);
   while (!n->stop) {
     struct timespec until;
@@ -91,23 +97,19 @@ static void *sampler(void *arg) {
 
 hq_cli_nvml_t *hq_cli_nvml_start(void) {
   hq_cli_nvml_t *n = calloc(1, sizeof *n);
-  int (*init)(void);
   if (!n) return NULL;
   n->lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!n->lib) goto fail;
-  *(void **)&init = dlsym(n->lib, "nvmlInit_v2");
+  *(void **)&n->init = dlsym(n->lib, "nvmlInit_v2");
   *(void **)&n->shutdown = dlsym(n->lib, "nvmlShutdown");
   *(void **)&n->count = dlsym(n->lib, "nvmlDeviceGetCount_v2");
   *(void **)&n->handle = dlsym(n->lib, "nvmlDeviceGetHandleByIndex_v2");
   *(void **)&n->procs = dlsym(n->lib, "nvmlDeviceGetComputeRunningProcesses_v3");
   if (!n->procs) *(void **)&n->procs = dlsym(n->lib, "nvmlDeviceGetComputeRunningProcesses_v2");
-  if (!init || !n->shutdown || !n->count || !n->handle || !n->procs || init() != 0) goto fail;
+  if (!n->init || !n->shutdown || !n->count || !n->handle || !n->procs) goto fail;
   pthread_mutex_init(&n->mu, NULL);
   pthread_cond_init(&n->cv, NULL);
-  if (pthread_create(&n->thread, NULL, sampler, n) != 0) {
-    n->shutdown();
-    goto fail;
-  }
+  if (pthread_create(&n->thread, NULL, sampler, n) != 0) goto fail;
   return n;
 fail:
   if (n->lib) dlclose(n->lib);
@@ -122,8 +124,7 @@ void hq_cli_nvml_stop(hq_cli_nvml_t *n) {
   pthread_cond_signal(&n->cv);
   pthread_mutex_unlock(&n->mu);
   pthread_join(n->thread, NULL);
-  sample_once(n); /* the last word: after the program ended there is nothing left to see */
-  n->shutdown();
+  if (n->up) n->shutdown();
   dlclose(n->lib);
   n->lib = NULL;
 }
