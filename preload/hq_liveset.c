@@ -93,6 +93,7 @@ static void live_remove(uint64_t addr) {
 typedef struct stream_s {
   const uint64_t *chunk, *chunk_end;     /* file offsets of its chunks (sorted index entries) */
   const unsigned char *p, *end;          /* the current chunk's events */
+  const unsigned char *begin;            /* the current chunk's first byte */
   const hq_rec_hdr_t *ev;                /* the current event */
   uint64_t t;                            /* its time */
   int second;                            /* a realloc: its release is done, its alloc next */
@@ -102,6 +103,14 @@ static const unsigned char *trace_map;
 
 /* The next heap event of st at or after its position (a realloc twice: release, then alloc);
  * 0 when the stream ends. */
+/* The trace's pages between lo and hi are not needed now: give them back (the mapping is a
+ * read-only file mapping, so a page read again refaults from the page cache).  The check holds
+ * no more of the trace in memory than it is reading: flat however long the run was. */
+static void drop_pages(const unsigned char *lo, const unsigned char *hi) {
+  uintptr_t a = ((uintptr_t)lo + 4095) & ~(uintptr_t)4095, b = (uintptr_t)hi & ~(uintptr_t)4095;
+  if (b > a) syscall(SYS_madvise, (void *)a, b - a, MADV_DONTNEED);
+}
+
 static int stream_next(stream_t *st) {
   if (st->ev && st->ev->type == HQ_REC_REALLOC && !st->second) {
     const hq_rec_realloc_t *r = (const hq_rec_realloc_t *)st->ev;
@@ -138,9 +147,12 @@ static int stream_next(stream_t *st) {
       }
       st->p += h->len;
     }
+    if (st->begin) drop_pages(st->begin, st->end); /* done with that chunk */
+    st->begin = NULL;
     if (st->chunk == st->chunk_end) return 0;
     {
       const hq_rec_hdr_t *c = (const hq_rec_hdr_t *)(trace_map + *st->chunk++);
+      st->begin = (const unsigned char *)c;
       st->p = (const unsigned char *)c + sizeof(hq_rec_chunk_t);
       st->end = (const unsigned char *)c + c->len;
     }
@@ -337,6 +349,7 @@ int hq__liveset_build(const char *path) {
           index[k].size = pos;
         } else {
           count_chunk(trace_map + pos + sizeof *c, h->len - sizeof *c, &live, &most);
+          drop_pages(trace_map + pos, trace_map + pos + h->len);
         }
         k++;
       }

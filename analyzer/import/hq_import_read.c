@@ -15,13 +15,17 @@
 
 /* ---- TSC traces: ticks to ns, before anything reads a time ---- */
 
-/* Call fn on every complete record, top level and inside chunks, until the first bad one. */
-static void walk_records(import_t *im, void (*fn)(hq_rec_hdr_t *h, void *arg), void *arg) {
+/* Call fn on every complete record, top level and (unless top_only) inside chunks, until the
+ * first bad one. */
+static void walk_records(import_t *im, int top_only, void (*fn)(hq_rec_hdr_t *h, void *arg),
+                         void *arg) {
   size_t pos = im->hdr->header_size;
   while (pos + sizeof(hq_rec_hdr_t) <= im->map_len) {
     hq_rec_hdr_t *h = (hq_rec_hdr_t *)(uintptr_t)(im->map + pos);
     if (h->len < sizeof *h || (h->len & 7) || pos + h->len > im->map_len) return;
-    if (h->type == HQ_REC_CHUNK && h->len >= sizeof(hq_rec_chunk_t)) {
+    if (h->type == HQ_REC_CHUNK && top_only) {
+      /* its records are converted when the sweep reaches them */
+    } else if (h->type == HQ_REC_CHUNK && h->len >= sizeof(hq_rec_chunk_t)) {
       size_t in = sizeof(hq_rec_chunk_t);
       while (in + sizeof(hq_rec_hdr_t) <= h->len) {
         hq_rec_hdr_t *r = (hq_rec_hdr_t *)((unsigned char *)h + in);
@@ -74,36 +78,42 @@ static void convert_record(hq_rec_hdr_t *h, void *arg) {
   if (t2) *t2 = (uint64_t)((double)*t2 * k + 0.5);
 }
 
-/* TSC traces are rewritten in place.  One anonymous copy read in a single pass costs a fraction
- * of the copy-on-write faults the file mapping would take page by page.  On failure the
- * (private, writable) file mapping stays and copy-on-write does the work. */
-static void private_copy(import_t *im, int fd) {
-  unsigned char *buf = mmap(NULL, im->map_len, PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  size_t done = 0;
-  if (buf == MAP_FAILED) return;
-  while (done < im->map_len) {
-    ssize_t n = pread(fd, buf + done, im->map_len - done, (off_t)done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      munmap(buf, im->map_len);
-      return;
-    }
-    done += (size_t)n;
-  }
-  munmap((void *)im->map, im->map_len);
-  im->map = buf;
-  im->hdr = (const hq_raw_header_t *)buf;
-}
-
+/* Ticks to ns.  An anonymous copy (a trace with a dead process's rings appended) is converted
+ * whole; a file mapping only at the top level now, and each chunk's records as the sweep reaches
+ * them (hq__imp_span_ready): written pages of a private file mapping become private copies, and
+ * converting up front would hold the whole trace in memory at once. */
 static void convert_tsc_times(import_t *im) {
   const hq_rec_clock_t *last = NULL;
   double k = im->hdr->tsc_ns_per_tick;
-  walk_records(im, find_last_clock, &last);
+  walk_records(im, 1, find_last_clock, &last);
   /* The longest span measured by the writer beats the start-up estimate. */
   if (last && last->mono_ns > 1000000) k = (double)last->mono_ns / (double)last->tick;
   if (!(k > 0.0)) k = 1.0;
-  walk_records(im, convert_record, &k);
+  im->tsc_k = k;
+  im->lazy_tsc = !im->map_owned;
+  walk_records(im, !im->map_owned, convert_record, &k);
+}
+
+void hq__imp_span_ready(import_t *im, const span_t *sp) {
+  size_t pos = 0;
+  if (!im->lazy_tsc) return;
+  while (pos + sizeof(hq_rec_hdr_t) <= sp->len) {
+    hq_rec_hdr_t *h = (hq_rec_hdr_t *)(uintptr_t)(sp->p + pos);
+    if (h->len < sizeof *h || (h->len & 7) || pos + h->len > sp->len) break;
+    convert_record(h, &im->tsc_k);
+    pos += h->len;
+  }
+}
+
+void hq__imp_span_done(import_t *im, const span_t *sp) {
+  long page = sysconf(_SC_PAGESIZE);
+  uintptr_t lo, hi;
+  if (im->map_owned || page <= 0) return; /* an anonymous copy would come back as zeros */
+  lo = ((uintptr_t)sp->p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+  hi = ((uintptr_t)sp->p + sp->len) & ~((uintptr_t)page - 1);
+  /* only the pages inside the span: a page it shares holds another span's records, or a
+   * top-level record, which may be read (or converted) later */
+  if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 /* ---- pass 1: top-level records ---- */
@@ -159,6 +169,7 @@ int hq__imp_pass1(import_t *im) {
       stream_t *s;
       if (h->len < sizeof *c) { im->truncated = 1; goto done; }
       if (index_chunk(im, sp) != HQ_OK) { im->truncated = 1; goto done; }
+      hq__imp_span_done(im, &sp); /* read again, span by span, by the sweep */
       s = stream_for(im, c->tid, &rc);
       if (!s) return rc;
       VEC_PUSH(s->spans, sp, rc);
@@ -286,10 +297,7 @@ int hq__imp_map(import_t *im, int fd, const char *raw_path, char *errbuf, size_t
   if (im->hdr->header_size < sizeof(hq_raw_header_t) || im->hdr->header_size > im->map_len)
     FAIL(HQ_EFORMAT, "%s: corrupt raw trace header", raw_path);
   if ((rc = hq__imp_add_rings(im, raw_path))) FAIL(rc, "%s: out of memory", raw_path);
-  if (im->hdr->flags & HQ_RAWF_TSC) {
-    if (!im->map_owned) private_copy(im, fd);
-    convert_tsc_times(im);
-  }
+  if (im->hdr->flags & HQ_RAWF_TSC) convert_tsc_times(im);
 #undef FAIL
 out:
   return rc;

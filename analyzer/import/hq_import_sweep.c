@@ -14,7 +14,6 @@
 
 /* Load the stream's next record and the time of its next part; cur = NULL at the end. */
 static void stream_advance(import_t *im, stream_t *s) {
-  (void)im;
   for (;;) {
     const hq_rec_hdr_t *h;
     span_t *sp;
@@ -24,10 +23,12 @@ static void stream_advance(import_t *im, stream_t *s) {
     }
     sp = &s->spans.v[s->span_i];
     if (s->pos + sizeof *h > sp->len) {
+      hq__imp_span_done(im, sp);
       s->span_i++;
       s->pos = 0;
       continue;
     }
+    if (s->pos == 0) hq__imp_span_ready(im, sp);
     h = (const hq_rec_hdr_t *)(sp->p + s->pos);
     s->pos += h->len;
     switch (h->type) {

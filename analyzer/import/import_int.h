@@ -177,6 +177,9 @@ typedef struct {
   const hq_raw_header_t *hdr;
   int complete, truncated;
   int map_owned;             /* map is an anonymous copy (the trace with its rings appended) */
+  int lazy_tsc;              /* TSC times of chunk records still in ticks: converted span by
+                              * span as the sweep reaches them (hq__imp_span_ready) */
+  double tsc_k;              /* ns per tick */
   uint64_t recovered_bytes;  /* events read back from the ring file of a process that died */
   int fatal_signal;          /* HQ_REC_FATAL: the signal the process died of (0 = none seen) */
   const hq_rec_end_t *end;
@@ -283,6 +286,12 @@ hq__row_t *hq__imp_row(import_t *im, int t, int *rc);
 /* The trie leaf of the stack with this hash (0 = no stack), writing its nodes and frames the
  * first time. */
 int  hq__imp_stack_id(import_t *im, uint64_t hash, int64_t *out);
+/* The sweep is about to read span sp: its times in ns (lazy TSC conversion). */
+void hq__imp_span_ready(import_t *im, const span_t *sp);
+/* The sweep (or pass 1) is done with span sp: give back the pages only it occupies (a file
+ * mapping refaults them from the page cache if a record there is read again, e.g. a stack
+ * definition; nothing read after this needs its times).  Keeps heapql's memory flat. */
+void hq__imp_span_done(import_t *im, const span_t *sp);
 
 /* ---- hq_import_oom.c ---- */
 /* A failed device allocation (call c at time t, its cuda_calls row call_id): snapshot what is
