@@ -356,14 +356,15 @@ static int import_one(const char *raw, const char *db_path, int status_known, in
 /* Import the jobs, in parallel when there are several (one process each, at most as many at
  * once as there are CPUs, 8 at most: heapql run's own, never the program's), then remember and
  * summarize each database in job order, so the output reads the same however they finished. */
-static void import_all(const job_t *jobs, size_t n, int quiet) {
+static void import_all(const job_t *jobs, size_t n, const char *already, int quiet) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   size_t workers = cpus < 1 ? 1 : cpus > 8 ? 8 : (size_t)cpus, next = 0, running = 0;
   pid_t *pids = n > 1 && workers > 1 ? calloc(n, sizeof *pids) : NULL;
   char *ok = pids ? calloc(n, 1) : NULL;
   if (!ok) { /* one job, one CPU, or no memory for the bookkeeping: one after another, here */
     for (size_t i = 0; i < n; i++) {
-      if (import_one(jobs[i].raw, jobs[i].db, jobs[i].status_known, jobs[i].status, !quiet) != HQ_OK)
+      if (!already[i] &&
+          import_one(jobs[i].raw, jobs[i].db, jobs[i].status_known, jobs[i].status, !quiet) != HQ_OK)
         continue;
       remember(jobs[i].db);
       if (!quiet) summary(jobs[i].db);
@@ -375,6 +376,10 @@ static void import_all(const job_t *jobs, size_t n, int quiet) {
     while (next < n && running < workers) {
       const job_t *j = &jobs[next];
       pid_t pid;
+      if (already[next]) { /* imported while the program ran */
+        ok[next++] = 1;
+        continue;
+      }
       fflush(stderr);
       pid = fork();
       if (pid == 0) _exit(import_one(j->raw, j->db, j->status_known, j->status, 0) == HQ_OK ? 0 : 1);
@@ -410,16 +415,95 @@ static void import_all(const job_t *jobs, size_t n, int quiet) {
   free(ok);
 }
 
+/* ---- processes that finished while the program runs, imported meanwhile ---- */
+
+static void find_children(const char *dir, pid_t root, const char *root_raw,
+                          uint64_t started_unix_ns, const job_t *seen, size_t n_seen,
+                          int skip_seen, job_t **jobs, size_t *n, size_t *cap);
+
+/* 1 when the trace's last record is END: its process finished (exit, or exec) and the trace
+ * holds everything it will ever hold. */
+static int trace_finished(const char *raw) {
+  hq_rec_end_t end;
+  struct stat sb;
+  int fd = open(raw, O_RDONLY | O_CLOEXEC), yes = 0;
+  if (fd < 0) return 0;
+  if (fstat(fd, &sb) == 0 && (size_t)sb.st_size >= sizeof(hq_raw_header_t) + sizeof end &&
+      pread(fd, &end, sizeof end, sb.st_size - (off_t)sizeof end) == (ssize_t)sizeof end)
+    yes = end.hdr.type == HQ_REC_END && end.hdr.len == sizeof end;
+  close(fd);
+  return yes;
+}
+
+typedef struct {
+  job_t *v;
+  pid_t *pid;       /* the importing process, 0 once reaped */
+  char *ok;
+  size_t n, cap, running;
+} early_t;
+
+static void early_reap(early_t *e, int wait) {
+  for (size_t i = 0; i < e->n; i++) {
+    int st;
+    pid_t r;
+    if (e->pid[i] <= 0) continue;
+    while ((r = waitpid(e->pid[i], &st, wait ? 0 : WNOHANG)) < 0 && errno == EINTR) {}
+    if (r != e->pid[i]) continue;
+    e->ok[i] = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    e->pid[i] = 0;
+    e->running--;
+  }
+}
+
+/* While the program runs: each finished trace of the run's other processes goes to an import
+ * process of its own (at most `slots` at once, a CPU left to the program). */
+static void early_poll(early_t *e, const char *dir, pid_t root, const char *root_raw,
+                       uint64_t started_unix_ns, size_t slots) {
+  job_t *found = NULL;
+  size_t n = 0, cap = 0;
+  early_reap(e, 0);
+  if (e->running >= slots) return;
+  find_children(dir, root, root_raw, started_unix_ns, e->v, e->n, 1, &found, &n, &cap);
+  for (size_t i = 0; i < n && e->running < slots; i++) {
+    pid_t pid;
+    size_t k = e->n;
+    if (!trace_finished(found[i].raw)) continue;
+    if (hq__grow((void **)&e->v, &e->cap, e->n, sizeof *e->v, 8)) break;
+    {
+      size_t c = e->cap;
+      pid_t *p = realloc(e->pid, c * sizeof *p);
+      char *o;
+      if (!p) break;
+      e->pid = p;
+      if (!(o = realloc(e->ok, c))) break;
+      e->ok = o;
+    }
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) break; /* imported after the program instead */
+    if (pid == 0) _exit(import_one(found[i].raw, found[i].db, 0, 0, 0) == HQ_OK ? 0 : 1);
+    e->v[k] = found[i];
+    e->pid[k] = pid;
+    e->ok[k] = 0;
+    e->n++;
+    e->running++;
+  }
+  free(found);
+}
+
 /* Raw traces in dir of this run's other processes: fork children, and images the root or a
  * child became by exec (--follow-exec: same pid, a trace of its own), appended to *jobs.  A
  * trace counts when its process or its parent is already of the run and it started after the
  * run began, so a stale trace of a recycled pid is left alone. */
 static void find_children(const char *dir, pid_t root, const char *root_raw,
-                          uint64_t started_unix_ns, job_t **jobs, size_t *n, size_t *cap) {
+                          uint64_t started_unix_ns, const job_t *seen, size_t n_seen,
+                          int skip_seen, job_t **jobs, size_t *n, size_t *cap) {
   const char *root_name = strrchr(root_raw, '/') ? strrchr(root_raw, '/') + 1 : root_raw;
   pid_t known[4096];
   int n_known = 1, progress = 1;
   known[0] = root;
+  /* processes of the run whose traces are gone already (imported while the program ran) */
+  for (size_t i = 0; i < n_seen && n_known < 4096; i++) known[n_known++] = seen[i].pid;
   while (progress) {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -434,6 +518,8 @@ static void find_children(const char *dir, pid_t root, const char *root_raw,
       snprintf(raw, sizeof raw, "%s/%s", dir, e->d_name);
       for (k = 0; k < *n && strcmp((*jobs)[k].raw, raw); k++) {}
       if (k < *n) continue; /* taken in an earlier pass */
+      for (k = 0; skip_seen && k < n_seen && strcmp(seen[k].raw, raw); k++) {}
+      if (skip_seen && k < n_seen) continue; /* being imported already */
       fd = open(raw, O_RDONLY | O_CLOEXEC);
       if (fd < 0) continue;
       if (read(fd, &h, sizeof h) != (ssize_t)sizeof h || memcmp(h.magic, HQ_RAW_MAGIC, 8)) {
@@ -467,6 +553,8 @@ int hq_cmd_run(int argc, char **argv) {
   uint64_t started_unix_ns;
   pid_t pid;
   hq_cli_nvml_t *nvml = NULL;
+  early_t early = {NULL, NULL, NULL, 0, 0, 0};
+  sigset_t chld, old_mask;
   ssize_t n;
 
   switch (parse_run(argc, argv, &o)) {
@@ -504,6 +592,11 @@ int hq_cmd_run(int argc, char **argv) {
   }
   fflush(NULL);
   nvml = hq_cli_nvml_start(); /* the driver's own count, from outside the program */
+  /* SIGCHLD held while we wait: sigtimedwait wakes the moment the program (or an import of
+   * ours) ends; the program gets the mask it would have had */
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, &old_mask);
   pid = fork();
   if (pid < 0) {
     hq_cli_error("fork: %s", strerror(errno));
@@ -516,6 +609,7 @@ int hq_cmd_run(int argc, char **argv) {
     sigaction(SIGQUIT, &old_quit, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGHUP, &old_hup, NULL);
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
     hq__expand_output(pattern, getpid(), prog, db_path, sizeof db_path);
     set_child_env(&o, preload, db_path);
     execvp(o.cmd[0], o.cmd);
@@ -537,14 +631,31 @@ int hq_cmd_run(int argc, char **argv) {
       return run_done(&o, e == ENOENT ? 127 : 126);
     }
   }
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-  child_pid = 0;
-  hq_cli_nvml_stop(nvml);
-
   hq__expand_output(pattern, pid, prog, db_path, sizeof db_path);
   snprintf(raw, sizeof raw, "%s%s", db_path, HQ_RAW_SUFFIX);
+  dir_of(db_path, dir, sizeof dir);
+  {
+    /* Wait for the program, importing meanwhile what its other processes finished (fork
+     * children, exec'd images): a build's compilers are in their databases by the time make
+     * ends.  Polled every 50 ms; without other processes this is a plain wait. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t slots = cpus > 2 ? (size_t)(cpus > 9 ? 8 : cpus - 1) : 1;
+    for (;;) {
+      struct timespec nap = {0, 50000000};
+      pid_t r = waitpid(pid, &status, WNOHANG);
+      if (r == pid || (r < 0 && errno != EINTR)) break;
+      if (r == 0 && (o.follow_fork || o.follow_exec))
+        early_poll(&early, dir, pid, raw, started_unix_ns, slots);
+      if (r == 0) sigtimedwait(&chld, NULL, &nap);
+    }
+  }
+  sigprocmask(SIG_SETMASK, &old_mask, NULL);
+  child_pid = 0;
+  hq_cli_nvml_stop(nvml);
+  early_reap(&early, 1);
   {
     job_t *jobs = NULL;
+    char *done = NULL;
     size_t n_jobs = 0, cap_jobs = 0;
     if (access(raw, F_OK) == 0) {
       if (hq__grow((void **)&jobs, &cap_jobs, 0, sizeof *jobs, 8) == HQ_OK) {
@@ -560,11 +671,27 @@ int hq_cmd_run(int argc, char **argv) {
       hq_cli_error("'%s' left no trace (a statically linked or setuid program cannot be preloaded)",
                    o.cmd[0]);
     }
-    dir_of(db_path, dir, sizeof dir);
-    find_children(dir, pid, raw, started_unix_ns, &jobs, &n_jobs, &cap_jobs);
-    import_all(jobs, n_jobs, o.quiet);
+    /* the ones imported meanwhile, in the order they were found, then the rest */
+    for (size_t i = 0; i < early.n; i++) {
+      if (!early.ok[i] || hq__grow((void **)&jobs, &cap_jobs, n_jobs, sizeof *jobs, 8)) continue;
+      jobs[n_jobs++] = early.v[i];
+    }
+    {
+      size_t before = n_jobs;
+      /* every trace left: one whose early import failed is tried again, and a later image
+       * of a process that took the same name (exec of the same program twice) is its own */
+      find_children(dir, pid, raw, started_unix_ns, early.v, early.n, 0, &jobs, &n_jobs, &cap_jobs);
+      done = calloc(n_jobs ? n_jobs : 1, 1);
+      if (done)
+        for (size_t i = 0; i < before; i++) done[i] = !jobs[i].status_known; /* not the program's */
+    }
+    if (done) import_all(jobs, n_jobs, done, o.quiet);
+    free(done);
     free(jobs);
   }
+  free(early.v);
+  free(early.pid);
+  free(early.ok);
   for (size_t k = 0; k < n_made && nvml; k++) (void)hq_cli_nvml_write(nvml, made[k]);
   hq_cli_nvml_free(nvml);
   if (o.gate && n_made) {
