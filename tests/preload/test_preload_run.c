@@ -402,6 +402,35 @@ static void test_real_gcc(void **state) {
   compare_real("gcc -E", argv2, 5);
 }
 
+/* A fork child's trace is imported while the program still runs: the shell lists the child's
+ * database before it exits (the child is done at once; the shell waits 2 s), and the program's
+ * own database comes after. */
+static void test_run_children_imported_meanwhile(void **state) {
+  char *dir = strdup(hq_test_tmpdir()), script[8192], *db = strdup(hq_test_join(dir, "p.db"));
+  hq_test_proc_t p;
+  int child_dbs = 0;
+  (void)state;
+  snprintf(script, sizeof script, "/bin/true; sleep 2; ls %s", dir);
+  {
+    char *argv[] = {HEAPQL(), "run", "-q", "-o", db, "--", "/bin/bash", "-c", script, NULL};
+    assert_int_equal(hq_test_run(argv, NULL, NULL, 60, &p), 0);
+  }
+  assert_int_equal(p.exit_status, 0);
+  for (const char *l = p.out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+    size_t len = strcspn(l, "\n");
+    /* p.<pid>.db: a fork child's database, complete (not its .raw) */
+    if (len > 5 && !strncmp(l, "p.", 2) && !strncmp(l + len - 3, ".db", 3) && strncmp(l, "p.db\n", 5))
+      child_dbs++;
+  }
+  if (!child_dbs) print_message("listing during the run:\n%s", p.out);
+  assert_true(child_dbs >= 1);
+  assert_null(strstr(p.out, "p.db\n")); /* the program's own: after it ended */
+  hq_test_proc_free(&p);
+  assert_true(hq_test_exists(db));
+  free(db);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_run_exit_status_and_summary),
@@ -420,6 +449,7 @@ int main(void) {
     cmocka_unit_test(test_real_bash),
     cmocka_unit_test(test_real_git),
     cmocka_unit_test(test_real_gcc),
+    cmocka_unit_test(test_run_children_imported_meanwhile),
   };
   return cmocka_run_group_tests_name("preload_run", tests, NULL, NULL);
 }
