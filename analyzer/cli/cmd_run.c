@@ -363,7 +363,7 @@ static void import_all(const job_t *jobs, size_t n, const char *already, int qui
   char *ok = pids ? calloc(n, 1) : NULL;
   if (!ok) { /* one job, one CPU, or no memory for the bookkeeping: one after another, here */
     for (size_t i = 0; i < n; i++) {
-      if (!already[i] &&
+      if (!(already && already[i]) &&
           import_one(jobs[i].raw, jobs[i].db, jobs[i].status_known, jobs[i].status, !quiet) != HQ_OK)
         continue;
       remember(jobs[i].db);
@@ -376,7 +376,7 @@ static void import_all(const job_t *jobs, size_t n, const char *already, int qui
     while (next < n && running < workers) {
       const job_t *j = &jobs[next];
       pid_t pid;
-      if (already[next]) { /* imported while the program ran */
+      if (already && already[next]) { /* imported while the program ran */
         ok[next++] = 1;
         continue;
       }
@@ -677,15 +677,21 @@ int hq_cmd_run(int argc, char **argv) {
       jobs[n_jobs++] = early.v[i];
     }
     {
-      size_t before = n_jobs;
+      size_t before = n_jobs, n_rest = 0, cap_rest = 0;
+      job_t *rest = NULL;
       /* every trace left: one whose early import failed is tried again, and a later image
        * of a process that took the same name (exec of the same program twice) is its own */
-      find_children(dir, pid, raw, started_unix_ns, early.v, early.n, 0, &jobs, &n_jobs, &cap_jobs);
+      find_children(dir, pid, raw, started_unix_ns, early.v, early.n, 0, &rest, &n_rest, &cap_rest);
+      for (size_t i = 0; i < n_rest; i++) {
+        if (hq__grow((void **)&jobs, &cap_jobs, n_jobs, sizeof *jobs, 8)) break;
+        jobs[n_jobs++] = rest[i];
+      }
+      free(rest);
       done = calloc(n_jobs ? n_jobs : 1, 1);
       if (done)
         for (size_t i = 0; i < before; i++) done[i] = !jobs[i].status_known; /* not the program's */
     }
-    if (done) import_all(jobs, n_jobs, done, o.quiet);
+    import_all(jobs, n_jobs, done, o.quiet); /* done NULL (no memory): everything is tried */
     free(done);
     free(jobs);
   }
