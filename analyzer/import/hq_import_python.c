@@ -105,11 +105,10 @@ int hq__imp_index_pycode(import_t *im, const hq_rec_hdr_t *h) {
   return hq__map_put(&im->pycode, c->id, (uint64_t)((const unsigned char *)c - im->map));
 }
 
-int hq__imp_python_frame(import_t *im, uint64_t ip, int64_t id, hq__row_t *r) {
+int hq__imp_python_frame(import_t *im, uint64_t ip, hq__row_t *r) {
   uint64_t off;
   const hq_rec_pycode_t *c;
   const char *name;
-  (void)id;
   hq__row_int(r, 3, (int64_t)ip);
   if (!hq__map_get(&im->pycode, HQ_PYFRAME_ID(ip), &off)) return HQ_OK; /* description lost */
   c = (const hq_rec_pycode_t *)(im->map + off);

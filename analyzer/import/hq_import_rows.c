@@ -79,7 +79,7 @@ static int frame_id_for(import_t *im, uint64_t ip, uint32_t gen, int64_t *out) {
   if (!(r = hq__imp_row(im, T_FRAME, &rc))) return rc;
   hq__row_int(r, 1, (int64_t)id);
   if (HQ_IS_PYFRAME(ip)) {
-    if ((rc = hq__imp_python_frame(im, ip, (int64_t)id, r))) return rc;
+    if ((rc = hq__imp_python_frame(im, ip, r))) return rc;
   } else if (mod >= 0) {
     hq__row_int(r, 2, mod + 1);
     hq__row_int(r, 4, (int64_t)(ip - im->modules.v[mod].base));

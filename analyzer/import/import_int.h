@@ -307,7 +307,7 @@ int  hq__imp_write_failures(import_t *im);
 int  hq__py_line(int format, const uint8_t *table, size_t len, int first_line, uint32_t offset);
 int  hq__imp_index_pycode(import_t *im, const hq_rec_hdr_t *h); /* pass 1: id -> record */
 /* Fill the frames row r (columns 3 on) of the Python frame at pseudo address ip. */
-int  hq__imp_python_frame(import_t *im, uint64_t ip, int64_t id, hq__row_t *r);
+int  hq__imp_python_frame(import_t *im, uint64_t ip, hq__row_t *r);
 /* The allocations row of a, released at *t_free (NULL: never). */
 int  hq__imp_write_row(import_t *im, pending_t *a, const uint64_t *t_free, int free_kind,
                        uint32_t free_tid, uint64_t free_seq, int64_t free_stack);

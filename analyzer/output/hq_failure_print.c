@@ -40,10 +40,11 @@ void hq__failures_text(FILE *out, const hq_report_t *r) {
   }
 }
 
-static void failure_json(hq__jw_t *w, const hq_device_failure_t *f) {
-  hq__jw_object(w, NULL);
+/* The members a failure has in both JSON shapes, in one order; the report's list also names the
+ * process, `peak --at-failure` already answered for one. */
+static void failure_members(hq__jw_t *w, const hq_device_failure_t *f, int with_pid) {
   hq__jw_i64(w, "id", f->id);
-  hq__jw_i64(w, "pid", f->pid);
+  if (with_pid) hq__jw_i64(w, "pid", f->pid);
   hq__jw_seconds(w, "time_s", f->t_ns);
   hq__jw_str(w, "api", f->api);
   hq__jw_i64(w, "result", f->result);
@@ -53,6 +54,11 @@ static void failure_json(hq__jw_t *w, const hq_device_failure_t *f) {
   hq__jw_u64(w, "live_blocks", f->live_blocks);
   hq__jw_u64(w, "live_bytes", f->live_bytes);
   hq__jw_str(w, "location", f->location);
+}
+
+static void failure_json(hq__jw_t *w, const hq_device_failure_t *f) {
+  hq__jw_object(w, NULL);
+  failure_members(w, f, 1);
   hq__jw_array(w, "live_sites");
   for (size_t k = 0; k < f->n_top; k++) {
     hq__jw_object(w, NULL);
@@ -75,6 +81,18 @@ void hq__failures_json(hq__jw_t *w, const hq_report_t *r) {
   hq__jw_end_object(w);
 }
 
+/* The k-th site live at the failure, as a site the shared site printer takes. */
+static hq_site_t live_site(const hq_device_failure_t *f, size_t k) {
+  hq_site_t s;
+  memset(&s, 0, sizeof s);
+  s.stack_id = f->top[k].stack_id ? f->top[k].stack_id : -1;
+  s.cls = HQ_CLASS_DEVICE;
+  s.location = f->top[k].location;
+  s.peak_blocks = f->top[k].blocks;
+  s.peak_bytes = f->top[k].bytes;
+  return s;
+}
+
 int hq_failure_write(hq_db_t *db, int64_t id, size_t limit, hq_format_t format, FILE *out) {
   hq_device_failure_t *f = NULL;
   size_t n = 0;
@@ -92,25 +110,10 @@ int hq_failure_write(hq_db_t *db, int64_t id, size_t limit, hq_format_t format, 
     hq__jw_t w;
     hq__jw_init(&w, out);
     hq__jw_object(&w, NULL);
-    hq__jw_i64(&w, "id", f->id);
-    hq__jw_seconds(&w, "time_s", f->t_ns);
-    hq__jw_str(&w, "api", f->api);
-    hq__jw_i64(&w, "result", f->result);
-    hq__jw_u64(&w, "size", f->size);
-    if (f->device >= 0) hq__jw_i64(&w, "device", f->device);
-    else hq__jw_null(&w, "device");
-    hq__jw_u64(&w, "live_blocks", f->live_blocks);
-    hq__jw_u64(&w, "live_bytes", f->live_bytes);
-    hq__jw_str(&w, "location", f->location);
+    failure_members(&w, f, 0);
     hq__jw_array(&w, "sites");
     for (size_t k = 0; k < f->n_top && !rc; k++) {
-      hq_site_t s;
-      memset(&s, 0, sizeof s);
-      s.stack_id = f->top[k].stack_id ? f->top[k].stack_id : -1;
-      s.cls = HQ_CLASS_DEVICE;
-      s.location = f->top[k].location;
-      s.peak_blocks = f->top[k].blocks;
-      s.peak_bytes = f->top[k].bytes;
+      hq_site_t s = live_site(f, k);
       rc = hq__site_with_stack(db, &s, NULL, NULL, &w, out);
     }
     hq__jw_end_array(&w);
@@ -126,12 +129,8 @@ int hq_failure_write(hq_db_t *db, int64_t id, size_t limit, hq_format_t format, 
     }
     fprintf(out, "\nlive on the device then, by site:\n");
     for (size_t k = 0; k < f->n_top && !rc; k++) {
-      hq_site_t s;
+      hq_site_t s = live_site(f, k);
       char line[128];
-      memset(&s, 0, sizeof s);
-      s.stack_id = f->top[k].stack_id ? f->top[k].stack_id : -1;
-      s.cls = HQ_CLASS_DEVICE;
-      s.location = f->top[k].location;
       snprintf(line, sizeof line, "#%zu  %" PRIu64 " B in %" PRIu64 " blocks", k + 1,
                f->top[k].bytes, f->top[k].blocks);
       rc = hq__site_with_stack(db, &s, line, NULL, NULL, out);
